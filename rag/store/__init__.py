@@ -1,0 +1,36 @@
+"""The Qdrant store: Qdrant Cloud when QDRANT_CLUSTER_ENDPOINT is set, otherwise embedded Qdrant Edge."""
+
+from __future__ import annotations
+
+from rag.config import Settings
+from rag.store.base import (
+    CollectionMissing,
+    CollectionSpec,
+    Hit,
+    ModelMismatch,
+    PayloadFilter,
+    SearchMode,
+    Store,
+    StoreAuthError,
+    StoredPoint,
+    StoreError,
+    StoreLocked,
+    StoreUnavailable,
+)
+from rag.store.cloud import CloudStore
+from rag.store.edge import EdgeStore
+
+__all__ = [
+    "CloudStore", "CollectionMissing", "CollectionSpec", "EdgeStore", "Hit", "ModelMismatch", "PayloadFilter",
+    "SearchMode", "Store", "StoreAuthError", "StoreError", "StoreLocked", "StoreUnavailable", "StoredPoint", "get_store",
+]
+
+
+def get_store(settings: Settings) -> Store:
+    """The backend the settings ask for. Never falls back from a configured server to the embedded store."""
+    if settings.qdrant_cluster_endpoint:
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return CloudStore.connect(
+            settings.qdrant_cluster_endpoint, key, settings.qdrant_collection, settings.qdrant_timeout
+        )
+    return EdgeStore(settings.qdrant_path, settings.qdrant_collection)

@@ -1,0 +1,118 @@
+"""What ingest and retrieval need from a Qdrant collection, independent of the backend."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Literal, Protocol
+
+from rag.embeddings import Embedding
+
+DENSE = "dense"
+SPARSE = "bm25"
+# Payload fields with an index: ingest deletes and looks up chunks by document.
+KEYWORD_INDEXES = ("source_path", "doc_id")
+# Reciprocal-rank-fusion constant, the same for both backends.
+RRF_K = 60
+SCHEMA_VERSION = 1
+# How many candidates each prefetch hands to the fusion.
+PREFETCH_LIMIT = 50
+
+SearchMode = Literal["hybrid", "dense", "bm25"]
+
+# {"field": "value"} or {"field": ["any", "of"]}; all fields must match.
+PayloadFilter = dict[str, str | list[str]]
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """Recorded with the collection so vectors of two embedding models never mix."""
+
+    embedding_model: str
+    dim: int
+    schema_version: int = SCHEMA_VERSION
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CollectionSpec:
+        return cls(str(data["embedding_model"]), int(data["dim"]), int(data.get("schema_version", SCHEMA_VERSION)))
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    id: str
+    embedding: Embedding
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class StoreError(RuntimeError):
+    """A store failure with a message meant for the user (what happened, what to do)."""
+
+
+class StoreUnavailable(StoreError):
+    """The Qdrant server cannot be reached (after retries)."""
+
+
+class StoreAuthError(StoreError):
+    """The server rejected the API key."""
+
+
+class StoreLocked(StoreError):
+    """Another process holds the embedded store's folder."""
+
+
+class CollectionMissing(StoreError):
+    """The collection does not exist yet: run the ingest."""
+
+
+class ModelMismatch(StoreError):
+    """The collection was built with another embedding model."""
+
+
+def check_spec(found: CollectionSpec | None, wanted: CollectionSpec, where: str) -> None:
+    """Refuse a collection whose vectors come from a different model."""
+    if found is None or (found.embedding_model, found.dim) == (wanted.embedding_model, wanted.dim):
+        return
+    raise ModelMismatch(
+        f"{where} was built with embedding model {found.embedding_model} ({found.dim}-d), but EMBEDDING_MODEL is "
+        f"{wanted.embedding_model} ({wanted.dim}-d). Set EMBEDDING_MODEL={found.embedding_model}, or rebuild the "
+        "collection with `python -m ingest --recreate`."
+    )
+
+
+class Store(Protocol):
+    """A Qdrant collection holding the book's chunks: a dense and a BM25 vector per point."""
+
+    description: str
+
+    def verify_connection(self) -> None: ...
+
+    def collection_spec(self) -> CollectionSpec | None:
+        """The recorded spec, or None when the collection does not exist."""
+
+    def ensure_collection(self, spec: CollectionSpec, recreate: bool = False) -> None:
+        """Create the collection (dropping it first when `recreate`), or check the existing one matches."""
+
+    def upsert(self, points: list[StoredPoint]) -> None: ...
+
+    def delete(self, where: PayloadFilter) -> None: ...
+
+    def query(
+        self, query: Embedding, limit: int, where: PayloadFilter | None = None, mode: SearchMode = "hybrid"
+    ) -> list[Hit]:
+        """`hybrid`: dense and BM25 prefetches fused by RRF in the engine; `dense` or `bm25`: that search alone."""
+
+    def count(self, where: PayloadFilter | None = None) -> int: ...
+
+    def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """Every point's payload (only `fields`), with its id under "id"."""
+
+    def close(self) -> None: ...

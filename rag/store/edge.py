@@ -1,0 +1,201 @@
+"""The embedded store: Qdrant Edge, Qdrant's engine running in this process, on disk.
+
+One Edge shard per collection, in `<QDRANT_PATH>/<collection>/`. Edge allows one
+process per folder; we record who holds it (`holder.json`) so a second process
+can say which program to stop instead of showing Edge's WAL error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import qdrant_edge as qe
+
+from rag.embeddings import Embedding
+from rag.store.base import (
+    DENSE,
+    KEYWORD_INDEXES,
+    PREFETCH_LIMIT,
+    RRF_K,
+    SPARSE,
+    CollectionMissing,
+    CollectionSpec,
+    Hit,
+    PayloadFilter,
+    SearchMode,
+    StoredPoint,
+    StoreError,
+    StoreLocked,
+    check_spec,
+)
+
+log = logging.getLogger(__name__)
+
+SPEC_FILE = "tutor-collection.json"
+HOLDER_FILE = "holder.json"
+
+
+class EdgeStore:
+    """A collection in an Edge shard folder; loaded at construction so a lock shows up at once."""
+
+    def __init__(self, path: Path, collection: str):
+        self.folder = Path(path) / collection
+        self.description = f"embedded Qdrant Edge at {self.folder}"
+        self._shard: qe.EdgeShard | None = None
+        if (self.folder / "edge_config.json").exists():
+            self._shard = self._open(lambda: qe.EdgeShard.load(str(self.folder)))
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def _open(self, opener) -> qe.EdgeShard:
+        try:
+            shard = opener()
+        except Exception as exc:  # Edge raises plain Exception; its text tells the cause
+            if "WouldBlock" in str(exc):
+                raise StoreLocked(self._locked_message()) from None
+            raise StoreError(f"Could not open the {self.description}: {exc}") from exc
+        (self.folder / HOLDER_FILE).write_text(
+            json.dumps({"pid": os.getpid(), "command": " ".join(sys.argv), "since": time.strftime("%Y-%m-%d %H:%M:%S")})
+        )
+        log.info("qdrant.connect backend=edge folder=%s", self.folder)
+        return shard
+
+    def _locked_message(self) -> str:
+        holder = ""
+        try:
+            info = json.loads((self.folder / HOLDER_FILE).read_text())
+            holder = f" (process {info['pid']}: `{info['command']}`, since {info['since']})"
+        except (OSError, ValueError, KeyError):
+            pass
+        return (
+            f"The embedded Qdrant store at {self.folder} is in use by another process{holder}: the running app "
+            "or an ingest. Only one process can open it at a time. Stop that process and try again, or point "
+            "QDRANT_PATH at another folder, or use a Qdrant server (QDRANT_CLUSTER_ENDPOINT) for shared access."
+        )
+
+    def verify_connection(self) -> None:
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.folder.parent, os.W_OK):
+            raise StoreError(f"QDRANT_PATH {self.folder.parent} is not writable: choose a writable folder.")
+
+    def close(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            (self.folder / HOLDER_FILE).unlink(missing_ok=True)
+            self._shard = None
+
+    # -- collection --------------------------------------------------------------
+
+    def collection_spec(self) -> CollectionSpec | None:
+        if self._shard is None:
+            return None
+        try:
+            return CollectionSpec.from_dict(json.loads((self.folder / SPEC_FILE).read_text()))
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"{self.folder / SPEC_FILE} is missing or unreadable ({exc}); rebuild with `python -m ingest --recreate`."
+            ) from exc
+
+    def ensure_collection(self, spec: CollectionSpec, recreate: bool = False) -> None:
+        if recreate and self.folder.exists():
+            self.close()
+            shutil.rmtree(self.folder)
+        if self._shard is not None:
+            check_spec(self.collection_spec(), spec, f"The collection in {self.folder}")
+            return
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=spec.dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._shard = self._open(lambda: qe.EdgeShard.create(str(self.folder), config))
+        for field in KEYWORD_INDEXES:
+            self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+        (self.folder / SPEC_FILE).write_text(json.dumps(spec.as_dict()))
+
+    def _require(self) -> qe.EdgeShard:
+        if self._shard is None:
+            raise CollectionMissing(
+                f"No collection in {self.folder} yet. Run `python -m ingest --source <docs folder>` to build it."
+            )
+        return self._shard
+
+    # -- points --------------------------------------------------------------------
+
+    def upsert(self, points: list[StoredPoint]) -> None:
+        shard = self._require()
+        shard.update(
+            qe.UpdateOperation.upsert_points(
+                [
+                    qe.Point(
+                        p.id,
+                        {DENSE: p.embedding.dense, SPARSE: qe.SparseVector(p.embedding.sparse.indices, p.embedding.sparse.values)},
+                        p.payload,
+                    )
+                    for p in points
+                ]
+            )
+        )
+        shard.flush()
+
+    def delete(self, where: PayloadFilter) -> None:
+        shard = self._require()
+        shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
+        shard.flush()
+
+    def query(
+        self, query: Embedding, limit: int, where: PayloadFilter | None = None, mode: SearchMode = "hybrid"
+    ) -> list[Hit]:
+        shard = self._require()
+        flt = _filter(where) if where else None
+        dense = qe.Query.Nearest(query.dense, using=DENSE)
+        sparse = qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
+        if mode == "hybrid":
+            request = qe.QueryRequest(
+                limit=limit,
+                prefetches=[
+                    qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=dense, filter=flt),
+                    qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=sparse, filter=flt),
+                ],
+                query=qe.Fusion.Rrf(k=RRF_K),
+                filter=flt,
+                with_payload=True,
+            )
+        else:
+            request = qe.QueryRequest(
+                limit=limit, query=dense if mode == "dense" else sparse, filter=flt, with_payload=True
+            )
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+
+    def count(self, where: PayloadFilter | None = None) -> int:
+        if self._shard is None:
+            return 0
+        return self._shard.count(qe.CountRequest(exact=True, filter=_filter(where) if where else None))
+
+    def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
+        if self._shard is None:
+            return
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(qe.ScrollRequest(offset=offset, limit=1000, with_payload=fields))
+            for record in records:
+                yield {"id": str(record.id), **(record.payload or {})}
+            if offset is None:
+                return
+
+
+def _filter(where: PayloadFilter) -> qe.Filter:
+    return qe.Filter(
+        must=[
+            qe.FieldCondition(key=key, match=qe.MatchAny(value) if isinstance(value, list) else qe.MatchValue(value))
+            for key, value in where.items()
+        ]
+    )

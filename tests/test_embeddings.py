@@ -1,0 +1,52 @@
+"""The packaged embedding models, loaded offline (HF_HUB_OFFLINE=1 is set for every test)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from tests.conftest import REPO
+
+
+def test_dense_vectors_are_384d_unit_norm(embedder: Embedder):
+    assert embedder.dim == 384
+    (passage,) = embedder.embed_passages(["A ROS 2 node is a process that performs computation."])
+    query = embedder.embed_query("What is a node?")
+    for vector in (passage.dense, query.dense):
+        assert len(vector) == 384
+        assert abs(np.linalg.norm(vector) - 1) < 1e-3
+
+
+def test_question_is_closer_to_its_answer(embedder: Embedder):
+    query = np.array(embedder.embed_query("How do nodes exchange messages in ROS 2?").dense)
+    answer, unrelated = (np.array(e.dense) for e in embedder.embed_passages([
+        "Nodes communicate by publishing messages to topics that other nodes subscribe to.",
+        "Sourdough bread needs a long, slow fermentation of the dough.",
+    ]))
+    assert query @ answer > query @ unrelated + 0.2
+
+
+def test_bm25_drops_stopwords_and_keeps_terms(embedder: Embedder):
+    assert embedder.embed_query("the of and is it").sparse.indices == []
+    with_stopwords = embedder.embed_query("what is the robot doing").sparse
+    plain = embedder.embed_query("robot doing").sparse
+    assert with_stopwords.indices and sorted(with_stopwords.indices) == sorted(plain.indices)
+    (doc,) = embedder.embed_passages(["The robot publishes odometry on a topic."])
+    assert len(doc.sparse.indices) == len(doc.sparse.values) > 0
+
+
+def test_token_count_uses_the_model_tokenizer(embedder: Embedder):
+    assert embedder.count_tokens("ros2 launch") >= 3  # word pieces, not words
+    assert embedder.count_tokens("") == 0
+
+
+def test_loads_in_a_fresh_cache_without_network(tmp_path):
+    """A new machine: an empty cache folder, the hub unreachable; the packaged files suffice."""
+    script = ("from pathlib import Path; from rag.embeddings import Embedder; "
+              f"print(Embedder(cache_dir=Path({str(tmp_path)!r})).dim)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "384", out.stderr
+    assert (tmp_path / "all-MiniLM-L6-v2-int8" / "model.onnx").exists()

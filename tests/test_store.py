@@ -1,0 +1,156 @@
+"""One behaviour suite for both backends: Edge on disk, and the Cloud backend over qdrant-client's
+local mode (the same client API the Cloud path uses; on disk so that a reopen is a real reopen)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from qdrant_client import QdrantClient
+
+from rag.embeddings import Embedding, SparseVector
+from rag.store import (
+    CloudStore,
+    CollectionMissing,
+    CollectionSpec,
+    EdgeStore,
+    ModelMismatch,
+    StoredPoint,
+)
+from tests.conftest import REPO
+
+SPEC = CollectionSpec("test-model", 4)
+
+
+def vec(*dense: float, terms: tuple[int, ...] = ()) -> Embedding:
+    return Embedding(list(dense), SparseVector(list(terms), [1.0] * len(terms)))
+
+
+def point(n: int, path: str, *dense: float, terms: tuple[int, ...] = ()) -> StoredPoint:
+    return StoredPoint(f"00000000-0000-0000-0000-{n:012d}", vec(*dense, terms=terms), {"source_path": path, "n": n})
+
+
+class Backend:
+    """Opens the same collection again, as a restarted process would."""
+
+    def __init__(self, kind: str, tmp_path):
+        self.kind, self.tmp_path = kind, tmp_path
+
+    def open(self):
+        if self.kind == "edge":
+            return EdgeStore(self.tmp_path / "qdrant", "book")
+        return CloudStore(QdrantClient(path=str(self.tmp_path / "local")), "book", "local://test")
+
+
+@pytest.fixture(params=["edge", "cloud"])
+def backend(request, tmp_path):
+    return Backend(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(backend):
+    s = backend.open()
+    s.ensure_collection(SPEC)
+    s.upsert([
+        point(1, "a.md", 1, 0, 0, 0, terms=(10, 11)),
+        point(2, "a.md", 0.9, 0.1, 0, 0, terms=(11,)),
+        point(3, "b.md", 0, 1, 0, 0, terms=(12,)),
+        point(4, "c.md", 0, 0, 1, 0, terms=(10,)),
+    ])
+    yield s
+    s.close()
+
+
+def test_missing_collection(backend):
+    s = backend.open()
+    assert s.collection_spec() is None
+    assert s.count() == 0
+    with pytest.raises(CollectionMissing, match="ingest"):
+        s.query(vec(1, 0, 0, 0), limit=3)
+
+
+def test_create_upsert_count_and_reopen(backend, store):
+    assert store.count() == 4
+    assert store.count({"source_path": "a.md"}) == 2
+    store.close()
+    reopened = backend.open()
+    assert reopened.collection_spec() == SPEC
+    assert reopened.count() == 4
+    reopened.ensure_collection(SPEC)  # same model: accepted, data kept
+    assert reopened.count() == 4
+    reopened.close()
+
+
+def test_upsert_same_id_replaces(store):
+    store.upsert([point(1, "a.md", 0, 0, 0, 1)])
+    assert store.count() == 4
+    assert store.query(vec(0, 0, 0, 1), limit=1, mode="dense")[0].payload["n"] == 1
+
+
+def test_delete_by_filter(store):
+    store.delete({"source_path": ["a.md", "c.md"]})
+    assert store.count() == 1
+    assert [p["source_path"] for p in store.scroll(["source_path"])] == ["b.md"]
+
+
+@pytest.mark.parametrize("mode,first", [("dense", 1), ("bm25", 3), ("hybrid", 3)])
+def test_query_modes(store, mode, first):
+    # Only point 3 has term 12; the vector is nearest to point 1; fusion ranks 3 (found by both) first.
+    hits = store.query(vec(1, 0, 0, 0, terms=(12,)), limit=3, mode=mode)
+    assert hits[0].payload["n"] == first
+    assert len({h.id for h in hits}) == len(hits)
+
+
+def test_hybrid_fuses_both_searches(store):
+    # Point 4 matches only the keyword, point 3 only the vector: fusion returns both.
+    ns = {h.payload["n"] for h in store.query(vec(0, 1, 0, 0, terms=(10,)), limit=4)}
+    assert {3, 4} <= ns
+
+
+def test_query_with_filter(store):
+    hits = store.query(vec(1, 0, 0, 0, terms=(10,)), limit=5, where={"source_path": "c.md"})
+    assert [h.payload["n"] for h in hits] == [4]
+
+
+def test_scroll_returns_every_payload_with_id(store):
+    rows = list(store.scroll(["source_path"]))
+    assert len(rows) == 4 and all(set(r) == {"id", "source_path"} for r in rows)
+
+
+def test_other_model_is_refused(backend, store):
+    store.close()
+    with pytest.raises(ModelMismatch, match="EMBEDDING_MODEL"):
+        backend.open().ensure_collection(CollectionSpec("another-model", 4))
+
+
+def test_recreate_drops_the_data(backend, store):
+    store.close()
+    s = backend.open()
+    s.ensure_collection(CollectionSpec("another-model", 8), recreate=True)
+    assert s.count() == 0 and s.collection_spec() == CollectionSpec("another-model", 8)
+    s.close()
+
+
+def test_second_process_gets_a_clear_lock_message(tmp_path):
+    """Only the embedded store is locked per process."""
+    holder = EdgeStore(tmp_path / "qdrant", "book")
+    holder.ensure_collection(SPEC)
+    script = textwrap.dedent(f"""
+        import sys
+        from rag.store import EdgeStore, StoreLocked
+        try:
+            EdgeStore({str(tmp_path / 'qdrant')!r}, "book")
+        except StoreLocked as exc:
+            print(exc)
+            sys.exit(3)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 3, out.stderr
+    assert str(tmp_path / "qdrant" / "book") in out.stdout
+    assert "another process" in out.stdout and "Stop that process" in out.stdout
+    assert "WouldBlock" not in out.stdout and "Traceback" not in out.stderr
+    assert f"process {os.getpid()}" in out.stdout  # names who holds it
+    holder.close()
