@@ -1,0 +1,106 @@
+"""`python -m ingest --source <docs dir>`: parse, chunk, embed and upsert a Docusaurus book.
+
+Exit codes: 0 all documents ingested, 1 some documents failed (the others are
+in), 2 configuration, model or connection error (nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ingest.chunking import Chunker
+from ingest.pipeline import IngestOptions, discover, parse_and_chunk, run_ingest
+from rag.check import check_qdrant
+from rag.config import ConfigError, load_settings
+from rag.embeddings import Embedder, EmbeddingError
+from rag.store import StoreError, get_store
+
+log = logging.getLogger("ingest")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ingest",
+        description="Turn a Docusaurus book's markdown into the tutor's Qdrant collection. Reruns are incremental: "
+        "unchanged documents are skipped, changed ones replaced, removed ones deleted.",
+    )
+    p.add_argument("--source", type=Path, default=Path("book-source/docs"),
+                   help="the book's docs folder (default: %(default)s)")
+    p.add_argument("--base-url", default="/docs",
+                   help="the published site's docs URL, used for links to pages and anchors (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64, help="chunks embedded and uploaded per batch (default: 64)")
+    p.add_argument("--chunk-size", type=int, default=200,
+                   help="most tokens (of the embedding model's tokenizer) per chunk (default: 200)")
+    p.add_argument("--chunk-overlap", type=int, default=40,
+                   help="tokens repeated from the previous chunk when a section is split (default: 40)")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                   help="skip files whose path relative to --source matches GLOB (repeatable), e.g. 'drafts/*'")
+    p.add_argument("--recreate", action="store_true", help="drop the collection and rebuild it from scratch")
+    p.add_argument("--dry-run", action="store_true",
+                   help="parse and chunk only: print counts and sample chunks, write nothing")
+    p.add_argument("--if-empty", action="store_true",
+                   help="do nothing when the collection already holds points (used by `make run` for the sample book)")
+    return p
+
+
+def dry_run(opts: IngestOptions, chunker: Chunker) -> int:
+    files = discover(opts.source, opts.exclude)
+    failed, chunks = 0, []
+    for path in files:
+        try:
+            chunks += parse_and_chunk(path, opts, chunker)[1]
+        except Exception as exc:  # report every unreadable file, keep going
+            failed += 1
+            print(f"FAILED {path.relative_to(opts.source)}: {exc}")
+    sizes = [c.token_count for c in chunks] or [0]
+    print(f"{len(files)} documents, {failed} failed, {len(chunks)} chunks; tokens per chunk: "
+          f"min {min(sizes)}, mean {sum(sizes) / len(sizes):.0f}, max {max(sizes)}")
+    for chunk in chunks[:: max(1, len(chunks) // 3)][:3]:
+        print(f"\n--- {chunk.breadcrumb}  ({chunk.url}, {chunk.token_count} tokens)\n{chunk.text[:400]}")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.source.is_dir():
+        print(f"error: --source {args.source} is not a folder. Pass the book's docs folder, e.g. "
+              "--source samples/textbook/docs", file=sys.stderr)
+        return 2
+    opts = IngestOptions(args.source, args.base_url, args.chunk_size, args.chunk_overlap, args.batch_size,
+                         tuple(args.exclude), args.recreate)
+    try:
+        settings = load_settings()
+        embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
+        chunker = Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
+        if args.dry_run:
+            return dry_run(opts, chunker)
+        store = get_store(settings)
+    except (ConfigError, EmbeddingError, StoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        check = check_qdrant(store)
+        if check.status != "OK":
+            print(f"error: {check.detail}", file=sys.stderr)
+            return 2
+        if args.if_empty and store.count() > 0:
+            print(f"{store.description} already holds {store.count()} chunks: nothing to do (--if-empty).")
+            return 0
+        report = run_ingest(opts, store, embedder, chunker)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    for path, reason in report.failed:
+        print(f"FAILED {path}: {reason}")
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

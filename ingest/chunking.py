@@ -1,0 +1,161 @@
+"""Heading-aware chunks: one section per chunk when it fits, else token windows with overlap.
+
+Sizes are in tokens of the embedding model's tokenizer. Long sections split at
+paragraph boundaries first, then at lines (so code blocks break between lines),
+then at words; the next chunk repeats the last `overlap` tokens' worth of units.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from ingest.docusaurus import Document, Section
+
+BREADCRUMB_SEPARATOR = " › "
+# Namespace for deterministic point ids: uuid5(namespace, "<source path>#<position>").
+POINT_NAMESPACE = uuid.UUID("6f1c1c52-3d0e-4b8e-9a63-5c7d1f0a2b11")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable passage and everything a citation needs."""
+
+    id: str
+    text: str  # the passage as shown to students
+    title: str
+    breadcrumb: str  # Title › Section › Subsection
+    section: str
+    anchor: str
+    url: str
+    source_path: str
+    doc_id: str
+    category: str
+    position: int
+    token_count: int
+
+    @property
+    def embedding_text(self) -> str:
+        """Prefixed with where it sits: generic headings ("Summary") repeat across lessons."""
+        return f"{self.breadcrumb}\n\n{self.text}"
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.embedding_text.encode()).hexdigest()
+
+    def payload(self, doc_hash: str, chunk_count: int) -> dict:
+        return {
+            "text": self.text, "title": self.title, "breadcrumb": self.breadcrumb, "section": self.section,
+            "anchor": self.anchor, "url": self.url, "source_path": self.source_path, "doc_id": self.doc_id,
+            "category": self.category, "position": self.position, "token_count": self.token_count,
+            "content_hash": self.content_hash, "doc_hash": doc_hash, "chunk_count": chunk_count,
+        }
+
+
+def point_id(source_path: str, position: int) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{source_path}#{position}"))
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs, with a fenced code block kept as one block even if it holds blank lines."""
+    blocks, current, fence = [], [], None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if fence is None and (m := re.match(r"(`{3,}|~{3,})", stripped)):
+            fence = m.group(1)
+        elif fence is not None and stripped.startswith(fence) and not stripped.strip(fence[0]):
+            fence = None
+        if not stripped and fence is None:
+            if current:
+                blocks.append("\n".join(current))
+                current = []
+        else:
+            current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    return blocks
+
+
+class Chunker:
+    def __init__(self, count_tokens: Callable[[str], int], chunk_size: int = 200, overlap: int = 40):
+        if not 0 <= overlap < chunk_size:
+            raise ValueError(f"--chunk-overlap ({overlap}) must be at least 0 and below --chunk-size ({chunk_size})")
+        self.count, self.size, self.overlap = count_tokens, chunk_size, overlap
+
+    def chunk_document(self, doc: Document) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for section in doc.sections:
+            for text in self._split(section.text):
+                chunks.append(self._chunk(doc, section, text, len(chunks)))
+        return chunks
+
+    def _chunk(self, doc: Document, section: Section, text: str, position: int) -> Chunk:
+        breadcrumb = BREADCRUMB_SEPARATOR.join([doc.title, *section.path])
+        return Chunk(
+            id=point_id(doc.source_path, position),
+            text=text,
+            title=doc.title,
+            breadcrumb=breadcrumb,
+            section=section.path[-1] if section.path else doc.title,
+            anchor=section.anchor,
+            url=f"{doc.url}#{section.anchor}" if section.anchor else doc.url,
+            source_path=doc.source_path,
+            doc_id=doc.doc_id,
+            category=doc.category,
+            position=position,
+            token_count=self.count(text),
+        )
+
+    def _split(self, text: str) -> list[str]:
+        if self.count(text) <= self.size:
+            return [text]
+        return self._pack(self._units(text))
+
+    def _units(self, text: str) -> list[tuple[str, str]]:
+        """(separator before it, text) pieces no larger than the chunk size: paragraphs, else their
+        lines, else a line's words."""
+        units: list[tuple[str, str]] = []
+        for block in _blocks(text):
+            if self.count(block) <= self.size:
+                units.append(("\n\n", block))
+                continue
+            for i, line in enumerate(block.split("\n")):
+                sep = "\n\n" if i == 0 else "\n"
+                if self.count(line) <= self.size:
+                    units.append((sep, line))
+                else:
+                    words = line.split(" ")
+                    units += [(sep if j == 0 else " ", w) for j, w in enumerate(words)]
+        return units
+
+    def _pack(self, units: list[tuple[str, str]]) -> list[str]:
+        """Greedy windows of whole units up to the size; each window starts with the previous one's tail."""
+        chunks: list[str] = []
+        window: list[tuple[str, str]] = []
+        for unit in units:
+            if window and self.count(_join([*window, unit])) > self.size:
+                chunks.append(_join(window))
+                window = self._tail(window) + [unit]
+                while len(window) > 1 and self.count(_join(window)) > self.size:
+                    window.pop(0)
+            else:
+                window.append(unit)
+        if window:
+            chunks.append(_join(window))
+        return [c for c in chunks if c.strip()]
+
+    def _tail(self, window: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The last units of a window that fit in the overlap."""
+        tail: list[tuple[str, str]] = []
+        for unit in reversed(window):
+            if self.count(_join([unit, *tail])) > self.overlap:
+                break
+            tail.insert(0, unit)
+        return tail
+
+
+def _join(units: list[tuple[str, str]]) -> str:
+    return "".join(text if i == 0 else sep + text for i, (sep, text) in enumerate(units)).strip()

@@ -1,0 +1,188 @@
+"""Docs folder -> Qdrant: incremental, idempotent, safe to interrupt.
+
+Every chunk's payload records its document's hash (file text + chunking
+settings) and chunk count. A document whose stored points all carry the current
+hash, as many as it has chunks, is unchanged and costs no embedding. Otherwise
+its chunks are upserted under deterministic ids and only then are its stale
+points (older hashes) deleted, so an interrupted run leaves old or new chunks,
+never none, and the next run finishes the job.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.chunking import Chunk, Chunker
+from ingest.docusaurus import Document, ParseError, parse_document
+from rag.embeddings import Embedder
+from rag.store import CollectionSpec, Store, StoredPoint
+
+log = logging.getLogger("ingest")
+
+# Bump when parsing or chunking changes in a way that should re-embed every document.
+PIPELINE_VERSION = "1"
+DOC_SUFFIXES = (".md", ".mdx")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    source: Path
+    base_url: str = "/docs"
+    chunk_size: int = 200
+    chunk_overlap: int = 40
+    batch_size: int = 64
+    exclude: tuple[str, ...] = ()
+    recreate: bool = False
+
+
+@dataclass
+class IngestReport:
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks_upserted: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.chunks_upserted / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"documents: {self.seen} seen, {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.deleted} deleted, {len(self.failed)} failed | chunks upserted: {self.chunks_upserted} | "
+            f"{self.seconds:.1f} s, {self.rate:.1f} chunks/s"
+        )
+
+
+def discover(source: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """Markdown pages as Docusaurus finds them: `_`-prefixed files and folders are partials, not pages."""
+    found = []
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source).as_posix()
+        if path.suffix.lower() not in DOC_SUFFIXES or not path.is_file():
+            continue
+        if any(part.startswith("_") for part in path.relative_to(source).parts):
+            continue
+        if any(fnmatch.fnmatch(rel, pattern) for pattern in exclude):
+            continue
+        found.append(path)
+    return found
+
+
+def parse_and_chunk(path: Path, opts: IngestOptions, chunker: Chunker) -> tuple[Document, list[Chunk]]:
+    doc = parse_document(path, opts.source, opts.base_url)
+    return doc, chunker.chunk_document(doc)
+
+
+def document_hash(path: Path, opts: IngestOptions, model: str) -> str:
+    settings = f"{PIPELINE_VERSION}|{model}|{opts.base_url}|{opts.chunk_size}|{opts.chunk_overlap}"
+    return hashlib.sha256(settings.encode() + b"\0" + path.read_bytes()).hexdigest()
+
+
+@dataclass
+class _Stored:
+    """What the collection holds for one document."""
+
+    hashes: set[str] = field(default_factory=set)
+    points: int = 0
+    chunk_count: int = -1
+
+
+def _stored_documents(store: Store) -> dict[str, _Stored]:
+    stored: dict[str, _Stored] = defaultdict(_Stored)
+    for row in store.scroll(["source_path", "doc_hash", "chunk_count"]):
+        entry = stored[row["source_path"]]
+        entry.hashes.add(row["doc_hash"])
+        entry.points += 1
+        entry.chunk_count = int(row.get("chunk_count", -1))
+    return stored
+
+
+class _Uploader:
+    """Embeds and upserts chunks in batches across documents; finishes a document once all its chunks are in."""
+
+    def __init__(self, store: Store, embedder: Embedder, batch_size: int, report: IngestReport):
+        self.store, self.embedder, self.batch_size, self.report = store, embedder, batch_size, report
+        self.pending: list[tuple[Chunk, dict]] = []
+        self.remaining: dict[str, int] = {}
+        self.stale: dict[str, list[str]] = {}
+
+    def add(self, chunks: list[Chunk], doc_hash: str, stale_hashes: list[str], path: str) -> None:
+        self.stale[path] = stale_hashes
+        self.remaining[path] = len(chunks)
+        if not chunks:
+            self._finish(path)
+        for chunk in chunks:
+            self.pending.append((chunk, chunk.payload(doc_hash, len(chunks))))
+            if len(self.pending) >= self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        embeddings = self.embedder.embed_passages([c.embedding_text for c, _ in batch], batch_size=self.batch_size)
+        self.store.upsert([StoredPoint(c.id, e, p) for (c, p), e in zip(batch, embeddings, strict=True)])
+        self.report.chunks_upserted += len(batch)
+        for chunk, _ in batch:
+            self.remaining[chunk.source_path] -= 1
+            if self.remaining[chunk.source_path] == 0:
+                self._finish(chunk.source_path)
+
+    def _finish(self, path: str) -> None:
+        if self.stale.get(path):
+            self.store.delete({"source_path": path, "doc_hash": self.stale[path]})
+
+
+def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder, chunker: Chunker) -> IngestReport:
+    started = time.monotonic()
+    report = IngestReport()
+    store.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim), recreate=opts.recreate)
+    stored = _stored_documents(store)
+    files = discover(opts.source, opts.exclude)
+    uploader = _Uploader(store, embedder, opts.batch_size, report)
+    interactive = sys.stderr.isatty()
+    for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
+        rel = path.relative_to(opts.source).as_posix()
+        report.seen += 1
+        try:
+            _, chunks = parse_and_chunk(path, opts, chunker)
+        except (ParseError, OSError) as exc:
+            report.failed.append((rel, str(exc)))
+            log.warning("skipped %s: %s", rel, exc)
+            continue
+        doc_hash = document_hash(path, opts, embedder.model_name)
+        before = stored.get(rel)
+        if before is None and not chunks:
+            report.unchanged += 1  # an empty page: nothing to store
+        elif before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count == len(chunks):
+            report.unchanged += 1
+        else:
+            if before is None:
+                report.new += 1
+            else:
+                report.changed += 1
+            uploader.add(chunks, doc_hash, sorted((before.hashes if before else set()) - {doc_hash}), rel)
+        if not interactive and i % 10 == 0:
+            log.info("%d/%d documents, %d chunks upserted", i, len(files), report.chunks_upserted)
+    uploader.flush()
+    seen = {path.relative_to(opts.source).as_posix() for path in files}
+    removed = sorted(set(stored) - seen)
+    if removed:
+        store.delete({"source_path": removed})
+        report.deleted = len(removed)
+    report.seconds = time.monotonic() - started
+    return report
