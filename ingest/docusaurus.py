@@ -152,19 +152,28 @@ def read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_document(path: Path, docs_root: Path, base_url: str) -> Document:
-    """Parse one page; raises `ParseError` with the reason when it cannot be ingested."""
-    text = read_text(path)
+def split_front_matter(text: str) -> tuple[dict, str]:
+    """YAML front matter and body. Unlike `frontmatter.loads`, a front matter that is not a mapping is
+    an error, not silently dropped."""
+    handler = frontmatter.YAMLHandler()
+    if not handler.detect(text):
+        return {}, text
+    raw, content = handler.split(text)
     try:
-        post = frontmatter.loads(text)
+        meta = handler.load(raw) or {}
     except yaml.YAMLError as exc:
         raise ParseError(f"broken front matter: {' '.join(str(exc).split())}") from None
-    meta = post.metadata
     if not isinstance(meta, dict):
-        raise ParseError("broken front matter: it is not a key: value mapping")
+        raise ParseError("broken front matter: it must be `key: value` lines")
+    return meta, content
+
+
+def parse_document(path: Path, docs_root: Path, base_url: str) -> Document:
+    """Parse one page; raises `ParseError` with the reason when it cannot be ingested."""
+    meta, content = split_front_matter(read_text(path))
     rel = PurePosixPath(path.relative_to(docs_root).as_posix())
     doc_id, url = doc_id_and_url(rel, meta, base_url)
-    sections, h1 = split_sections(post.content)
+    sections, h1 = split_sections(content)
     title = str(meta.get("title") or h1 or meta.get("sidebar_label") or strip_number_prefix(rel.stem))
     position = meta.get("sidebar_position")
     return Document(

@@ -1,0 +1,62 @@
+import pytest
+
+from ingest.chunking import BREADCRUMB_SEPARATOR, Chunker, point_id
+from ingest.docusaurus import Document, Section
+from ingest.pipeline import IngestOptions, discover, parse_and_chunk
+from tests.conftest import SAMPLE_DOCS
+
+
+def doc(*sections: Section) -> Document:
+    return Document("m/lesson.md", "m/lesson", "Lesson", "https://b/docs/m/lesson", sections=list(sections))
+
+
+def test_small_sections_are_one_chunk_each_with_breadcrumbs(embedder):
+    chunks = Chunker(embedder.count_tokens, 100, 20).chunk_document(
+        doc(Section([], "", "Intro text."), Section(["Setup", "Install"], "install", "Run the installer.")))
+    assert [c.breadcrumb for c in chunks] == ["Lesson", BREADCRUMB_SEPARATOR.join(["Lesson", "Setup", "Install"])]
+    assert chunks[1].url == "https://b/docs/m/lesson#install" and chunks[0].url == "https://b/docs/m/lesson"
+    assert chunks[1].section == "Install" and chunks[1].position == 1
+    assert chunks[1].embedding_text.startswith("Lesson › Setup › Install\n\n")
+    assert chunks[1].id == point_id("m/lesson.md", 1)
+
+
+def test_long_section_splits_within_size_with_overlap(embedder):
+    paragraphs = [f"Paragraph {i} explains how the controller tracks joint {i} with feedback." for i in range(40)]
+    chunks = Chunker(embedder.count_tokens, 80, 20).chunk_document(doc(Section(["Long"], "long", "\n\n".join(paragraphs))))
+    assert len(chunks) > 3
+    assert all(c.token_count <= 80 for c in chunks)
+    assert all(c.section == "Long" for c in chunks)
+    for before, after in zip(chunks, chunks[1:]):
+        assert after.text.split("\n\n")[0] in before.text  # the next chunk repeats the previous tail
+    joined = "\n\n".join(c.text for c in chunks)
+    assert all(p in joined for p in paragraphs)
+
+
+def test_code_blocks_split_between_lines(embedder):
+    code = "```python\n" + "\n".join(f"value_{i} = compute({i})" for i in range(80)) + "\n```"
+    chunks = Chunker(embedder.count_tokens, 100, 10).chunk_document(doc(Section(["Code"], "code", code)))
+    assert len(chunks) > 2 and all(c.token_count <= 100 for c in chunks)
+    lines = {line for c in chunks for line in c.text.split("\n")}
+    assert all(f"value_{i} = compute({i})" in lines for i in range(80))
+
+
+def test_overlong_line_splits_at_words(embedder):
+    text = " ".join(["word"] * 500)
+    chunks = Chunker(embedder.count_tokens, 60, 10).chunk_document(doc(Section(["W"], "w", text)))
+    assert all(c.token_count <= 60 for c in chunks) and len(chunks) >= 8
+
+
+def test_overlap_must_be_below_size(embedder):
+    with pytest.raises(ValueError, match="--chunk-overlap"):
+        Chunker(embedder.count_tokens, 50, 50)
+
+
+def test_sample_book_chunks(embedder):
+    opts = IngestOptions(SAMPLE_DOCS)
+    chunker = Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
+    files = discover(SAMPLE_DOCS)
+    assert 8 <= len(files) <= 12
+    for path in files:
+        doc_, chunks = parse_and_chunk(path, opts, chunker)
+        assert chunks, path
+        assert all(c.token_count <= opts.chunk_size and c.breadcrumb.startswith(doc_.title) for c in chunks)
