@@ -38,6 +38,7 @@ HINTS: dict[str, str] = {
     "TOP_K": "a whole number from 1 to 50, e.g. 5",
     "SCORE_THRESHOLD": "a number from 0 to 1, e.g. 0.35",
     "MODEL_CACHE_DIR": "a writable folder for model files",
+    "SESSIONS_DB": "a writable file path for chat histories, e.g. .data/sessions.db",
 }
 
 
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     score_threshold: float = Field(0.35, ge=0, le=1)
     model_cache_dir: Path = Path.home() / ".cache" / "textbook-tutor" / "models"
+    sessions_db: Path = Path(".data/sessions.db")
 
     @field_validator("qdrant_cluster_endpoint", "local_llm_base_url", "openai_base_url", "qdrant_api_key",
                      "openai_api_key", "gemini_api_key", mode="before")
@@ -95,7 +97,7 @@ class Settings(BaseSettings):
             return value.strip().rstrip("/")
         return value
 
-    @field_validator("qdrant_path", "model_cache_dir")
+    @field_validator("qdrant_path", "model_cache_dir", "sessions_db")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()

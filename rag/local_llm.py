@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -27,3 +40,73 @@ def bundled_model_path() -> Path:
             "(`make setup`), or set LOCAL_LLM_BASE_URL to an OpenAI-compatible server."
         )
     return path
+
+
+class LocalLLMServer:
+    """llama-cpp-python's OpenAI-compatible server for the bundled model, as a child process.
+
+    Started on a free loopback port, waited for until it lists its model, stopped
+    (with its process group) on `stop()` or when the parent exits.
+    """
+
+    def __init__(self, model_name: str, n_ctx: int = 4096, startup_timeout: float = 120.0):
+        self.model_name, self.n_ctx, self.startup_timeout = model_name, n_ctx, startup_timeout
+        self.process: subprocess.Popen | None = None
+        self.base_url = ""
+        self.log_path: Path | None = None
+
+    def start(self) -> str:
+        """Start the server and return its /v1 base URL."""
+        if self.process is not None and self.process.poll() is None:
+            return self.base_url
+        model = bundled_model_path()
+        port = _free_port()
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        log_file = tempfile.NamedTemporaryFile(prefix="smollm2-server-", suffix=".log", delete=False)
+        self.log_path = Path(log_file.name)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx)],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        atexit.register(self.stop)
+        self._wait_until_ready()
+        log.info("llm.local_server started pid=%s url=%s", self.process.pid, self.base_url)
+        return self.base_url
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise LocalLLMError(f"The bundled model server exited with code {self.process.returncode}; "
+                                    f"its log is {self.log_path}:\n{self._log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise LocalLLMError(f"The bundled model server did not start within {self.startup_timeout:.0f} s; "
+                            f"its log is {self.log_path}.")
+
+    def _log_tail(self) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:]) if self.log_path else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        log.info("llm.local_server stopped")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

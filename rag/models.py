@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import openai
+from agents import OpenAIChatCompletionsModel
 from pydantic import SecretStr
 
 from rag.config import Settings
@@ -63,8 +65,6 @@ URL_VARIABLE: dict[ProviderName, str] = {"openai": "OPENAI_BASE_URL", "gemini": 
 
 def describe_llm_error(exc: BaseException, choice: ProviderChoice) -> str:
     """What failed, in words a user can act on (bad key, quota, unreachable, ...)."""
-    import openai
-
     who = f"The {choice.name} model {choice.model}"
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return f"{who} rejected the API key: check {KEY_VARIABLE[choice.name]}."
@@ -79,3 +79,20 @@ def describe_llm_error(exc: BaseException, choice: ProviderChoice) -> str:
     if isinstance(exc, openai.APIStatusError):
         return f"{who} failed with HTTP {exc.status_code} at {choice.base_url}: try again later."
     return f"{who} failed: {type(exc).__name__}: {exc}"
+
+
+# The openai client retries 429, 5xx, timeouts and connection errors with exponential backoff.
+LLM_RETRIES = 3
+LLM_TIMEOUT = 60.0
+
+
+def build_model(choice: ProviderChoice, base_url: str | None = None) -> OpenAIChatCompletionsModel:
+    """An Agents SDK model for the provider, over the Chat Completions API that all three speak.
+
+    `base_url` is the running bundled server's URL for the bundled local model.
+    """
+    key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
+    client = openai.AsyncOpenAI(
+        base_url=base_url or choice.base_url, api_key=key, max_retries=LLM_RETRIES, timeout=LLM_TIMEOUT
+    )
+    return OpenAIChatCompletionsModel(model=choice.model, openai_client=client)

@@ -69,7 +69,7 @@ def test_missing_collection(backend):
     assert s.collection_spec() is None
     assert s.count() == 0
     with pytest.raises(CollectionMissing, match="ingest"):
-        s.query(vec(1, 0, 0, 0), limit=3)
+        s.query([vec(1, 0, 0, 0)], limit=3)
 
 
 def test_create_upsert_count_and_reopen(backend, store):
@@ -87,7 +87,7 @@ def test_create_upsert_count_and_reopen(backend, store):
 def test_upsert_same_id_replaces(store):
     store.upsert([point(1, "a.md", 0, 0, 0, 1)])
     assert store.count() == 4
-    assert store.query(vec(0, 0, 0, 1), limit=1, mode="dense")[0].payload["n"] == 1
+    assert store.query([vec(0, 0, 0, 1)], limit=1, mode="dense")[0].payload["n"] == 1
 
 
 def test_delete_by_filter(store):
@@ -99,19 +99,25 @@ def test_delete_by_filter(store):
 @pytest.mark.parametrize("mode,first", [("dense", 1), ("bm25", 3), ("hybrid", 3)])
 def test_query_modes(store, mode, first):
     # Only point 3 has term 12; the vector is nearest to point 1; fusion ranks 3 (found by both) first.
-    hits = store.query(vec(1, 0, 0, 0, terms=(12,)), limit=3, mode=mode)
+    hits = store.query([vec(1, 0, 0, 0, terms=(12,))], limit=3, mode=mode)
     assert hits[0].payload["n"] == first
     assert len({h.id for h in hits}) == len(hits)
 
 
 def test_hybrid_fuses_both_searches(store):
     # Point 4 matches only the keyword, point 3 only the vector: fusion returns both.
-    ns = {h.payload["n"] for h in store.query(vec(0, 1, 0, 0, terms=(10,)), limit=4)}
+    ns = {h.payload["n"] for h in store.query([vec(0, 1, 0, 0, terms=(10,))], limit=4)}
     assert {3, 4} <= ns
 
 
+def test_several_queries_are_fused(store):
+    # One query finds point 3, the other point 4: both come back, ahead of points neither finds.
+    hits = store.query([vec(0, 1, 0, 0), vec(0, 0, 1, 0)], limit=2, mode="dense")
+    assert {h.payload["n"] for h in hits} == {3, 4}
+
+
 def test_query_with_filter(store):
-    hits = store.query(vec(1, 0, 0, 0, terms=(10,)), limit=5, where={"source_path": "c.md"})
+    hits = store.query([vec(1, 0, 0, 0, terms=(10,))], limit=5, where={"source_path": "c.md"})
     assert [h.payload["n"] for h in hits] == [4]
 
 

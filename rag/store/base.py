@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Literal, Protocol
+from typing import Any, Iterator, Literal, Protocol, Sequence
 
 from rag.embeddings import Embedding
 
@@ -106,9 +106,11 @@ class Store(Protocol):
     def delete(self, where: PayloadFilter) -> None: ...
 
     def query(
-        self, query: Embedding, limit: int, where: PayloadFilter | None = None, mode: SearchMode = "hybrid"
+        self, queries: Sequence[Embedding], limit: int, where: PayloadFilter | None = None,
+        mode: SearchMode = "hybrid",
     ) -> list[Hit]:
-        """`hybrid`: dense and BM25 prefetches fused by RRF in the engine; `dense` or `bm25`: that search alone."""
+        """Search with each query's dense and/or BM25 vector (by `mode`); several searches are fused by RRF
+        in the engine, a single one is returned as scored (cosine or BM25)."""
 
     def count(self, where: PayloadFilter | None = None) -> int: ...
 
@@ -116,3 +118,9 @@ class Store(Protocol):
         """Every point's payload (only `fields`), with its id under "id"."""
 
     def close(self) -> None: ...
+
+
+def search_legs(queries: Sequence[Embedding], mode: SearchMode) -> list[tuple[str, Embedding]]:
+    """(vector name, query) for each search to run: the dense and/or BM25 leg of every query."""
+    names = {"hybrid": (DENSE, SPARSE), "dense": (DENSE,), "bm25": (SPARSE,)}[mode]
+    return [(name, q) for q in queries for name in names]

@@ -9,7 +9,7 @@ that cannot be reached is an error.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import httpx
 from qdrant_client import QdrantClient, models
@@ -33,6 +33,7 @@ from rag.store.base import (
     StoreError,
     StoreUnavailable,
     check_spec,
+    search_legs,
 )
 
 log = logging.getLogger(__name__)
@@ -151,20 +152,19 @@ class CloudStore:
         self._run(self.client.delete, self.collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True)
 
     def query(
-        self, query: Embedding, limit: int, where: PayloadFilter | None = None, mode: SearchMode = "hybrid"
+        self, queries: Sequence[Embedding], limit: int, where: PayloadFilter | None = None,
+        mode: SearchMode = "hybrid",
     ) -> list[Hit]:
         flt = _filter(where) if where else None
-        sparse = models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
-        if mode == "hybrid":
-            args: dict[str, Any] = dict(
-                prefetch=[
-                    models.Prefetch(query=query.dense, using=DENSE, limit=max(limit, PREFETCH_LIMIT), filter=flt),
-                    models.Prefetch(query=sparse, using=SPARSE, limit=max(limit, PREFETCH_LIMIT), filter=flt),
-                ],
+        legs = [(_vector(name, q), name) for name, q in search_legs(queries, mode)]
+        if len(legs) == 1:
+            args: dict[str, Any] = dict(query=legs[0][0], using=legs[0][1])
+        else:
+            args = dict(
+                prefetch=[models.Prefetch(query=v, using=name, limit=max(limit, PREFETCH_LIMIT), filter=flt)
+                          for v, name in legs],
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             )
-        else:
-            args = dict(query=query.dense if mode == "dense" else sparse, using=DENSE if mode == "dense" else SPARSE)
         try:
             response = self._run(
                 self.client.query_points, self.collection, limit=limit, query_filter=flt, with_payload=True, **args
@@ -195,6 +195,12 @@ class CloudStore:
                 yield {"id": str(record.id), **(record.payload or {})}
             if offset is None:
                 return
+
+
+def _vector(name: str, query: Embedding) -> list[float] | models.SparseVector:
+    if name == DENSE:
+        return query.dense
+    return models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
 
 
 def _filter(where: PayloadFilter) -> models.Filter:

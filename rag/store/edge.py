@@ -14,7 +14,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import qdrant_edge as qe
 
@@ -34,6 +34,7 @@ from rag.store.base import (
     StoreError,
     StoreLocked,
     check_spec,
+    search_legs,
 )
 
 log = logging.getLogger(__name__)
@@ -152,26 +153,21 @@ class EdgeStore:
         shard.flush()
 
     def query(
-        self, query: Embedding, limit: int, where: PayloadFilter | None = None, mode: SearchMode = "hybrid"
+        self, queries: Sequence[Embedding], limit: int, where: PayloadFilter | None = None,
+        mode: SearchMode = "hybrid",
     ) -> list[Hit]:
         shard = self._require()
         flt = _filter(where) if where else None
-        dense = qe.Query.Nearest(query.dense, using=DENSE)
-        sparse = qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
-        if mode == "hybrid":
+        legs = [_nearest(name, q) for name, q in search_legs(queries, mode)]
+        if len(legs) == 1:
+            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True)
+        else:
             request = qe.QueryRequest(
                 limit=limit,
-                prefetches=[
-                    qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=dense, filter=flt),
-                    qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=sparse, filter=flt),
-                ],
+                prefetches=[qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=leg, filter=flt) for leg in legs],
                 query=qe.Fusion.Rrf(k=RRF_K),
                 filter=flt,
                 with_payload=True,
-            )
-        else:
-            request = qe.QueryRequest(
-                limit=limit, query=dense if mode == "dense" else sparse, filter=flt, with_payload=True
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
 
@@ -190,6 +186,12 @@ class EdgeStore:
                 yield {"id": str(record.id), **(record.payload or {})}
             if offset is None:
                 return
+
+
+def _nearest(name: str, query: Embedding) -> qe.Query:
+    if name == DENSE:
+        return qe.Query.Nearest(query.dense, using=DENSE)
+    return qe.Query.Nearest(qe.SparseVector(query.sparse.indices, query.sparse.values), using=SPARSE)
 
 
 def _filter(where: PayloadFilter) -> qe.Filter:

@@ -1,0 +1,87 @@
+"""The textbook tutor agent: answers only from numbered passages and cites them inline.
+
+Passages reach the model through the instructions of each run (not the chat
+history), so the stored conversation holds only questions and answers and
+stays small enough for the bundled 135M model's context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from agents import Agent, Model, RunContextWrapper, function_tool
+
+from rag.retrieval import Passage, Retriever
+
+NOT_COVERED = (
+    "The textbook does not cover this question, so I won't guess. Try rephrasing it, or ask about a topic "
+    "from the book."
+)
+
+INSTRUCTIONS = """You are a friendly tutor for a course textbook on Physical AI and humanoid robotics.
+Answer the student's question using ONLY the numbered passages below.
+After every sentence that uses a passage, cite it with its number in square brackets, like [1] or [2].
+If the passages do not answer the question, reply exactly: "{not_covered}"
+Never use outside knowledge. Explain simply and clearly, for a student, in a few short paragraphs."""
+
+TOOL_HINT = """If the passages are not enough, call search_textbook with a focused query; the passages it
+returns continue the same numbering."""
+
+
+@dataclass
+class TutorContext:
+    """Per-run state: the passages numbered so far (passage n is `passages[n - 1]`)."""
+
+    retriever: Retriever
+    passages: list[Passage] = field(default_factory=list)
+
+    def add(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
+        """Number new passages after the existing ones; a passage seen before keeps its number."""
+        numbered = []
+        for passage in passages:
+            known = next((i for i, p in enumerate(self.passages, 1) if p.id == passage.id), None)
+            if known is None:
+                self.passages.append(passage)
+                known = len(self.passages)
+            numbered.append((known, passage))
+        return numbered
+
+
+def format_passages(numbered: list[tuple[int, Passage]]) -> str:
+    return "\n\n".join(f"[{n}] {p.breadcrumb}\n{p.text}" for n, p in numbered)
+
+
+def _instructions(with_tools: bool):
+    def build(ctx: RunContextWrapper[TutorContext], agent: Agent) -> str:
+        parts = [INSTRUCTIONS.format(not_covered=NOT_COVERED)]
+        if with_tools:
+            parts.append(TOOL_HINT)
+        numbered = list(enumerate(ctx.context.passages, 1))
+        parts.append("Passages:\n\n" + format_passages(numbered))
+        return "\n\n".join(parts)
+
+    return build
+
+
+@function_tool
+async def search_textbook(ctx: RunContextWrapper[TutorContext], query: str) -> str:
+    """Search the course textbook for passages about a topic.
+
+    Args:
+        query: What to look for, in a few words.
+    """
+    result = await asyncio.to_thread(ctx.context.retriever.search, query)
+    if not result.covered:
+        return "No passage of the textbook matches this query."
+    return format_passages(ctx.context.add(result.passages))
+
+
+def create_textbook_agent(model: Model, with_tools: bool) -> Agent[TutorContext]:
+    """The tutor. Tool-capable providers also get `search_textbook`; the small local model gets no tools."""
+    return Agent[TutorContext](
+        name="Textbook tutor",
+        instructions=_instructions(with_tools),
+        model=model,
+        tools=[search_textbook] if with_tools else [],
+    )
