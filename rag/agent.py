@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from agents import Agent, Model, RunContextWrapper, function_tool
+from agents import Agent, Model, ModelSettings, RunContextWrapper, function_tool
 
 from rag.retrieval import Passage, Retriever
 
@@ -77,11 +77,16 @@ async def search_textbook(ctx: RunContextWrapper[TutorContext], query: str) -> s
     return format_passages(ctx.context.add(result.passages))
 
 
-def create_textbook_agent(model: Model, with_tools: bool) -> Agent[TutorContext]:
+# The bundled 135M model rambles: keep it short and close to the passages.
+SMALL_MODEL_SETTINGS = ModelSettings(temperature=0.2, max_tokens=350)
+
+
+def create_textbook_agent(model: Model, small_model: bool) -> Agent[TutorContext]:
     """The tutor. Tool-capable providers also get `search_textbook`; the small local model gets no tools."""
     return Agent[TutorContext](
         name="Textbook tutor",
-        instructions=_instructions(with_tools),
+        instructions=_instructions(with_tools=not small_model),
         model=model,
-        tools=[search_textbook] if with_tools else [],
+        tools=[] if small_model else [search_textbook],
+        model_settings=SMALL_MODEL_SETTINGS if small_model else ModelSettings(),
     )

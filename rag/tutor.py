@@ -23,7 +23,7 @@ from openai.types.responses import ResponseTextDeltaEvent
 from rag.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.citations import CitationRewriter
 from rag.config import Settings
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, EmbeddingError
 from rag.local_llm import LocalLLMError, LocalLLMServer
 from rag.models import ProviderChoice, ProviderName, build_model, choose_provider, configured_providers, describe_llm_error, provider
 from rag.retrieval import Passage, Retriever, SearchResult, search_queries
@@ -166,7 +166,7 @@ class Tutor:
 
     async def _run(self, question, context, choice, session, rewriter, started) -> AsyncIterator[str]:
         model = await self._model(choice)
-        agent = create_textbook_agent(model, with_tools=choice.name != "local")
+        agent = create_textbook_agent(model, small_model=choice.name == "local")
         run = Runner.run_streamed(
             agent, question, context=context, session=session,
             run_config=RunConfig(tracing_disabled=choice.name != "openai", workflow_name="textbook tutor"),
@@ -197,3 +197,27 @@ class Tutor:
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
+
+
+class TutorHolder:
+    """The app's one tutor, created on first use, and again after a failed start (say the embedded store was
+    locked by an ingest), so the app recovers without a restart once the cause is gone."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._tutor: Tutor | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Tutor:
+        async with self._lock:
+            if self._tutor is None:
+                try:
+                    self._tutor = await asyncio.to_thread(Tutor.from_settings, self.settings)
+                except (StoreError, EmbeddingError) as exc:
+                    raise TutorError("qdrant" if isinstance(exc, StoreError) else "embeddings", str(exc)) from None
+            return self._tutor
+
+    def close(self) -> None:
+        if self._tutor is not None:
+            self._tutor.close()
+            self._tutor = None
