@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
+# Not right after a word character: `arr[0]` is code, not a citation.
+MARKER = re.compile(r"(?<!\w)\[\s*(\d+(?:\s*(?:[-–,]|and)\s*\d+)*)\s*\]")
 # The longest opening we wait for before deciding a '[' does not start a marker.
 _MAX_PENDING = 40
 MAX_RANGE = 20
@@ -69,7 +70,9 @@ class CitationRewriter:
         return self._emit(text)
 
     def _emit(self, text: str) -> str:
-        out = _tidy(MARKER.sub(self._rewrite, text))
+        # Prefix the last character already sent so the look-behind sees across deltas.
+        last = self.text[-1:].replace("[", "")
+        out = _tidy(MARKER.sub(self._rewrite, last + text)[len(last):])
         self.text += out
         return out
 

@@ -34,6 +34,7 @@ HINTS: dict[str, str] = {
     "MODEL_NAME": "a Gemini model name, e.g. gemini-2.5-flash",
     "LOCAL_LLM_BASE_URL": "the /v1 URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1",
     "LOCAL_LLM_MODEL": "the model name that server serves",
+    "LLM_TIMEOUT": "a number of seconds greater than 0, e.g. 60",
     "EMBEDDING_MODEL": f"{DEFAULT_EMBEDDING_MODEL} (offline) or any fastembed model name",
     "TOP_K": "a whole number from 1 to 50, e.g. 5",
     "SCORE_THRESHOLD": "a number from 0 to 1, e.g. 0.35",
@@ -73,6 +74,7 @@ class Settings(BaseSettings):
     model_name: str = "gemini-2.5-flash"
     local_llm_base_url: str | None = None
     local_llm_model: str = "SmolLM2-135M-Instruct"
+    llm_timeout: float = Field(60.0, gt=0)
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     top_k: int = Field(5, ge=1, le=50)

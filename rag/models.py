@@ -83,16 +83,15 @@ def describe_llm_error(exc: BaseException, choice: ProviderChoice) -> str:
 
 # The openai client retries 429, 5xx, timeouts and connection errors with exponential backoff.
 LLM_RETRIES = 3
-LLM_TIMEOUT = 60.0
 
 
-def build_model(choice: ProviderChoice, base_url: str | None = None) -> OpenAIChatCompletionsModel:
+def build_model(choice: ProviderChoice, base_url: str | None, timeout: float) -> OpenAIChatCompletionsModel:
     """An Agents SDK model for the provider, over the Chat Completions API that all three speak.
 
     `base_url` is the running bundled server's URL for the bundled local model.
     """
     key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
     client = openai.AsyncOpenAI(
-        base_url=base_url or choice.base_url, api_key=key, max_retries=LLM_RETRIES, timeout=LLM_TIMEOUT
+        base_url=base_url or choice.base_url, api_key=key, max_retries=LLM_RETRIES, timeout=timeout
     )
     return OpenAIChatCompletionsModel(model=choice.model, openai_client=client)

@@ -106,7 +106,7 @@ class Tutor:
                 base_url = await asyncio.to_thread(self.local_server.start)
             except LocalLLMError as exc:
                 raise TutorError("llm", str(exc)) from None
-        return self._build(choice, base_url)
+        return self._build(choice, base_url, self.settings.llm_timeout)
 
     # -- answering ------------------------------------------------------------------
 
@@ -203,8 +203,9 @@ class TutorHolder:
     """The app's one tutor, created on first use, and again after a failed start (say the embedded store was
     locked by an ingest), so the app recovers without a restart once the cause is gone."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, factory=Tutor.from_settings):
         self.settings = settings
+        self._factory = factory
         self._tutor: Tutor | None = None
         self._lock = asyncio.Lock()
 
@@ -212,7 +213,7 @@ class TutorHolder:
         async with self._lock:
             if self._tutor is None:
                 try:
-                    self._tutor = await asyncio.to_thread(Tutor.from_settings, self.settings)
+                    self._tutor = await asyncio.to_thread(self._factory, self.settings)
                 except (StoreError, EmbeddingError) as exc:
                     raise TutorError("qdrant" if isinstance(exc, StoreError) else "embeddings", str(exc)) from None
             return self._tutor

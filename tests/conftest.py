@@ -18,6 +18,7 @@ SAMPLE_DOCS = REPO / "samples" / "textbook" / "docs"
 CONFIG_VARIABLES = [name.upper() for name in Settings.model_fields] + ["QDRANT_URL"]
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["OPENAI_AGENTS_DISABLE_TRACING"] = "1"  # never export traces from tests
 
 _real_connect = socket.socket.connect
 
@@ -54,3 +55,17 @@ def requires_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared real-data folder is needed for this test (CI has it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory, embedder):
+    """The sample book ingested once into an embedded store, shared (read-only) by the answering tests."""
+    from ingest.chunking import Chunker
+    from ingest.pipeline import IngestOptions, run_ingest
+    from rag.store import EdgeStore
+
+    store = EdgeStore(tmp_path_factory.mktemp("sample") / "qdrant", "textbook_content")
+    options = IngestOptions(SAMPLE_DOCS, base_url="https://book.example/docs")
+    run_ingest(options, store, embedder, Chunker(embedder.count_tokens, options.chunk_size, options.chunk_overlap))
+    yield store
+    store.close()

@@ -1,0 +1,111 @@
+"""The REST API on a FastAPI app, the way app.py mounts it on Chainlit's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from agents.testing import ScriptedModel, assistant_message
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from qdrant_client import QdrantClient
+
+from rag.api import mount_api
+from rag.config import load_settings
+from rag.store import CloudStore, CollectionSpec, EdgeStore
+from rag.tutor import Tutor, TutorHolder
+
+
+def client_for(tutor_factory) -> TestClient:
+    app = FastAPI()
+
+    @app.get("/{full_path:path}")  # like Chainlit's catch-all page route
+    async def page(full_path: str):
+        return {"page": full_path}
+
+    mount_api(app)
+    app.state.tutors = TutorHolder(load_settings(), factory=lambda settings: tutor_factory())
+    return TestClient(app)
+
+
+@pytest.fixture
+def scripted(sample_store, embedder):
+    model = ScriptedModel([[assistant_message("A node is a process [1].")]] * 5)
+    return lambda: Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
+
+
+def test_chat_answers_with_sources(scripted):
+    response = client_for(scripted).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answer"] == "A node is a process [1]." and body["chat_id"]
+    assert set(body["sources"][0]) >= {"n", "title", "section", "url", "path", "score", "text"}
+    assert body["sources"][0]["url"].startswith("https://book.example/docs/")
+    assert body["model"] == "local: SmolLM2-135M-Instruct" and body["processing_time_ms"] >= 0
+
+
+def test_chat_keeps_the_given_chat_id(scripted):
+    body = client_for(scripted).post("/api/v1/chat", json={"content": "What is a node?", "chat_id": "abc"}).json()
+    assert body["chat_id"] == "abc"
+
+
+def test_stream_sends_deltas_then_the_answer(scripted):
+    with client_for(scripted).stream("POST", "/api/v1/chat/stream", json={"content": "What is a ROS 2 node?"}) as r:
+        lines = [line for line in r.iter_lines() if line]
+    events = [line.split(": ", 1)[1] for line in lines if line.startswith("event:")]
+    data = [json.loads(line.split(": ", 1)[1]) for line in lines if line.startswith("data:")]
+    assert events[0] == "delta" and events[-1] == "answer"
+    assert "".join(d["text"] for d in data[:-1]) == data[-1]["answer"]
+
+
+@pytest.mark.parametrize("content,status,words", [
+    ("", 422, "empty"), ("  \n ", 422, "empty"), ("x" * 4001, 422, "limit is 4000"),
+])
+def test_input_validation(scripted, content, status, words):
+    response = client_for(scripted).post("/api/v1/chat", json={"content": content})
+    assert response.status_code == status and words in response.text
+
+
+def test_control_characters_are_stripped(scripted, sample_store, embedder):
+    model = ScriptedModel([[assistant_message("ok [1]")]])
+    tutor = Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
+    response = client_for(lambda: tutor).post("/api/v1/chat", json={"content": "What is a\x00 ROS 2\x07 node?"})
+    assert response.status_code == 200
+    assert "What is a ROS 2 node?" in str(model.first_call.input)
+
+
+def test_qdrant_failure_is_503_and_the_server_stays_up(embedder, scripted):
+    unreachable = QdrantClient(url="http://127.0.0.1:9", timeout=1, check_compatibility=False)
+    down = CloudStore(unreachable, "book", "http://127.0.0.1:9", backoff=0)
+    client = client_for(lambda: Tutor(load_settings(), down, embedder))
+    response = client.post("/api/v1/chat", json={"content": "What is a node?"})
+    assert response.status_code == 503 and "unreachable" in response.json()["detail"]
+    with client.stream("POST", "/api/v1/chat/stream", json={"content": "What is a node?"}) as r:
+        text = r.read().decode()
+    assert "event: error" in text and "unreachable" in text
+    assert client.get("/api/v1/health").status_code == 503
+
+
+def test_health(scripted, monkeypatch, sample_store, embedder):
+    ok = client_for(scripted).get("/api/v1/health")
+    assert ok.status_code == 200 and ok.json()["qdrant"]["ok"] and ok.json()["llm"]["ok"]
+    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    down = client_for(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+    assert down.status_code == 503 and down.json()["status"] == "down: llm"
+    assert "unreachable" in down.json()["llm"]["detail"]
+
+
+def test_locked_store_is_503_then_recovers(tmp_path, monkeypatch, embedder):
+    """An ingest holds the embedded store: the API says so, and works once the ingest is done."""
+    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+    holder = EdgeStore(tmp_path / "qdrant", "textbook_content")
+    holder.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim))
+    app = FastAPI()
+    mount_api(app)
+    app.state.tutors = TutorHolder(load_settings())
+    client = TestClient(app)
+    first = client.get("/api/v1/health")
+    assert first.status_code == 503 and "in use by another process" in first.json()["qdrant"]["detail"]
+    holder.close()
+    assert client.get("/api/v1/health").status_code == 200
+    app.state.tutors.close()
