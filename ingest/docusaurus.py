@@ -31,7 +31,8 @@ BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s+[^<>]*?)?\s*/?>")
 JSX_COMMENT = re.compile(r"\{/\*.*?\*/\}")
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+# A thematic break (`---`, `***`) is layout, not text; table rules (with `|`) stay so tables still render.
+THEMATIC_BREAK = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1")
 # github-slugger removes everything that is not a letter, number, mark, space, '-' or '_'.
@@ -227,7 +228,7 @@ def split_sections(body: str) -> tuple[list[Section], str | None]:
             trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, heading)]
             anchor = slug
             continue
-        if MDX_IMPORT_EXPORT.match(raw) or ADMONITION_CLOSE.match(raw) or TABLE_RULE.match(raw):
+        if MDX_IMPORT_EXPORT.match(raw) or ADMONITION_CLOSE.match(raw) or THEMATIC_BREAK.match(raw):
             continue
         if m := ADMONITION_OPEN.match(raw):
             kind, label = m.group(1).capitalize(), m.group(2)

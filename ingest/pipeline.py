@@ -29,7 +29,7 @@ from rag.store import CollectionSpec, Store, StoredPoint
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 DOC_SUFFIXES = (".md", ".mdx")
 
 

@@ -66,7 +66,9 @@ class LocalLLMServer:
         self.log_path = Path(log_file.name)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx)],
+             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
+             # Queue concurrent chats instead of cutting off the answer already streaming.
+             "--interrupt_requests", "False"],
             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )
         atexit.register(self.stop)

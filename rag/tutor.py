@@ -32,6 +32,7 @@ from rag.store import Store, StoreError, get_store
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
+EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 HISTORY_ITEMS = 8  # the last four question/answer pairs
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -156,6 +157,8 @@ class Tutor:
                 if emitted or attempt == len(names) - 1:
                     raise TutorError("llm", message) from None
                 log.warning("llm.fallback from=%s to=%s reason=%s", name, names[attempt + 1], message)
+        if not rewriter.text.strip():
+            yield rewriter.feed(EMPTY_ANSWER) + rewriter.finish()
         text = rewriter.text
         sources = [Source(i, context.passages[n - 1]) for i, n in enumerate(rewriter.order, 1)]
         cited = bool(sources)

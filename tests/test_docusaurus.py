@@ -98,9 +98,9 @@ def test_html_reduced_to_text(tmp_path):
     assert "[image: Robot arm diagram]" in text and "hidden" not in text and "<" not in text
 
 
-def test_tables_kept_readable(tmp_path):
-    text = body(parse(tmp_path, "a.md", "| Joint | Motion |\n|:------|------:|\n| `fixed` | None |\n"))
-    assert text == "| Joint | Motion |\n| `fixed` | None |"
+def test_tables_kept_and_thematic_breaks_dropped(tmp_path):
+    table = "| Joint | Motion |\n|:------|------:|\n| `fixed` | None |"
+    assert body(parse(tmp_path, "a.md", f"Before\n\n---\n\n{table}\n\n***\n")) == f"Before\n\n{table}"
 
 
 def test_crlf_and_emoji(tmp_path):

@@ -11,7 +11,7 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 from rag.agent import NOT_COVERED
 from rag.config import load_settings
 from rag.retrieval import SearchResult
-from rag.tutor import Answer, Tutor
+from rag.tutor import EMPTY_ANSWER, Answer, Tutor
 
 
 def message(*parts: str) -> ResponseOutputMessage:
@@ -60,6 +60,12 @@ def test_uncited_answer_lists_sources_as_retrieved(sample_store, embedder, monke
     model = ScriptedModel([[assistant_message("Launch files start many nodes at once.")]])
     search, _, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch), "What is a launch file?")
     assert not answer.cited and [s.passage for s in answer.sources] == search.passages
+
+
+def test_empty_model_output_still_answers(sample_store, embedder, monkeypatch):
+    model = ScriptedModel([[assistant_message("")]])
+    _, deltas, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch), "What is a launch file?")
+    assert answer.text == EMPTY_ANSWER == "".join(deltas) and answer.sources and not answer.cited
 
 
 def test_not_covered_never_calls_the_model(sample_store, embedder, monkeypatch):

@@ -1,0 +1,206 @@
+"""The Chainlit UI in a real browser (Debian's Chromium driven by Playwright), against `chainlit run app.py`
+with the bundled local LLM and the sample book ingested into a temporary store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SAMPLE_DOCS
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+OUTPUT = REPO / "test-output"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+class App:
+    """`chainlit run app.py` on a free port, as CI runs it (CI=true: chainlit sets a fake OpenAI key)."""
+
+    def __init__(self, data: Path, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data / f"app-{self.port}.log"
+        self.env = {**os.environ, "CI": "true", "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant"),
+                    "SESSIONS_DB": str(data / "sessions.db"), **env}
+        for name in ("OPENAI_API_KEY", "GEMINI_API_KEY", "QDRANT_CLUSTER_ENDPOINT", "QDRANT_URL", "LLM_PROVIDER"):
+            if name not in env:
+                self.env.pop(name, None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--port", str(self.port)],
+            cwd=REPO, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=2)
+                return
+            except OSError:
+                assert self.process.poll() is None, self.log.read_text()
+                time.sleep(0.5)
+        raise AssertionError(f"the app did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("app-data")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant")}
+    subprocess.run([sys.executable, "-m", "ingest", "--source", str(SAMPLE_DOCS), "--base-url",
+                    "https://book.example/docs"], cwd=REPO, env=env, check=True, capture_output=True)
+    return data
+
+
+@pytest.fixture(scope="module")
+def app(data):
+    app = App(data)
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+def open_chat(browser, app):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(app.url)
+    page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
+    return page
+
+
+def ask(page, question: str) -> None:
+    page.locator("#chat-input").fill(question)
+    page.locator("#chat-submit").click()
+
+
+def last_answer(page):
+    return page.locator('[data-step-type="assistant_message"]').last
+
+
+def wait_done(page, timeout: float = 120) -> str:
+    """The answer is done when its model line (model name · seconds) appears."""
+    page.get_by_text("SmolLM2-135M-Instruct ·").or_(page.get_by_text("Not covered by the textbook")).last.wait_for(
+        timeout=timeout * 1000)
+    return last_answer(page).inner_text()
+
+
+def test_starter_streams_an_answer_whose_citation_opens_the_passage(browser, app):
+    page = open_chat(browser, app)
+    page.get_by_text("ROS 2 topics").click()
+    lengths = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answers = page.locator('[data-step-type="assistant_message"]')
+        text = answers.last.inner_text() if answers.count() else ""
+        lengths.append(len(text))
+        if "SmolLM2-135M-Instruct ·" in text:
+            break
+        time.sleep(0.25)
+    growth = [b for a, b in zip(lengths, lengths[1:]) if b > a]
+    assert len(growth) >= 3, f"the answer did not stream: lengths {lengths}"
+    text = wait_done(page)
+    assert "[1]" in text and ("Sources:" in text or "Retrieved (not cited):" in text)
+    assert page.get_by_text("Searching the textbook").count() >= 1
+    last_answer(page).locator("a.element-link", has_text="[1]").first.click()
+    title = page.locator("#side-view-title")
+    title.wait_for()
+    assert "[1]" in title.inner_text()
+    panel = page.locator("#side-view-content")
+    assert "similarity" in panel.inner_text()
+    link = panel.get_by_role("link", name="Open this section in the book").first
+    assert link.get_attribute("href").startswith("https://book.example/docs/")
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "answered-chat.png"), full_page=True)
+    page.context.close()
+
+
+def test_off_topic_question_shows_not_covered(browser, app):
+    page = open_chat(browser, app)
+    ask(page, "What is the best recipe for sourdough bread?")
+    text = wait_done(page)
+    assert "Not covered by the textbook" in text and "Sources:" not in text
+    assert last_answer(page).locator("a.element-link").count() == 0
+    page.context.close()
+
+
+def test_two_chats_at_once_see_their_own_sources(browser, app):
+    first, second = open_chat(browser, app), open_chat(browser, app)
+    ask(first, "What is the zero moment point?")
+    ask(second, "How do I describe a robot's links and joints in URDF?")
+    first_text, second_text = wait_done(first), wait_done(second)
+    assert "[1] Balance and Walking" in first_text and "[1] Describing a Robot with URDF" not in first_text
+    assert "[1] Describing a Robot with URDF" in second_text and "[1] Balance and Walking" not in second_text
+    for text in (first_text, second_text):  # both answers complete: one chat does not cut off the other
+        assert len(text.split("Sources:" if "Sources:" in text else "Retrieved (not cited):")[0].strip()) > 20
+    first.context.close()
+    second.context.close()
+
+
+def test_html_in_the_corpus_never_runs(browser, app, data):
+    """Passage and answer text render as text: a script tag typed by a user does nothing either."""
+    page = open_chat(browser, app)
+    page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
+    ask(page, "What is a ROS 2 node? <img src=x onerror=alert(1)><script>alert(2)</script>")
+    wait_done(page)
+    assert page.locator("img[src=x]").count() == 0
+    page.context.close()
+
+
+def test_rest_api_of_the_running_app(app):
+    status, health = http("GET", app.url + "/api/v1/health")
+    assert status == 200 and health["qdrant"]["ok"] and health["llm"]["ok"]
+    status, body = http("POST", app.url + "/api/v1/chat", {"content": "What is a ROS 2 node?"})
+    assert status == 200 and body["answer"] and body["sources"]
+    assert body["model"] == "local: SmolLM2-135M-Instruct"  # the fake CI key never selects OpenAI
+    assert {s["path"] for s in body["sources"]} & {"01-ros2-basics/01-nodes-and-topics.md"}
+
+
+def test_unreachable_qdrant_shows_a_friendly_error(browser, tmp_path):
+    down = App(tmp_path, QDRANT_CLUSTER_ENDPOINT="http://127.0.0.1:9", QDRANT_TIMEOUT="1")
+    try:
+        page = browser.new_context().new_page()
+        page.goto(down.url)
+        page.get_by_text("The textbook store is not available right now").wait_for(timeout=60_000)
+        body = page.locator("body").inner_text()
+        assert "QDRANT_CLUSTER_ENDPOINT" in body and "Traceback" not in body
+        page.context.close()
+    finally:
+        down.stop()

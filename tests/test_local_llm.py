@@ -1,0 +1,54 @@
+"""End to end with the bundled SmolLM2 server (llama-cpp-python) on the sample book."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from rag.agent import NOT_COVERED
+from rag.config import load_settings
+from rag.retrieval import SearchResult
+from rag.tutor import Answer, Tutor
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tutor(sample_store, embedder):
+    tutor = Tutor(load_settings(), sample_store, embedder)
+    yield tutor
+    tutor.local_server.stop()
+
+
+def stream(tutor: Tutor, question: str, chat_id: str):
+    async def run():
+        return [event async for event in tutor.answer_stream(question, chat_id)]
+
+    return asyncio.run(run())
+
+
+def test_off_topic_is_not_covered_without_starting_the_model(tutor):
+    events = stream(tutor, "Who won the football world cup in 2018?", "e2e-off")
+    answer = events[-1]
+    assert not answer.covered and answer.text == NOT_COVERED and answer.sources == []
+    assert tutor.local_server.process is None  # the LLM was never needed
+
+
+def test_bundled_model_streams_an_answer_with_sources(tutor):
+    events = stream(tutor, "What is a ROS 2 node?", "e2e-on")
+    assert isinstance(events[0], SearchResult) and events[0].covered
+    deltas, answer = [e for e in events if isinstance(e, str)], events[-1]
+    assert isinstance(answer, Answer) and answer.covered
+    assert len(deltas) > 5 and "".join(deltas) == answer.text and answer.text.strip()
+    assert answer.sources and answer.model == "local: SmolLM2-135M-Instruct"
+    assert all(int(n) <= len(answer.sources) for n in re.findall(r"\[(\d+)\]", answer.text))
+    assert tutor.local_server.process.poll() is None
+
+
+def test_server_stops_with_the_tutor(tutor):
+    tutor.local_server.start()
+    process = tutor.local_server.process
+    tutor.local_server.stop()
+    assert process.poll() is not None
