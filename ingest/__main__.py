@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ingest.chunking import Chunker
-from ingest.pipeline import IngestOptions, discover, parse_and_chunk, run_ingest
+from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
 from rag.check import check_qdrant
 from rag.config import ConfigError, load_settings
 from rag.embeddings import Embedder, EmbeddingError
@@ -29,13 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", type=Path, default=Path("book-source/docs"),
                    help="the book's docs folder (default: %(default)s)")
-    p.add_argument("--base-url", default="/docs",
+    p.add_argument("--base-url", default=IngestOptions.base_url,
                    help="the published site's docs URL, used for links to pages and anchors (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="chunks embedded and uploaded per batch (default: 64)")
-    p.add_argument("--chunk-size", type=int, default=200,
-                   help="most tokens (of the embedding model's tokenizer) per chunk (default: 200)")
-    p.add_argument("--chunk-overlap", type=int, default=40,
-                   help="tokens repeated from the previous chunk when a section is split (default: 40)")
+    p.add_argument("--batch-size", type=int, default=IngestOptions.batch_size,
+                   help="chunks embedded and uploaded per batch (default: %(default)s)")
+    p.add_argument("--chunk-size", type=int, default=IngestOptions.chunk_size,
+                   help="most tokens (of the embedding model's tokenizer) per chunk (default: %(default)s)")
+    p.add_argument("--chunk-overlap", type=int, default=IngestOptions.chunk_overlap,
+                   help="tokens repeated from the previous chunk when a section is split (default: %(default)s)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="skip files whose path relative to --source matches GLOB (repeatable), e.g. 'drafts/*'")
     p.add_argument("--recreate", action="store_true", help="drop the collection and rebuild it from scratch")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
-        chunker = Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
+        chunker = make_chunker(opts, embedder)
         if args.dry_run:
             return dry_run(opts, chunker)
         store = get_store(settings)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.if_empty and store.count() > 0:
             print(f"{store.description} already holds {store.count()} chunks: nothing to do (--if-empty).")
             return 0
-        report = run_ingest(opts, store, embedder, chunker)
+        report = run_ingest(opts, store, embedder)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ def _blocks(text: str) -> list[str]:
 
 
 class Chunker:
-    def __init__(self, count_tokens: Callable[[str], int], chunk_size: int = 200, overlap: int = 40):
+    def __init__(self, count_tokens: Callable[[str], int], chunk_size: int, overlap: int):
         if not 0 <= overlap < chunk_size:
             raise ValueError(f"--chunk-overlap ({overlap}) must be at least 0 and below --chunk-size ({chunk_size})")
         self.count, self.size, self.overlap = count_tokens, chunk_size, overlap

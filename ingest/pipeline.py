@@ -37,8 +37,9 @@ DOC_SUFFIXES = (".md", ".mdx")
 class IngestOptions:
     source: Path
     base_url: str = "/docs"
-    chunk_size: int = 200
-    chunk_overlap: int = 40
+    # Measured on the dev questions (README "Quality"): 400/80 finds more answer passages than 200/40 or 300/60.
+    chunk_size: int = 400
+    chunk_overlap: int = 80
     batch_size: int = 64
     exclude: tuple[str, ...] = ()
     recreate: bool = False
@@ -134,7 +135,7 @@ class _Uploader:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        embeddings = self.embedder.embed_passages([c.embedding_text for c, _ in batch], batch_size=self.batch_size)
+        embeddings = self.embedder.embed_passages([c.embedding_text for c, _ in batch])
         self.store.upsert([StoredPoint(c.id, e, p) for (c, p), e in zip(batch, embeddings, strict=True)])
         self.report.chunks_upserted += len(batch)
         for chunk, _ in batch:
@@ -147,8 +148,13 @@ class _Uploader:
             self.store.delete({"source_path": path, "doc_hash": self.stale[path]})
 
 
-def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder, chunker: Chunker) -> IngestReport:
+def make_chunker(opts: IngestOptions, embedder: Embedder) -> Chunker:
+    return Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
+
+
+def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestReport:
     started = time.monotonic()
+    chunker = make_chunker(opts, embedder)
     report = IngestReport()
     store.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim), recreate=opts.recreate)
     stored = _stored_documents(store)

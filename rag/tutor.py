@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 4000
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 HISTORY_ITEMS = 8  # the last four question/answer pairs
+SMALL_MODEL_PASSAGES = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -142,7 +143,9 @@ class Tutor:
         names: list[ProviderName] = [provider_name or self.default_provider()]
         if names[0] == "gemini" and self.settings.has_real_openai_key:
             names.append("openai")  # Gemini failures fall back to OpenAI when it is configured
-        context = TutorContext(self.retriever, list(result.passages))
+        small = provider(self.settings, names[0]).bundled
+        # The bundled 135M model reads slowly (seconds per thousand prompt tokens) and no better with more text.
+        context = TutorContext(self.retriever, list(result.passages[:SMALL_MODEL_PASSAGES] if small else result.passages))
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)
             rewriter = CitationRewriter(0)
@@ -163,7 +166,7 @@ class Tutor:
         sources = [Source(i, context.passages[n - 1]) for i, n in enumerate(rewriter.order, 1)]
         cited = bool(sources)
         if not cited:
-            sources = [Source(i, p) for i, p in enumerate(result.passages, 1)]
+            sources = [Source(i, p) for i, p in enumerate(context.passages, 1)]
         yield Answer(text, sources, cited, context.passages, True, _ms(started), f"{choice.name}: {choice.model}",
                      result.query)
 

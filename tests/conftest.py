@@ -60,12 +60,10 @@ def requires_shared(*parts: str) -> Path:
 @pytest.fixture(scope="session")
 def sample_store(tmp_path_factory, embedder):
     """The sample book ingested once into an embedded store, shared (read-only) by the answering tests."""
-    from ingest.chunking import Chunker
     from ingest.pipeline import IngestOptions, run_ingest
     from rag.store import EdgeStore
 
     store = EdgeStore(tmp_path_factory.mktemp("sample") / "qdrant", "textbook_content")
-    options = IngestOptions(SAMPLE_DOCS, base_url="https://book.example/docs")
-    run_ingest(options, store, embedder, Chunker(embedder.count_tokens, options.chunk_size, options.chunk_overlap))
+    run_ingest(IngestOptions(SAMPLE_DOCS, base_url="https://book.example/docs"), store, embedder)
     yield store
     store.close()

@@ -2,7 +2,7 @@ import pytest
 
 from ingest.chunking import BREADCRUMB_SEPARATOR, Chunker, point_id
 from ingest.docusaurus import Document, Section
-from ingest.pipeline import IngestOptions, discover, parse_and_chunk
+from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk
 from tests.conftest import SAMPLE_DOCS
 
 
@@ -53,7 +53,7 @@ def test_overlap_must_be_below_size(embedder):
 
 def test_sample_book_chunks(embedder):
     opts = IngestOptions(SAMPLE_DOCS)
-    chunker = Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
+    chunker = make_chunker(opts, embedder)
     files = discover(SAMPLE_DOCS)
     assert 8 <= len(files) <= 12
     for path in files:

@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from ingest.__main__ import main
-from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.store import CollectionSpec, EdgeStore
 from tests.conftest import REPO, SAMPLE_DOCS, requires_shared
@@ -24,8 +23,7 @@ def book(tmp_path):
 
 
 def ingest(store, embedder, source, **opts):
-    options = IngestOptions(source, **opts)
-    return run_ingest(options, store, embedder, Chunker(embedder.count_tokens, options.chunk_size, options.chunk_overlap))
+    return run_ingest(IngestOptions(source, **opts), store, embedder)
 
 
 @pytest.fixture

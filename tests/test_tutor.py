@@ -11,7 +11,7 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 from rag.agent import NOT_COVERED
 from rag.config import load_settings
 from rag.retrieval import SearchResult
-from rag.tutor import EMPTY_ANSWER, Answer, Tutor
+from rag.tutor import EMPTY_ANSWER, SMALL_MODEL_PASSAGES, Answer, Tutor
 
 
 def message(*parts: str) -> ResponseOutputMessage:
@@ -50,8 +50,10 @@ def test_passages_reach_the_model_numbered_with_titles(sample_store, embedder, m
     model = ScriptedModel([[assistant_message("Launch files start nodes [1].")]])
     search, _, _ = collect(make_tutor(sample_store, embedder, model, monkeypatch), "How do launch files work?")
     instructions = model.first_call.system_instructions
-    for n, passage in enumerate(search.passages, 1):
+    given = search.passages[:SMALL_MODEL_PASSAGES]  # the bundled small model reads only the best few
+    for n, passage in enumerate(given, 1):
         assert f"[{n}] {passage.breadcrumb}\n{passage.text}" in instructions
+    assert f"[{len(given) + 1}] " not in instructions
     assert "ONLY the numbered passages" in instructions and "does not cover" in instructions
     assert model.first_call.tools == []  # the small local model gets no tools
 
@@ -59,7 +61,7 @@ def test_passages_reach_the_model_numbered_with_titles(sample_store, embedder, m
 def test_uncited_answer_lists_sources_as_retrieved(sample_store, embedder, monkeypatch):
     model = ScriptedModel([[assistant_message("Launch files start many nodes at once.")]])
     search, _, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch), "What is a launch file?")
-    assert not answer.cited and [s.passage for s in answer.sources] == search.passages
+    assert not answer.cited and [s.passage for s in answer.sources] == search.passages[:SMALL_MODEL_PASSAGES]
 
 
 def test_empty_model_output_still_answers(sample_store, embedder, monkeypatch):
