@@ -190,5 +190,7 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     if removed:
         store.delete({"source_path": removed})
         report.deleted = len(removed)
+    if report.chunks_upserted or report.deleted:
+        store.optimize()
     report.seconds = time.monotonic() - started
     return report

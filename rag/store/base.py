@@ -114,6 +114,9 @@ class Store(Protocol):
 
     def count(self, where: PayloadFilter | None = None) -> int: ...
 
+    def optimize(self) -> None:
+        """Build the vector indexes after bulk writes (a server does this by itself; Edge has no background optimizer)."""
+
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every point's payload (only `fields`), with its id under "id"."""
 

@@ -178,6 +178,9 @@ class CloudStore:
             raise
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
+    def optimize(self) -> None:
+        """The server's optimizer indexes in the background."""
+
     def count(self, where: PayloadFilter | None = None) -> int:
         if not self._run(self.client.collection_exists, self.collection):
             return 0

@@ -171,6 +171,11 @@ class EdgeStore:
             )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
 
+    def optimize(self) -> None:
+        if self._shard is not None:
+            self._shard.optimize()
+            self._shard.flush()
+
     def count(self, where: PayloadFilter | None = None) -> int:
         if self._shard is None:
             return 0

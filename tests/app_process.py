@@ -1,0 +1,64 @@
+"""`chainlit run app.py` as a child process, for the browser tests and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+class App:
+    """`chainlit run app.py` on a free port, as CI runs it (CI=true: chainlit sets a fake OpenAI key)."""
+
+    def __init__(self, data: Path, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data / f"app-{self.port}.log"
+        self.env = {**os.environ, "CI": "true", "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant"),
+                    "SESSIONS_DB": str(data / "sessions.db"), **env}
+        for name in ("OPENAI_API_KEY", "GEMINI_API_KEY", "QDRANT_CLUSTER_ENDPOINT", "QDRANT_URL", "LLM_PROVIDER"):
+            if name not in env:
+                self.env.pop(name, None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--port", str(self.port)],
+            cwd=REPO, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=2)
+                return
+            except OSError:
+                assert self.process.poll() is None, self.log.read_text()
+                time.sleep(0.5)
+        raise AssertionError(f"the app did not start:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=20)
+
+
