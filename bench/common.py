@@ -38,10 +38,10 @@ def scifact_embeddings(embedder: Embedder, count: int, beir_dir: Path = SCIFACT)
     return pairs
 
 
-def build_collection(folder: Path, embedder: Embedder, size: int, unique: int) -> EdgeStore:
+def build_collection(folder: Path, embedder: Embedder, size: int, unique: int, collection: str = "bench") -> EdgeStore:
     """`size` points from `unique` abstracts; copies get slightly perturbed dense vectors, so no two are equal."""
     pairs = scifact_embeddings(embedder, unique)
-    store = EdgeStore(folder, "bench")
+    store = EdgeStore(folder, collection)
     store.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim))
     rng = np.random.default_rng(0)
     batch: list[StoredPoint] = []

@@ -25,7 +25,7 @@ from rag.citations import CitationRewriter
 from rag.config import Settings
 from rag.embeddings import Embedder, EmbeddingError
 from rag.local_llm import LocalLLMError, LocalLLMServer
-from rag.models import ProviderChoice, ProviderName, build_model, choose_provider, configured_providers, describe_llm_error, provider
+from rag.models import ProviderChoice, ProviderName, build_model, choose_provider, describe_llm_error, provider
 from rag.retrieval import Passage, Retriever, SearchResult, search_queries
 from rag.store import Store, StoreError, get_store
 
@@ -93,14 +93,6 @@ class Tutor:
         self.local_server.stop()
         self.store.close()
 
-    # -- providers --------------------------------------------------------------
-
-    def providers(self) -> list[ProviderName]:
-        return configured_providers(self.settings)
-
-    def default_provider(self) -> ProviderName:
-        return choose_provider(self.settings).name
-
     async def _model(self, choice: ProviderChoice):
         base_url = None
         if choice.bundled:
@@ -116,8 +108,7 @@ class Tutor:
         self.settings.sessions_db.parent.mkdir(parents=True, exist_ok=True)
         return SQLiteSession(chat_id, self.settings.sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
 
-    async def search(self, question: str, chat_id: str) -> SearchResult:
-        session = self._session(chat_id)
+    async def _search(self, question: str, session: SQLiteSession) -> SearchResult:
         previous = [i["content"] for i in await session.get_items()
                     if i.get("role") == "user" and isinstance(i.get("content"), str)]
         try:
@@ -131,16 +122,16 @@ class Tutor:
         """Yields the `SearchResult`, then text deltas (citations already verified), then the `Answer`."""
         started = time.perf_counter()
         question = clean_question(question)
-        result = await self.search(question, chat_id)
-        yield result
         session = self._session(chat_id)
+        result = await self._search(question, session)
+        yield result
         if not result.covered:
             await session.add_items([{"role": "user", "content": question},
                                      {"role": "assistant", "content": NOT_COVERED}])
             yield NOT_COVERED
             yield Answer(NOT_COVERED, [], False, result.passages, False, _ms(started), "none (not covered)", result.query)
             return
-        names: list[ProviderName] = [provider_name or self.default_provider()]
+        names: list[ProviderName] = [provider_name or choose_provider(self.settings).name]
         if names[0] == "gemini" and self.settings.has_real_openai_key:
             names.append("openai")  # Gemini failures fall back to OpenAI when it is configured
         small = provider(self.settings, names[0]).bundled

@@ -63,7 +63,7 @@ class FakeOpenAI:
         words = text.split(" ")
         pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
         chunks = [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
-        for i, delta in enumerate(chunks + [None]):
+        for delta in chunks + [None]:
             choice = {"index": 0, "delta": delta or {}, "finish_reason": None if delta else "stop"}
             event = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": self.model,
                      "choices": [choice]}

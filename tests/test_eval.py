@@ -1,0 +1,56 @@
+"""`python -m rag.eval` on small data written here (the real benchmark runs are in the README)."""
+
+import json
+
+from rag.eval import main, normalise_beir_text, normalise_for_match
+from tests.conftest import SAMPLE_DOCS
+
+
+def test_quote_matching_ignores_markup_case_and_bullets():
+    chunk = "**Use Actions for**:\n- Long-running tasks\n- Tasks requiring `feedback`"
+    assert normalise_for_match("use actions for: - long-running tasks - tasks requiring feedback") in \
+        normalise_for_match(chunk)
+    assert normalise_for_match("# ROS 2 - the   *next* gen") == "ros 2 the next gen"
+
+
+def test_beir_sentence_joins_are_split():
+    assert normalise_beir_text("functional disabilities.A line scan") == "functional disabilities. A line scan"
+    assert normalise_beir_text("e.g. U.S. in 3.5 mg") == "e.g. U.S. in 3.5 mg"
+
+
+def test_questions_command(tmp_path, capsys):
+    rows = [
+        {"id": "t1", "corpus": "S", "question": "How do I start many nodes with one command?", "answerable": True,
+         "file": "S/01-ros2-basics/03-launch-files.md", "heading": "Why launch files?",
+         "quote": "A **launch file** describes a set of nodes"},
+        {"id": "t2", "corpus": "S", "question": "What is the zero moment point?", "answerable": True,
+         "file": "S/04-humanoid-control/02-balance-and-walking.md", "heading": "The zero moment point",
+         "quote": "where the horizontal moments of gravity and inertia cancel"},
+        {"id": "t3", "corpus": "S", "question": "Which wine goes with fish?", "answerable": False,
+         "file": None, "heading": None, "quote": None},
+    ]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    out_json = tmp_path / "out.json"
+    assert main(["questions", "--file", str(questions), "--corpus", f"S={SAMPLE_DOCS}", "--mode", "hybrid",
+                 "--json", str(out_json)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == "hybrid quote@5=1.00 file@5=1.00 mrr=1.00 rejected_unanswerable=1/1 rejected_answerable=0/2"
+    assert json.loads(out_json.read_text())["modes"]["hybrid"]["answerable"] == 2
+
+
+def test_beir_command(tmp_path, capsys):
+    (tmp_path / "qrels").mkdir()
+    docs = {"d1": ("Insulin", "Exercise improves insulin sensitivity in muscle."),
+            "d2": ("Bread", "Sourdough fermentation uses wild yeast.Bakers feed it daily."),
+            "d3": ("Robots", "Humanoid robots balance by keeping the zero moment point in the support polygon.")}
+    (tmp_path / "corpus.jsonl").write_text("\n".join(
+        json.dumps({"_id": i, "title": t, "text": x}) for i, (t, x) in docs.items()))
+    (tmp_path / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in [
+        {"_id": "q1", "text": "does exercise change insulin sensitivity"},
+        {"_id": "q2", "text": "how do humanoids keep balance"}]))
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
+    assert main(["beir", "--dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["dense", "bm25", "hybrid"]
+    assert all("ndcg@10=1.000" in line and "recall@100=1.000" in line for line in lines)
