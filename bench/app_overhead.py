@@ -63,7 +63,7 @@ def main() -> None:
     llm = FakeOpenAI(["A streamed answer about insulin [1]."], model="fake-llm")
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
-        build_collection(data / "qdrant", Embedder(), args.chunks, min(args.chunks, 2000), "textbook_content").close()
+        build_collection(data / "qdrant", Embedder(), args.chunks, 2000, "textbook_content").close()
         app = App(data, LLM_PROVIDER="local", LOCAL_LLM_BASE_URL=llm.base_url, LOCAL_LLM_MODEL="fake-llm",
                   SCORE_THRESHOLD="0")
         try:

@@ -39,8 +39,9 @@ def scifact_embeddings(embedder: Embedder, count: int, beir_dir: Path = SCIFACT)
 
 
 def build_collection(folder: Path, embedder: Embedder, size: int, unique: int, collection: str = "bench") -> EdgeStore:
-    """`size` points from `unique` abstracts; copies get slightly perturbed dense vectors, so no two are equal."""
-    pairs = scifact_embeddings(embedder, unique)
+    """`size` points from the first `unique` abstracts (fewer if `size` is smaller); copies get slightly perturbed
+    dense vectors, so no two are equal."""
+    pairs = scifact_embeddings(embedder, unique)[:size]
     store = EdgeStore(folder, collection)
     store.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim))
     rng = np.random.default_rng(0)

@@ -30,7 +30,7 @@ def main() -> None:
     print(f"machine: {_machine()}")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
-            store = build_collection(Path(folder), embedder, size, min(args.unique, size))
+            store = build_collection(Path(folder), embedder, size, args.unique)
             retriever = Retriever(store, embedder, top_k=5, threshold=0.3)
             retriever.search(texts[0])  # warm-up
             total, embed = [], []

@@ -164,18 +164,20 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
         rel = path.relative_to(opts.source).as_posix()
         report.seen += 1
+        before = stored.get(rel)
         try:
+            doc_hash = document_hash(path, opts, embedder.model_name)
+            # Stored complete under the same hash: the chunks would come out the same, so skip parsing too.
+            if before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count:
+                report.unchanged += 1
+                continue
             _, chunks = parse_and_chunk(path, opts, chunker)
         except (ParseError, OSError) as exc:
             report.failed.append((rel, str(exc)))
             log.warning("skipped %s: %s", rel, exc)
             continue
-        doc_hash = document_hash(path, opts, embedder.model_name)
-        before = stored.get(rel)
         if before is None and not chunks:
             report.unchanged += 1  # an empty page: nothing to store
-        elif before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count == len(chunks):
-            report.unchanged += 1
         else:
             if before is None:
                 report.new += 1

@@ -126,11 +126,12 @@ class Embedder:
                     dim=384,
                     model_file="model.onnx",
                 )
-            self._dense = TextEmbedding(model_name, specific_model_path=str(folder), lazy_load=False)
+            # Loaded on first use: a no-op re-ingest only needs the tokenizer.
+            self._dense = TextEmbedding(model_name, specific_model_path=str(folder), lazy_load=True)
             self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         else:
             try:
-                self._dense = TextEmbedding(model_name, cache_dir=str(cache_dir))
+                self._dense = TextEmbedding(model_name, cache_dir=str(cache_dir), lazy_load=False)
             except Exception as exc:  # fastembed raises plain ValueError/OSError for unknown or unreachable models
                 raise EmbeddingError(
                     f"EMBEDDING_MODEL={model_name!r} could not be loaded ({exc}). Use {DEFAULT_EMBEDDING_MODEL} "

@@ -30,9 +30,10 @@ from rag.store import CollectionSpec, EdgeStore, StoredPoint
 MODES = ("dense", "bm25", "hybrid")
 BEIR_BATCH = 256
 # BEIR SciFact in ../shared joins sentences without a space: "disabilities.A line".
-_JOINED_SENTENCE = re.compile(r"(?<=[a-z0-9)\]%][.!?])(?=[A-Z][a-z])")
-# Markup, and list bullets wherever they stand: a quote may flatten a list onto one line ("a - b - c").
-_MARKUP = re.compile(r"[*_`#>|]|(?:^|(?<=\s))(?:[-+•]|\d+\.)(?=\s)", re.MULTILINE)
+_JOINED_SENTENCE = re.compile(r"(?<=[a-z0-9)\]%][.!?])(?=[A-Z])")
+_MARKUP = re.compile(r"[*_`#>|]")
+# List bullets wherever they stand: a quote may flatten a list onto one line ("a - b - c").
+_BULLET = re.compile(r"(?:^|(?<=\s))(?:[-+•]|\d+\.)(?=\s)", re.MULTILINE)
 
 
 def normalise_beir_text(text: str) -> str:
@@ -41,7 +42,7 @@ def normalise_beir_text(text: str) -> str:
 
 def normalise_for_match(text: str) -> str:
     """Case, whitespace and markdown markup (`*`, `_`, backticks, bullets, `#`) do not decide a match."""
-    return " ".join(_MARKUP.sub(" ", text).lower().split())
+    return " ".join(_BULLET.sub(" ", _MARKUP.sub("", text)).lower().split())
 
 
 def _modes(choice: str) -> tuple[str, ...]:

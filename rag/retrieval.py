@@ -82,8 +82,8 @@ class Retriever:
         embedded = time.perf_counter()
         with self._lock:
             hits = self.store.query(embeddings, limit=k, mode=mode)
-            dense = [] if mode == "bm25" else [
-                h for e in embeddings for h in self.store.query([e], limit=PREFETCH_LIMIT, mode="dense")]
+            # Whatever ranks the passages, "is this in the book?" is answered by the dense similarity.
+            dense = [h for e in embeddings for h in self.store.query([e], limit=PREFETCH_LIMIT, mode="dense")]
         similarity: dict[str, float] = {}
         for h in dense:
             similarity[h.id] = max(h.score, similarity.get(h.id, 0.0))
