@@ -9,8 +9,6 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
-import openai
-
 from rag.config import ConfigError, Settings, load_settings
 from rag.local_llm import LocalLLMError, bundled_model_path
 from rag.models import ProviderChoice, choose_provider, describe_llm_error
@@ -69,6 +67,8 @@ def check_llm(choice: ProviderChoice, timeout: float) -> Check:
         except LocalLLMError as exc:
             return Check("FAIL", name, str(exc))
         return Check("OK", name, f"bundled {choice.model} ({path.name}), started by the app")
+    import openai  # only when a remote provider is checked; keeps `python -m ingest` quick to start
+
     key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
     client = openai.OpenAI(base_url=choice.base_url, api_key=key, timeout=timeout, max_retries=0)
     try:

@@ -17,7 +17,6 @@ from rag.store.base import (
     StoreLocked,
     StoreUnavailable,
 )
-from rag.store.cloud import CloudStore
 from rag.store.edge import EdgeStore
 
 __all__ = [
@@ -26,9 +25,20 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str):
+    # qdrant-client takes a second to import; only Cloud users and tests need it.
+    if name == "CloudStore":
+        from rag.store.cloud import CloudStore
+
+        return CloudStore
+    raise AttributeError(name)
+
+
 def get_store(settings: Settings) -> Store:
     """The backend the settings ask for. Never falls back from a configured server to the embedded store."""
     if settings.qdrant_cluster_endpoint:
+        from rag.store.cloud import CloudStore
+
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         return CloudStore.connect(
             settings.qdrant_cluster_endpoint, key, settings.qdrant_collection, settings.qdrant_timeout
