@@ -78,7 +78,7 @@ class Settings(BaseSettings):
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     top_k: int = Field(5, ge=1, le=50)
-    # Off-topic questions score below 0.2 and answerable ones above 0.33 on the dev set (README "Quality").
+    # Off-topic questions score below 0.2 and answerable ones above 0.31 on the dev set (README "Quality").
     score_threshold: float = Field(0.30, ge=0, le=1)
     model_cache_dir: Path = Path.home() / ".cache" / "textbook-tutor" / "models"
     sessions_db: Path = Path(".data/sessions.db")
