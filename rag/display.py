@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rag.retrieval import SearchResult
 from rag.tutor import Answer, Source, TutorError
 
@@ -48,13 +50,19 @@ def source_panel(source: Source) -> str:
     return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_ · similarity {p.similarity:.2f}\n\n---\n\n{p.text}{link}"
 
 
+def close_code_fences(text: str) -> str:
+    """A model that stops inside a code block must not swallow the sources line below it."""
+    fences = re.findall(r"^\s*(```|~~~)", text, re.MULTILINE)
+    return text + f"\n{fences[-1]}" if len(fences) % 2 else text
+
+
 def answer_markdown(answer: Answer) -> str:
     """The final message: the answer, then a compact line of its sources."""
     if not answer.covered:
         return f"> 📕 **Not covered by the textbook**\n>\n> {answer.text}"
     label = "Sources" if answer.cited else "Retrieved (not cited)"
     links = " · ".join(f"[{s.n}] [{_escape(s.passage.breadcrumb)}]({s.passage.url})" for s in answer.sources)
-    return f"{answer.text}\n\n**{label}:** {links}\n\n_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
+    return f"{close_code_fences(answer.text)}\n\n**{label}:** {links}\n\n_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
 
 
 def error_markdown(error: TutorError) -> str:
