@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import importlib.util
 import logging
 import os
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PR_SET_PDEATHSIG = 1
 
 
 class LocalLLMError(RuntimeError):
@@ -64,13 +67,27 @@ class LocalLLMServer:
         self.base_url = f"http://127.0.0.1:{port}/v1"
         log_file = tempfile.NamedTemporaryFile(prefix="smollm2-server-", suffix=".log", delete=False)
         self.log_path = Path(log_file.name)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
-             # Queue concurrent chats instead of cutting off the answer already streaming.
-             "--interrupt_requests", "False"],
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
+                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
+                   # Queue concurrent chats instead of cutting off the answer already streaming.
+                   "--interrupt_requests", "False"]
+        spawned = threading.Event()
+
+        def spawn_and_wait() -> None:
+            # The parent-death signal follows the thread that spawned the child, so that thread lives
+            # exactly as long as the server: not a pool thread that may end before it.
+            try:
+                self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                                                start_new_session=True, preexec_fn=_die_with_parent)
+            finally:
+                spawned.set()
+            self.process.wait()
+
+        self.process = None
+        threading.Thread(target=spawn_and_wait, name="bundled-llm-server", daemon=True).start()
+        spawned.wait()
+        if self.process is None:
+            raise LocalLLMError(f"Could not start the bundled model server ({sys.executable} -m llama_cpp.server).")
         atexit.register(self.stop)
         self._wait_until_ready()
         log.info("llm.local_server started pid=%s url=%s", self.process.pid, self.base_url)
@@ -106,6 +123,13 @@ class LocalLLMServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         log.info("llm.local_server stopped")
+
+
+def _die_with_parent() -> None:
+    """In the child: Linux sends it SIGTERM when the app dies, however it dies (a server killed with
+    SIGKILL, or stopped without running its shutdown hooks, must not leave the model running)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:

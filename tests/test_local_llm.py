@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +16,7 @@ from rag.agent import NOT_COVERED
 from rag.config import load_settings
 from rag.retrieval import SearchResult
 from rag.tutor import Answer, Tutor
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -52,3 +58,27 @@ def test_server_stops_with_the_tutor(tutor):
     process = tutor.local_server.process
     tutor.local_server.stop()
     assert process.poll() is not None
+
+
+def test_server_dies_with_a_killed_app(tmp_path):
+    """Even a SIGKILLed app, which runs no shutdown code, leaves no model server behind."""
+    script = ("import time; from rag.local_llm import LocalLLMServer; s = LocalLLMServer('m'); s.start(); "
+              "print(s.process.pid, flush=True); time.sleep(60)")
+    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    server_pid = int(app.stdout.readline())
+    app.kill()
+    app.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _alive(server_pid):
+        time.sleep(0.2)
+    assert not _alive(server_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state != "Z"  # a zombie has exited; its parent (init) reaps it
