@@ -168,22 +168,20 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
         try:
             doc_hash = document_hash(path, opts, embedder.model_name)
             # Stored complete under the same hash: the chunks would come out the same, so skip parsing too.
-            if before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count:
-                report.unchanged += 1
-                continue
-            _, chunks = parse_and_chunk(path, opts, chunker)
+            complete = before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count
+            chunks = None if complete else parse_and_chunk(path, opts, chunker)[1]
         except (ParseError, OSError) as exc:
             report.failed.append((rel, str(exc)))
             log.warning("skipped %s: %s", rel, exc)
-            continue
-        if before is None and not chunks:
-            report.unchanged += 1  # an empty page: nothing to store
         else:
-            if before is None:
-                report.new += 1
+            if chunks is None or (before is None and not chunks):
+                report.unchanged += 1  # already stored, or an empty page with nothing to store
             else:
-                report.changed += 1
-            uploader.add(chunks, doc_hash, sorted((before.hashes if before else set()) - {doc_hash}), rel)
+                if before is None:
+                    report.new += 1
+                else:
+                    report.changed += 1
+                uploader.add(chunks, doc_hash, sorted((before.hashes if before else set()) - {doc_hash}), rel)
         if not interactive and i % 10 == 0:
             log.info("%d/%d documents, %d chunks upserted", i, len(files), report.chunks_upserted)
     uploader.flush()

@@ -81,13 +81,18 @@ class Tutor:
         self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
         self.local_server = LocalLLMServer(settings.local_llm_model)
         self._build = build
+        settings.sessions_db.parent.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tutor:
         """Open the store and load the embedding model (raises StoreError/EmbeddingError with the fix)."""
         store = get_store(settings)
-        store.verify_connection()
-        return cls(settings, store, Embedder(settings.embedding_model, settings.model_cache_dir))
+        try:
+            store.verify_connection()
+            return cls(settings, store, Embedder(settings.embedding_model, settings.model_cache_dir))
+        except BaseException:
+            store.close()  # an embedded store stays locked while open: release it for the next attempt
+            raise
 
     def close(self) -> None:
         self.local_server.stop()
@@ -105,7 +110,6 @@ class Tutor:
     # -- answering ------------------------------------------------------------------
 
     def _session(self, chat_id: str) -> SQLiteSession:
-        self.settings.sessions_db.parent.mkdir(parents=True, exist_ok=True)
         return SQLiteSession(chat_id, self.settings.sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
 
     async def _search(self, question: str, session: SQLiteSession) -> SearchResult:

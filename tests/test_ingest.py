@@ -181,3 +181,11 @@ def test_real_corpora_ingest_end_to_end(tmp_path, monkeypatch, capsys, corpus):
         install = [r for r in rows if r["source_path"] == "harmonic/install.md"]
         assert {r["title"] for r in install} == {"Gazebo Harmonic"}
         assert any(r["url"].endswith("/harmonic/install#binary-installation-instructions") for r in install)
+
+
+def test_status_lines_also_count_unchanged_documents(tmp_path, book):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "QDRANT_PATH": str(tmp_path / "qdrant")}
+    command = [sys.executable, "-m", "ingest", "--source", str(book)]
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    rerun = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    assert "10/11 documents, 0 chunks upserted" in rerun.stderr
