@@ -81,7 +81,9 @@ class Tutor:
         self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
         self.local_server = LocalLLMServer(settings.local_llm_model)
         self._build = build
-        settings.sessions_db.parent.mkdir(parents=True, exist_ok=True)
+        # Resolved once: the chat histories stay in one file even if the working directory changes later.
+        self._sessions_db = settings.sessions_db.resolve()
+        self._sessions_db.parent.mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Tutor:
@@ -110,7 +112,7 @@ class Tutor:
     # -- answering ------------------------------------------------------------------
 
     def _session(self, chat_id: str) -> SQLiteSession:
-        return SQLiteSession(chat_id, self.settings.sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
+        return SQLiteSession(chat_id, self._sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
 
     async def _search(self, question: str, session: SQLiteSession) -> SearchResult:
         previous = [i["content"] for i in await session.get_items()
