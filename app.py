@@ -10,7 +10,7 @@ from chainlit.server import app as server
 from rag import display
 from rag.api import mount_api
 from rag.config import load_settings
-from rag.models import choose_provider, configured_providers
+from rag.providers import by_label, choose_provider, configured_providers, provider
 from rag.retrieval import SearchResult
 from rag.tutor import Answer, TutorError, TutorHolder
 
@@ -40,13 +40,11 @@ async def starters(user=None, language=None) -> list[cl.Starter]:
 
 @cl.set_chat_profiles
 async def profiles(user=None, language=None) -> list[cl.ChatProfile]:
-    tutors: TutorHolder = server.state.tutors
-    default = choose_provider(tutors.settings).name
-    return [
-        cl.ChatProfile(name=display.PROVIDER_LABELS[name], markdown_description=f"Answers from the {name} model.",
-                       default=name == default)
-        for name in configured_providers(tutors.settings)
-    ]
+    settings = server.state.tutors.settings
+    default = choose_provider(settings).name
+    records = [provider(settings, name) for name in configured_providers(settings)]
+    return [cl.ChatProfile(name=p.label, markdown_description=p.description, default=p.name == default)
+            for p in records]
 
 
 @cl.on_chat_start
@@ -62,15 +60,13 @@ async def chat_start() -> None:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    profile = cl.user_session.get("chat_profile")
-    provider = next((n for n, label in display.PROVIDER_LABELS.items() if label == profile), None)
+    chosen = by_label(server.state.tutors.settings, cl.user_session.get("chat_profile"))
     reply, streamed = cl.Message(content=""), False
     try:
         tutor = await server.state.tutors.get()
-        events = tutor.answer_stream(message.content, cl.context.session.thread_id, provider)
-        async with cl.Step(name="Searching the textbook", type="retrieval") as step:
+        events = tutor.answer_stream(message.content, cl.context.session.thread_id, chosen.name if chosen else None)
+        async with cl.Step(name="Searching the textbook", type="retrieval", show_input=False) as step:
             result: SearchResult = await anext(events)
-            step.input = result.query
             step.output = display.search_step_output(result)
         async for event in events:
             if isinstance(event, str):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agents import Agent, Model, ModelSettings, RunContextWrapper, function_tool
 
+from rag.providers import Provider
 from rag.retrieval import Passage, Retriever
 
 NOT_COVERED = (
@@ -31,10 +32,11 @@ returns continue the same numbering."""
 
 @dataclass
 class TutorContext:
-    """Per-run state: the passages numbered so far (passage n is `passages[n - 1]`)."""
+    """Per-run state: what was searched, and the passages numbered so far (passage n is `passages[n - 1]`)."""
 
     retriever: Retriever
     passages: list[Passage] = field(default_factory=list)
+    query: str = ""
 
     def add(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
         """Number new passages after the existing ones; a passage seen before keeps its number."""
@@ -77,16 +79,12 @@ async def search_textbook(ctx: RunContextWrapper[TutorContext], query: str) -> s
     return format_passages(ctx.context.add(result.passages))
 
 
-# The bundled 135M model rambles: keep it short and close to the passages.
-SMALL_MODEL_SETTINGS = ModelSettings(temperature=0.2, max_tokens=350)
-
-
-def create_textbook_agent(model: Model, small_model: bool) -> Agent[TutorContext]:
-    """The tutor. Tool-capable providers also get `search_textbook`; the small local model gets no tools."""
+def create_textbook_agent(model: Model, provider: Provider) -> Agent[TutorContext]:
+    """The tutor, with the tool and model settings the provider's record gives."""
     return Agent[TutorContext](
         name="Textbook tutor",
-        instructions=_instructions(with_tools=not small_model),
+        instructions=_instructions(with_tools=provider.tools),
         model=model,
-        tools=[] if small_model else [search_textbook],
-        model_settings=SMALL_MODEL_SETTINGS if small_model else ModelSettings(),
+        tools=[search_textbook] if provider.tools else [],
+        model_settings=ModelSettings(temperature=provider.temperature, max_tokens=provider.max_tokens),
     )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, field_validator
 from sse_starlette.sse import EventSourceResponse
 
 from rag.check import check_llm, check_qdrant
-from rag.models import choose_provider
+from rag.providers import choose_provider
 from rag.tutor import Answer, Tutor, TutorError, clean_question
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         ],
         "cited": answer.cited,
         "covered": answer.covered,
+        "coverage": answer.coverage_reason,
+        "sentences": [{"text": s.text, "cites": s.cites, "supported": s.supported, "score": round(s.score, 3)}
+                      for s in answer.sentences],
+        "grounded": None if answer.grounded is None else round(answer.grounded, 3),
         "processing_time_ms": answer.processing_time_ms,
         "model": answer.model,
         "chat_id": chat_id,

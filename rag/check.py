@@ -11,7 +11,7 @@ from typing import Literal
 
 from rag.config import ConfigError, Settings, load_settings
 from rag.local_llm import LocalLLMError, bundled_model_path
-from rag.models import ProviderChoice, choose_provider, describe_llm_error
+from rag.providers import Provider, choose_provider, describe_llm_error
 from rag.store import Store, StoreError, get_store
 
 INGEST_HINT = "build it with `python -m ingest --source samples/textbook/docs` (or `make run`, which does it for you)"
@@ -58,9 +58,11 @@ def check_collection(store: Store, settings: Settings) -> list[Check]:
     return checks
 
 
-def check_llm(choice: ProviderChoice, timeout: float) -> Check:
-    """The provider answers and lists its model; the bundled model only needs its files."""
+def check_llm(choice: Provider, timeout: float) -> Check:
+    """The provider answers and lists its model; the bundled model only needs its files, excerpts nothing."""
     name = f"LLM provider {choice.name}"
+    if choice.kind == "excerpts":
+        return Check("OK", name, f"{choice.label}: {choice.where}")
     if choice.bundled:
         try:
             path = bundled_model_path()
@@ -80,7 +82,7 @@ def check_llm(choice: ProviderChoice, timeout: float) -> Check:
     if not any(i == choice.model or i.endswith("/" + choice.model) for i in ids):
         return Check("FAIL", name, f"{choice.base_url} does not list model {choice.model} (it has: "
                      f"{', '.join(ids[:8]) or 'none'}); fix the model name")
-    return Check("OK", name, choice.label)
+    return Check("OK", name, f"{choice.answered_by} ({choice.where})")
 
 
 def run_checks(settings: Settings) -> list[Check]:

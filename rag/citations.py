@@ -88,3 +88,12 @@ def verify(text: str, passage_count: int) -> tuple[str, list[int]]:
     rewriter.feed(text)
     rewriter.finish()
     return rewriter.text, rewriter.order
+
+
+def renumber(text: str, order: list[int]) -> str:
+    """Markers rewritten to their position in `order` (original passage numbers); others dropped."""
+
+    def rewrite(match: re.Match) -> str:
+        return "".join(dict.fromkeys(f"[{order.index(n) + 1}]" for n in parse_numbers(match.group(1)) if n in order))
+
+    return _tidy(MARKER.sub(rewrite, text))

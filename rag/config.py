@@ -25,7 +25,7 @@ HINTS: dict[str, str] = {
     "QDRANT_PATH": "a writable folder for the embedded store, e.g. .data/qdrant",
     "QDRANT_COLLECTION": "a collection name of letters, digits, '-' or '_', e.g. textbook_content",
     "QDRANT_TIMEOUT": "a number of seconds greater than 0, e.g. 10",
-    "LLM_PROVIDER": "one of auto, openai, gemini, local",
+    "LLM_PROVIDER": "one of auto, excerpts, bundled, local, gemini, openai",
     "OPENAI_API_KEY": "a key from https://platform.openai.com/api-keys",
     "OPENAI_MODEL": "an OpenAI model name, e.g. gpt-4o-mini",
     "OPENAI_BASE_URL": "unset for api.openai.com, or the /v1 URL of an OpenAI-compatible proxy",
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     qdrant_collection: str = Field("textbook_content", pattern=r"^[A-Za-z0-9_-]+$")
     qdrant_timeout: float = Field(10.0, gt=0)
 
-    llm_provider: Literal["auto", "openai", "gemini", "local"] = "auto"
+    llm_provider: Literal["auto", "excerpts", "bundled", "local", "gemini", "openai"] = "auto"
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None
@@ -122,6 +122,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"LLM_PROVIDER=gemini needs GEMINI_API_KEY: set it to {HINTS['GEMINI_API_KEY']}, "
                 "or choose LLM_PROVIDER=auto."
+            )
+        if self.llm_provider == "local" and self.local_llm_base_url is None:
+            problems.append(
+                f"LLM_PROVIDER=local needs LOCAL_LLM_BASE_URL: set it to {HINTS['LOCAL_LLM_BASE_URL']}, or choose "
+                "LLM_PROVIDER=excerpts (the book's own sentences) or LLM_PROVIDER=bundled (the small SmolLM2 model)."
             )
         if self.llm_provider == "openai" and not self.has_real_openai_key:
             problems.append(

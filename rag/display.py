@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-from rag.retrieval import SearchResult
+from rag.citations import MARKER
+from rag.grounding import CheckedSentence
+from rag.retrieval import Passage, SearchResult
+from rag.sentences import LINE_PREFIX
 from rag.tutor import Answer, Source, TutorError
 
 STARTERS = [
@@ -14,13 +17,17 @@ STARTERS = [
     ("Robot models", "How do I describe a robot's links and joints in URDF?"),
 ]
 
-PROVIDER_LABELS = {"local": "Local model (offline)", "gemini": "Gemini", "openai": "OpenAI"}
-
 EMPTY_COLLECTION = (
     "The textbook collection is empty, so there is nothing to answer from yet.\n\n"
     "Ingest a book first, then reload this page:\n\n"
     "```bash\npython -m ingest --source samples/textbook/docs   # or your book's docs folder\n```"
 )
+
+# A sentence no passage supports is shown as a link to this anchor, which `public/tutor.css` greys out.
+UNSUPPORTED_ANCHOR = "#not-in-book"
+UNSUPPORTED_MARK = "⚠"
+LEGEND = (f"{UNSUPPORTED_MARK} _Greyed sentences are **not found in the book**: the passages do not say them. "
+          "Check them before you rely on them._")
 
 _WHAT_TO_DO = {
     "qdrant": "The textbook store is not available right now.",
@@ -34,20 +41,27 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
 
 
+def evidence(p: Passage) -> str:
+    """Why a passage was found: its similarity to the question and the question's words it holds."""
+    matched = f" · matched: {_escape(', '.join(p.matched))}" if p.matched else ""
+    return f"similarity {p.similarity:.2f}{matched}"
+
+
 def search_step_output(result: SearchResult) -> str:
-    if not result.passages:
-        return "No passages found."
-    lines = [f"{i}. {_escape(p.breadcrumb)} — similarity {p.similarity:.2f}" for i, p in enumerate(result.passages, 1)]
-    if not result.covered:
-        lines.append(f"\nBest similarity {result.best_similarity:.2f} is below the threshold: not covered.")
-    return "\n".join(lines)
+    """What was searched (a follow-up is searched with the question before it), what was found and why, and
+    whether the book covers the question."""
+    searched = f"Searched for: {_escape(result.query)}\n\n" if " + " in result.query else ""
+    lines = [f"{i}. {_escape(p.breadcrumb)} — {evidence(p)}" for i, p in enumerate(result.passages, 1)]
+    verdict = "Covered" if result.covered else "Not covered"
+    found = "\n".join(lines) if lines else "No passages found."
+    return f"{searched}{found}\n\n**{verdict}:** {result.coverage.reason}."
 
 
 def source_panel(source: Source) -> str:
     """The side panel a citation marker opens: where the passage is, the passage itself, a link."""
     p = source.passage
     link = f"\n\n[Open this section in the book]({p.url})" if p.url else ""
-    return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_ · similarity {p.similarity:.2f}\n\n---\n\n{p.text}{link}"
+    return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_ · {evidence(p)}\n\n---\n\n{p.text}{link}"
 
 
 def close_code_fences(text: str) -> str:
@@ -56,13 +70,31 @@ def close_code_fences(text: str) -> str:
     return text + f"\n{fences[-1]}" if len(fences) % 2 else text
 
 
+def mark_unsupported(sentence: CheckedSentence) -> str:
+    """The sentence greyed (as a link to the anchor the stylesheet styles) and followed by the mark;
+    its citation markers stay outside the link, where they still open their passages."""
+    text = sentence.text
+    if text.lstrip().startswith(("```", "~~~")):
+        return f"{text}\n\n{UNSUPPORTED_MARK} _This code is not found in the book._"
+    prefix = LINE_PREFIX.match(text).group(0)
+    markers = "".join(m.group(0) for m in MARKER.finditer(text))
+    body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text[len(prefix):])).strip()
+    return f"{prefix}[{_escape(body)}]({UNSUPPORTED_ANCHOR}) {UNSUPPORTED_MARK}{markers}"
+
+
 def answer_markdown(answer: Answer) -> str:
-    """The final message: the answer, then a compact line of its sources."""
+    """The final message: the answer with unsupported sentences marked, a legend if any, then its sources."""
     if not answer.covered:
         return f"> 📕 **Not covered by the textbook**\n>\n> {answer.text}"
+    text = answer.text
+    unsupported = [s for s in answer.sentences if s.verdict == "unsupported"]
+    for sentence in unsupported:
+        text = text.replace(sentence.text, mark_unsupported(sentence), 1)
+    legend = f"\n\n{LEGEND}" if unsupported else ""
     label = "Sources" if answer.cited else "Retrieved (not cited)"
     links = " · ".join(f"[{s.n}] [{_escape(s.passage.breadcrumb)}]({s.passage.url})" for s in answer.sources)
-    return f"{close_code_fences(answer.text)}\n\n**{label}:** {links}\n\n_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
+    return (f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
+            f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_")
 
 
 def error_markdown(error: TutorError) -> str:

@@ -18,8 +18,10 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import stopwords
 from fastembed import SparseTextEmbedding, TextEmbedding
 from fastembed.common.model_description import ModelSource, PoolingType
@@ -143,6 +145,11 @@ class Embedder:
         self.dim = self._dense.embedding_size
         self._sparse = SparseTextEmbedding(BM25_MODEL, specific_model_path=str(bm25_dir(cache_dir)))
 
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Whole words of the tokenizer's vocabulary: everyday words, as opposed to names it splits into pieces."""
+        return frozenset(t for t in self._tokenizer.get_vocab() if t.isalpha() and t.islower())
+
     def count_tokens(self, text: str) -> int:
         """Tokens of the embedding model's tokenizer, without the special tokens."""
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
@@ -158,6 +165,10 @@ class Embedder:
         for i, d, s in zip(order, dense, sparse, strict=True):
             result[i] = Embedding(d.tolist(), _sparse(s))
         return result
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Unit-length dense vectors of short texts (sentences), one row each: dot products are cosines."""
+        return np.array(list(self._dense.passage_embed(texts, batch_size=PASSAGE_BATCH)))
 
     def embed_query(self, text: str) -> Embedding:
         dense = next(iter(self._dense.query_embed(text)))

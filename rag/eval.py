@@ -1,7 +1,9 @@
-"""`python -m rag.eval`: retrieval quality through the project's own ingest, embeddings, store and search.
+"""`python -m rag.eval`: quality through the project's own ingest, embeddings, store, search and tutor.
 
   beir       BEIR retrieval benchmark (e.g. SciFact): nDCG@10, recall@100, MRR@10 per mode (pytrec_eval).
-  questions  Student-style questions over Docusaurus corpora: quote@k, file@k, MRR and threshold rejection.
+  questions  Student-style questions over Docusaurus corpora: quote@k, file@k, MRR and "not covered" decisions.
+  grounding  The grounding checker on labelled answers: flagged, fixed and falsely flagged sentences.
+  answers    The whole tutor per question (retrieval, coverage, the default provider, the checker).
 
 Each corpus goes into a temporary embedded collection; nothing touches the app's store.
 """
@@ -9,23 +11,30 @@ Each corpus goes into a temporary embedded collection; nothing touches the app's
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import re
+import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytrec_eval
 
 from ingest.pipeline import IngestOptions, run_ingest
+from rag.citations import MARKER
 from rag.config import load_settings
 from rag.embeddings import Embedder
+from rag.grounding import GroundingChecker
+from rag.lexical import content_terms
 from rag.retrieval import Retriever, SearchResult
 from rag.store import CollectionSpec, EdgeStore, StoredPoint
+from rag.tutor import Tutor
 
 MODES = ("dense", "bm25", "hybrid")
 BEIR_BATCH = 256
@@ -174,6 +183,120 @@ def questions(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tu
         "threshold": settings.score_threshold, "modes": {mode: asdict(score) for mode, score in scores.items()}}
 
 
+# -- grounding -----------------------------------------------------------------------------------------
+
+
+def grounding_scores(items: list[dict], checker: GroundingChecker) -> dict[str, float]:
+    """Per label, the share of sentences the checker handled as the label asks (grounding-README.md)."""
+    handled: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    times = []
+    for item in items:
+        started = time.perf_counter()
+        result = checker.check(item["answer"], [p["text"] for p in item["passages"]])
+        times.append((time.perf_counter() - started) * 1000)
+        if len(result.sentences) != len(item["sentences"]):
+            raise ValueError(f"{item['id']}: {len(result.sentences)} sentences found, {len(item['sentences'])} labelled")
+        for gold, got in zip(item["sentences"], result.sentences, strict=True):
+            label, should = gold["label"], set(gold["should_cite"] or [])
+            total[label] += 1
+            if label in ("invented", "altered"):
+                handled[label] += got.verdict == "unsupported"
+            elif label in ("miscited", "uncited"):
+                handled[label] += bool(set(got.cites) & should) and not (set(got.cites) & set(gold["cites"]) - should)
+            elif label == "supported":
+                handled[label] += got.verdict in ("unsupported", "recited")  # counted as false flags
+    share = {label: handled[label] / total[label] if total[label] else 0.0 for label in total}
+    return {"invented_flagged": share.get("invented", 0.0), "altered_flagged": share.get("altered", 0.0),
+            "miscited_fixed": share.get("miscited", 0.0), "uncited_attributed": share.get("uncited", 0.0),
+            "false_flags": share.get("supported", 0.0), "ms_per_answer": statistics.median(times) if times else 0.0}
+
+
+def grounding(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
+    items = _read_jsonl(args.file)
+    checker = GroundingChecker(embedder.embed_texts)
+    checker.check(items[0]["answer"], [p["text"] for p in items[0]["passages"]])  # load the model before timing
+    scores = grounding_scores(items, checker)
+    line = "grounding " + " ".join(f"{k}={v:.1f}" if k == "ms_per_answer" else f"{k}={v:.2f}" for k, v in scores.items())
+    return [line], {"items": len(items), **scores}
+
+
+# -- answers --------------------------------------------------------------------------------------------
+
+# A sentence counts toward "support" with this many content words, and is supported when this share of them
+# is in one returned passage (the issue's measure).
+SUPPORT_MIN_WORDS = 4
+SUPPORT_SHARE = 0.6
+
+
+def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[int, int]:
+    """(supported, counted) sentences: those with enough content words, and those mostly found in one passage."""
+    found = [set(content_terms(p)) for p in passages]
+    counted = supported = 0
+    for sentence in answer_sentences:
+        terms = content_terms(MARKER.sub("", sentence))
+        if len(terms) < SUPPORT_MIN_WORDS:
+            continue
+        counted += 1
+        supported += any(sum(t in f for t in terms) / len(terms) >= SUPPORT_SHARE for f in found)
+    return supported, counted
+
+
+def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
+    settings = load_settings(sessions_db=workdir / "sessions.db")
+    rows = _read_jsonl(args.file)
+    tutors = {}
+    for spec in args.corpus:
+        name, folder = spec.split("=", 1)
+        store = EdgeStore(workdir / f"corpus-{name}", "book")
+        print(f"corpus {name}: {run_ingest(IngestOptions(Path(folder)), store, embedder).summary()}", file=sys.stderr)
+        tutors[name] = Tutor(settings, store, embedder)
+    details, times = [], []
+    tally: Counter[str] = Counter()
+    for row in rows:
+        if row["corpus"] not in tutors:
+            continue
+        answer = asyncio.run(tutors[row["corpus"]].answer(row["question"], f"eval-{row['id']}", args.provider))
+        times.append(answer.processing_time_ms)
+        supported, counted = sentence_support([s.text for s in answer.sentences], [p.text for p in answer.passages])
+        entry = {"id": row["id"], "answerable": row["answerable"], "covered": answer.covered,
+                 "reason": answer.coverage_reason, "model": answer.model, "ms": answer.processing_time_ms,
+                 "answer": answer.text, "supported": supported, "counted": counted, "grounded": answer.grounded}
+        if row["answerable"]:
+            tally["answerable"] += 1
+            tally["wrongly_refused"] += not answer.covered
+            tally["cited"] += answer.covered and answer.cited
+            section = answer.cited and _answers_question(row, [s.passage for s in answer.sources])
+            tally["section"] += section
+            tally["supported"] += supported
+            tally["counted"] += counted
+            entry["section"] = section
+        else:
+            tally["unanswerable"] += 1
+            tally["refused"] += not answer.covered
+        details.append(entry)
+        print(f"{row['id']:<5} {'covered' if answer.covered else 'refused':<8} {answer.processing_time_ms:>6} ms "
+              f"{supported}/{counted} supported  {answer.coverage_reason}", file=sys.stderr)
+    for tutor in tutors.values():
+        tutor.close()
+    n = max(tally["answerable"], 1)
+    line = (f"answers cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
+            f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
+            f"refused={tally['refused']}/{tally['unanswerable']} "
+            f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']} "
+            f"p50_ms={statistics.median(times) if times else 0:.0f}")
+    return [line], {"questions": details, **tally}
+
+
+def _answers_question(row: dict, cited: list) -> bool:
+    """A cited passage holds the answering quote, or is the answering section of the answering file."""
+    quote, expected = normalise_for_match(row["quote"]), row["file"].split("/", 1)[1]
+    heading = normalise_for_match(row.get("heading") or "")
+    return any(quote in normalise_for_match(p.text)
+               or (p.source_path == expected and heading and heading in normalise_for_match(p.breadcrumb))
+               for p in cited)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag.eval", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,6 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--chunk-overlap", type=int, default=IngestOptions.chunk_overlap, help="as for python -m ingest")
     for p in (b, q):
         p.add_argument("--mode", choices=[*MODES, "all"], default="all", help="search mode (default: all)")
+    g = sub.add_parser("grounding", help="labelled tutor answers (jsonl), checked sentence by sentence")
+    g.add_argument("--file", type=Path, required=True, help="e.g. ../shared/eval/grounding-dev.jsonl")
+    a = sub.add_parser("answers", help="the whole tutor on student questions (jsonl) over Docusaurus corpora")
+    a.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
+    a.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER",
+                   help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)")
+    a.add_argument("--provider", choices=["excerpts", "bundled", "local", "gemini", "openai"],
+                   help="who answers (default: as configured, which is book excerpts without keys)")
+    for p in (b, q, g, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
     return parser
 
@@ -199,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as workdir:
-        run = beir if args.command == "beir" else questions
+        run = {"beir": beir, "questions": questions, "grounding": grounding, "answers": answers}[args.command]
         summary, details = run(args, embedder, Path(workdir))
     if args.json:
         args.json.write_text(json.dumps(details, indent=2))

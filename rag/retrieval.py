@@ -1,8 +1,8 @@
-"""Hybrid search over the book: dense + BM25 fused by RRF in Qdrant, and the "not covered" test.
+"""Hybrid search over the book: dense + BM25 fused by RRF in Qdrant, and the "not covered" decision.
 
-RRF scores only rank; whether the book covers a question at all is decided on
-the best cosine similarity of the dense search, compared with SCORE_THRESHOLD
-before any LLM is called.
+RRF scores only rank. Each passage also carries its cosine similarity to the question (from its dense
+vector, whichever search found it) and the question's words it contains; whether the book covers the
+question at all is decided by `rag.coverage` from those signals, before any LLM is called.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
+from rag.coverage import Coverage, assess
 from rag.embeddings import Embedder
+from rag.lexical import STOPWORDS, TermStats, term, words
 from rag.store import SearchMode, Store
-from rag.store.base import PREFETCH_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,8 @@ _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|then|what about|how about)\b|\b(it|its|they|them|their|this|that|these|those|there|one)\b",
     re.IGNORECASE,
 )
+# Dense hits consulted for the best similarity in the collection (the hybrid top-k may rank a closer one lower).
+SIMILARITY_POOL = 10
 
 
 @dataclass(frozen=True)
@@ -38,15 +43,17 @@ class Passage:
     url: str
     source_path: str
     score: float  # RRF rank score of the hybrid search
-    similarity: float  # cosine similarity of the dense search (0 when only BM25 found it)
+    similarity: float  # cosine similarity of its dense vector to the question
+    matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
 
     @classmethod
-    def from_hit(cls, hit_id: str, payload: dict, score: float, similarity: float) -> Passage:
+    def from_hit(cls, hit_id: str, payload: dict, score: float, similarity: float,
+                 matched: tuple[str, ...] = ()) -> Passage:
         return cls(
             id=hit_id, text=payload.get("text", ""), title=payload.get("title", ""),
             breadcrumb=payload.get("breadcrumb", ""), section=payload.get("section", ""),
             url=payload.get("url", ""), source_path=payload.get("source_path", ""),
-            score=score, similarity=similarity,
+            score=score, similarity=similarity, matched=matched,
         )
 
 
@@ -54,8 +61,15 @@ class Passage:
 class SearchResult:
     query: str  # the question, with " + previous question" when it was searched too
     passages: list[Passage]
-    best_similarity: float
-    covered: bool
+    coverage: Coverage
+
+    @property
+    def covered(self) -> bool:
+        return self.coverage.covered
+
+    @property
+    def best_similarity(self) -> float:
+        return self.coverage.best_similarity
 
 
 def search_queries(question: str, previous_questions: list[str]) -> list[str]:
@@ -66,32 +80,60 @@ def search_queries(question: str, previous_questions: list[str]) -> list[str]:
     return [question]
 
 
+def matched_words(question: str, text: str) -> tuple[str, ...]:
+    """The question's words (stopwords aside) that the text holds, compared by stem."""
+    found = {term(w) for w in words(text)}
+    return tuple(dict.fromkeys(w for w in words(question) if w not in STOPWORDS and term(w) in found))
+
+
 class Retriever:
     """Search the store with the project's embeddings; thread-safe, so chats can search concurrently."""
 
     def __init__(self, store: Store, embedder: Embedder, top_k: int, threshold: float):
         self.store, self.embedder, self.top_k, self.threshold = store, embedder, top_k, threshold
         self._lock = threading.Lock()  # one engine call at a time on the shared store handle
+        self._stats: TermStats | None = None
+
+    @property
+    def stats(self) -> TermStats:
+        """Term statistics of the collection, read once (a scroll over every chunk's text)."""
+        with self._lock:
+            if self._stats is None:
+                started = time.perf_counter()
+                self._stats = TermStats.build(f"{p.get('breadcrumb', '')}\n{p.get('text', '')}"
+                                              for p in self.store.scroll(["text", "breadcrumb"]))
+                log.info("retrieval.term_stats chunks=%d terms=%d ms=%.0f", self._stats.documents,
+                         len(self._stats.frequency), (time.perf_counter() - started) * 1000)
+            return self._stats
 
     def search(self, queries: str | list[str], k: int | None = None, mode: SearchMode = "hybrid") -> SearchResult:
-        """Top-k passages for the query (or the fused queries), with each one's cosine similarity."""
+        """Top-k passages for the query (or the fused queries), with each one's similarity and matched words."""
         queries = [queries] if isinstance(queries, str) else queries
         k = k or self.top_k
         started = time.perf_counter()
         embeddings = [self.embedder.embed_query(q) for q in queries]
         embedded = time.perf_counter()
+        stats = self.stats
         with self._lock:
             hits = self.store.query(embeddings, limit=k, mode=mode)
-            # Whatever ranks the passages, "is this in the book?" is answered by the dense similarity.
-            dense = [h for e in embeddings for h in self.store.query([e], limit=PREFETCH_LIMIT, mode="dense")]
-        similarity: dict[str, float] = {}
-        for h in dense:
-            similarity[h.id] = max(h.score, similarity.get(h.id, 0.0))
-        passages = [Passage.from_hit(h.id, h.payload, h.score, similarity.get(h.id, 0.0)) for h in hits]
-        best = max(similarity.values(), default=0.0)
+            nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
+        vectors = np.array([e.dense for e in embeddings])
+        text = " ".join(queries)
+        passages = [Passage.from_hit(h.id, h.payload, h.score, _similarity(vectors, h.dense),
+                                     matched_words(text, h.payload.get("text", "")))
+                    for h in hits]
+        best = max([h.score for h in nearest] + [p.similarity for p in passages], default=0.0)
+        coverage = assess(text, [f"{p.breadcrumb}\n{p.text}" for p in passages], best, self.threshold,
+                          stats if stats.documents else None,
+                          self.embedder.vocabulary)
         log.info(
-            "qdrant.search mode=%s queries=%d hits=%d best_similarity=%.3f embed_ms=%.1f search_ms=%.1f",
-            mode, len(queries), len(passages), best, (embedded - started) * 1000,
+            "qdrant.search mode=%s queries=%d hits=%d best_similarity=%.3f covered=%s embed_ms=%.1f search_ms=%.1f",
+            mode, len(queries), len(passages), best, coverage.covered, (embedded - started) * 1000,
             (time.perf_counter() - embedded) * 1000,
         )
-        return SearchResult(" + ".join(queries), passages, best, covered=bool(passages) and best >= self.threshold)
+        return SearchResult(" + ".join(queries), passages, coverage)
+
+
+def _similarity(queries: np.ndarray, dense: list[float] | None) -> float:
+    """The best cosine of the passage to any of the queries (vectors are unit length)."""
+    return float(np.max(queries @ np.asarray(dense))) if dense is not None and len(queries) else 0.0

@@ -1,9 +1,9 @@
 """The tutor service: one code path for the Chainlit UI, the REST API and the tests.
 
-`answer_stream` retrieves, decides "not covered" by threshold before any LLM
-call, runs the agent with streaming, verifies citations as the text streams,
-and ends with an `Answer`. Chat memory lives in the Agents SDK's SQLite session,
-keyed by chat id; nothing here is shared between chats except the store handle.
+`answer_stream` retrieves, decides "not covered" before any model is called, runs the agent with streaming
+(an LLM, or the book-excerpts model), verifies citations as the text streams, then checks every sentence
+against the passages (`rag.grounding`) and ends with an `Answer`. Chat memory lives in the Agents SDK's
+SQLite session, keyed by chat id; nothing here is shared between chats except the store handle.
 """
 
 from __future__ import annotations
@@ -12,20 +12,22 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import openai
-from agents import AgentsException, RunConfig, Runner, SQLiteSession
+from agents import AgentsException, Model, RunConfig, Runner, SQLiteSession
 from agents.memory import SessionSettings
 from openai.types.responses import ResponseTextDeltaEvent
 
 from rag.agent import NOT_COVERED, TutorContext, create_textbook_agent
-from rag.citations import CitationRewriter
+from rag.citations import CitationRewriter, renumber, verify
 from rag.config import Settings
 from rag.embeddings import Embedder, EmbeddingError
+from rag.excerpts import ExcerptComposer, ExcerptModel
+from rag.grounding import CheckedSentence, GroundingChecker
 from rag.local_llm import LocalLLMError, LocalLLMServer
-from rag.models import ProviderChoice, ProviderName, build_model, choose_provider, describe_llm_error, provider
+from rag.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
 from rag.retrieval import Passage, Retriever, SearchResult, search_queries
 from rag.store import Store, StoreError, get_store
 
@@ -34,8 +36,9 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 4000
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 HISTORY_ITEMS = 8  # the last four question/answer pairs
-SMALL_MODEL_PASSAGES = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+ModelBuilder = Callable[[Provider, str | None, float], Model]
 
 
 class TutorError(RuntimeError):
@@ -62,6 +65,14 @@ class Answer:
     processing_time_ms: int
     model: str
     query: str
+    sentences: list[CheckedSentence] = field(default_factory=list)  # numbered like `sources`
+    coverage_reason: str = ""
+
+    @property
+    def grounded(self) -> float | None:
+        """Share of claim sentences the passages support; None when nothing was checked."""
+        claims = [s for s in self.sentences if s.supported is not None]
+        return sum(bool(s.supported) for s in claims) / len(claims) if claims else None
 
 
 def clean_question(text: str) -> str:
@@ -75,10 +86,12 @@ def clean_question(text: str) -> str:
 
 
 class Tutor:
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, build=build_model):
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, build: ModelBuilder = build_model):
         self.settings = settings
         self.store = store
         self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
+        self.checker = GroundingChecker(embedder.embed_texts)
+        self.composer = ExcerptComposer(embedder.embed_texts, lambda: self.retriever.stats)
         self.local_server = LocalLLMServer(settings.local_llm_model)
         self._build = build
         # Resolved once: the chat histories stay in one file even if the working directory changes later.
@@ -100,7 +113,9 @@ class Tutor:
         self.local_server.stop()
         self.store.close()
 
-    async def _model(self, choice: ProviderChoice):
+    async def _model(self, choice: Provider, context: TutorContext) -> Model:
+        if choice.kind == "excerpts":
+            return ExcerptModel(self.composer, context)
         base_url = None
         if choice.bundled:
             try:
@@ -125,7 +140,7 @@ class Tutor:
     async def answer_stream(
         self, question: str, chat_id: str, provider_name: ProviderName | None = None
     ) -> AsyncIterator[SearchResult | str | Answer]:
-        """Yields the `SearchResult`, then text deltas (citations already verified), then the `Answer`."""
+        """Yields the `SearchResult`, then text deltas (citations already verified), then the checked `Answer`."""
         started = time.perf_counter()
         question = clean_question(question)
         session = self._session(chat_id)
@@ -135,20 +150,19 @@ class Tutor:
             await session.add_items([{"role": "user", "content": question},
                                      {"role": "assistant", "content": NOT_COVERED}])
             yield NOT_COVERED
-            yield Answer(NOT_COVERED, [], False, result.passages, False, _ms(started), "none (not covered)", result.query)
+            yield Answer(NOT_COVERED, [], False, result.passages, False, _ms(started), "none (not covered)",
+                         result.query, coverage_reason=result.coverage.reason)
             return
-        names: list[ProviderName] = [provider_name or choose_provider(self.settings).name]
-        if names[0] == "gemini" and self.settings.has_real_openai_key:
-            names.append("openai")  # Gemini failures fall back to OpenAI when it is configured
-        small = provider(self.settings, names[0]).bundled
-        # The bundled 135M model reads slowly (seconds per thousand prompt tokens) and no better with more text.
-        context = TutorContext(self.retriever, list(result.passages[:SMALL_MODEL_PASSAGES] if small else result.passages))
+        first = provider(self.settings, provider_name or choose_provider(self.settings).name)
+        names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback else [])]
+        context = TutorContext(self.retriever, list(result.passages[:first.passage_budget]), result.query)
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)
             rewriter = CitationRewriter(0)
+            raw: list[str] = []
             emitted = False
             try:
-                async for delta in self._run(question, context, choice, session, rewriter, started):
+                async for delta in self._run(question, context, choice, session, rewriter, raw, started):
                     emitted = True
                     yield delta
                 break
@@ -159,20 +173,35 @@ class Tutor:
                 log.warning("llm.fallback from=%s to=%s reason=%s", name, names[attempt + 1], message)
         if not rewriter.text.strip():
             yield rewriter.feed(EMPTY_ANSWER) + rewriter.finish()
-        text = rewriter.text
-        sources = [Source(i, context.passages[n - 1]) for i, n in enumerate(rewriter.order, 1)]
+            raw = [EMPTY_ANSWER]
+        yield self._checked_answer("".join(raw), context, choice, result, started)
+
+    def _checked_answer(self, raw: str, context: TutorContext, choice: Provider, result: SearchResult,
+                        started: float) -> Answer:
+        """Every sentence checked against the run's passages (citations added, moved or flagged), then the
+        markers renumbered 1..n in order of first use, like the streamed text."""
+        checked = self.checker.check(raw, [p.text for p in context.passages])
+        text, order = verify(checked.text, len(context.passages))
+        sources = [Source(i, context.passages[n - 1]) for i, n in enumerate(order, 1)]
+        sentences = [CheckedSentence(renumber(s.text, order), [order.index(n) + 1 for n in s.cites if n in order],
+                                     s.verdict, s.score, s.reason) for s in checked.sentences]
         cited = bool(sources)
         if not cited:
             sources = [Source(i, p) for i, p in enumerate(context.passages, 1)]
-        yield Answer(text, sources, cited, context.passages, True, _ms(started), f"{choice.name}: {choice.model}",
-                     result.query)
+        answer = Answer(text, sources, cited, context.passages, True, _ms(started), choice.answered_by,
+                        result.query, sentences, result.coverage.reason)
+        log.info("tutor.answer provider=%s grounded=%s unsupported=%d total_ms=%d", choice.name, answer.grounded,
+                 len(checked.unsupported), answer.processing_time_ms)
+        return answer
 
-    async def _run(self, question, context, choice, session, rewriter, started) -> AsyncIterator[str]:
-        model = await self._model(choice)
-        agent = create_textbook_agent(model, small_model=choice.name == "local")
+    async def _run(self, question: str, context: TutorContext, choice: Provider, session: SQLiteSession,
+                   rewriter: CitationRewriter, raw: list[str], started: float) -> AsyncIterator[str]:
+        """Stream one agent run: the model's deltas, kept raw in `raw`, and yielded with verified citations."""
+        model = await self._model(choice, context)
+        agent = create_textbook_agent(model, choice)
         run = Runner.run_streamed(
             agent, question, context=context, session=session,
-            run_config=RunConfig(tracing_disabled=choice.name != "openai", workflow_name="textbook tutor"),
+            run_config=RunConfig(tracing_disabled=not choice.tracing, workflow_name="textbook tutor"),
         )
         first_token = None
         try:
@@ -180,6 +209,7 @@ class Tutor:
                 if event.type != "raw_response_event" or not isinstance(event.data, ResponseTextDeltaEvent):
                     continue  # tool calls, their argument deltas and other events never reach the text
                 rewriter.passage_count = len(context.passages)
+                raw.append(event.data.delta)
                 if text := rewriter.feed(event.data.delta):
                     first_token = first_token or time.perf_counter()
                     yield text
@@ -206,7 +236,7 @@ class TutorHolder:
     """The app's one tutor, created on first use, and again after a failed start (say the embedded store was
     locked by an ingest), so the app recovers without a restart once the cause is gone."""
 
-    def __init__(self, settings: Settings, factory=Tutor.from_settings):
+    def __init__(self, settings: Settings, factory: Callable[[Settings], Tutor] = Tutor.from_settings):
         self.settings = settings
         self._factory = factory
         self._tutor: Tutor | None = None

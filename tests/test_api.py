@@ -28,9 +28,14 @@ def client_for(tutor_factory) -> TestClient:
     return TestClient(app)
 
 
+NODE = "A node is a single process in the ROS 2 graph that performs one job [1]."
+
+
 @pytest.fixture
-def scripted(sample_store, embedder):
-    model = ScriptedModel([[assistant_message("A node is a process [1].")]] * 5)
+def scripted(sample_store, embedder, monkeypatch):
+    """A tutor whose provider (a user's local server) is a scripted model."""
+    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    model = ScriptedModel([[assistant_message(NODE)]] * 5)
     return lambda: Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
 
 
@@ -38,10 +43,40 @@ def test_chat_answers_with_sources(scripted):
     response = client_for(scripted).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"})
     assert response.status_code == 200
     body = response.json()
-    assert body["answer"] == "A node is a process [1]." and body["chat_id"]
+    assert body["answer"] == NODE and body["chat_id"]
     assert set(body["sources"][0]) >= {"n", "title", "section", "url", "path", "score", "text"}
     assert body["sources"][0]["url"].startswith("https://book.example/docs/")
     assert body["model"] == "local: SmolLM2-135M-Instruct" and body["processing_time_ms"] >= 0
+    assert body["sentences"] == [{"text": NODE, "cites": [1], "supported": True, "score": 1.0}]
+    assert body["grounded"] == 1.0 and "similarity" in body["coverage"]
+
+
+def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
+    """An invented sentence is listed unsupported, a miscited one re-cited, an uncited one given its source."""
+    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    tutor = Tutor(load_settings(), sample_store, embedder)
+    passages = tutor.retriever.search("What is a ROS 2 node?").passages
+    node = next(i for i, p in enumerate(passages, 1) if "single process in the ROS 2 graph" in p.text)
+    wrong = next(i for i in range(1, len(passages) + 1) if i != node)
+    model = ScriptedModel([[assistant_message(
+        f"A node is a single process in the ROS 2 graph that performs one job [{wrong}]. "
+        "Nodes find each other automatically through the DDS discovery protocol. "
+        f"Every node is compiled to WebAssembly and runs inside the browser [{node}].")]])
+    tutor._build = lambda c, u, t: model
+    body = client_for(lambda: tutor).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).json()
+    miscited, uncited, invented = body["sentences"]
+    source = body["sources"][miscited["cites"][0] - 1]
+    assert "single process in the ROS 2 graph" in source["text"] and miscited["supported"]
+    assert uncited["cites"] == miscited["cites"] and uncited["supported"]
+    assert invented["supported"] is False and "WebAssembly" in invented["text"]
+    assert body["grounded"] == pytest.approx(2 / 3, abs=0.001)
+
+
+def test_default_answer_is_book_excerpts(sample_store, embedder):
+    client = client_for(lambda: Tutor(load_settings(), sample_store, embedder))
+    body = client.post("/api/v1/chat", json={"content": "What is the zero moment point?"}).json()
+    assert body["model"] == "excerpts: book-excerpts" and body["cited"] and body["grounded"] == 1.0
+    assert all(s["cites"] for s in body["sentences"] if s["supported"] is not None)
 
 
 def test_chat_keeps_the_given_chat_id(scripted):
@@ -67,7 +102,7 @@ def test_input_validation(scripted, content, status, words):
 
 
 def test_control_characters_are_stripped(scripted, sample_store, embedder):
-    model = ScriptedModel([[assistant_message("ok [1]")]])
+    model = ScriptedModel([[assistant_message("ok [1]")]])  # the scripted fixture set a local server
     tutor = Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
     response = client_for(lambda: tutor).post("/api/v1/chat", json={"content": "What is a\x00 ROS 2\x07 node?"})
     assert response.status_code == 200
@@ -86,8 +121,8 @@ def test_qdrant_failure_is_503_and_the_server_stays_up(embedder, scripted):
     assert client.get("/api/v1/health").status_code == 503
 
 
-def test_health(scripted, monkeypatch, sample_store, embedder):
-    ok = client_for(scripted).get("/api/v1/health")
+def test_health(monkeypatch, sample_store, embedder):
+    ok = client_for(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
     assert ok.status_code == 200 and ok.json()["qdrant"]["ok"] and ok.json()["llm"]["ok"]
     monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     down = client_for(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")

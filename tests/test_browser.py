@@ -4,6 +4,7 @@ with the bundled local LLM and the sample book ingested into a temporary store."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 
 from tests.app_process import App, http
 from tests.conftest import REPO, SAMPLE_DOCS
+from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,10 +25,14 @@ OUTPUT = REPO / "test-output"
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("app-data")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant")}
+    ingest_sample(data / "qdrant")
+    return data
+
+
+def ingest_sample(folder: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(folder)}
     subprocess.run([sys.executable, "-m", "ingest", "--source", str(SAMPLE_DOCS), "--base-url",
                     "https://book.example/docs"], cwd=REPO, env=env, check=True, capture_output=True)
-    return data
 
 
 @pytest.fixture(scope="module")
@@ -66,30 +72,25 @@ def last_answer(page):
     return page.locator('[data-step-type="assistant_message"]').last
 
 
+MODEL_LINE = re.compile(r"\w+: [\w.-]+ · \d+\.\d s")
+
+
 def wait_done(page, timeout: float = 120) -> str:
-    """The answer is done when its model line (model name · seconds) appears."""
-    page.get_by_text("SmolLM2-135M-Instruct ·").or_(page.get_by_text("Not covered by the textbook")).last.wait_for(
+    """The answer is done when its model line (provider: model · seconds) appears."""
+    page.get_by_text(MODEL_LINE).or_(page.get_by_text("Not covered by the textbook")).last.wait_for(
         timeout=timeout * 1000)
     return last_answer(page).inner_text()
 
 
-def test_starter_streams_an_answer_whose_citation_opens_the_passage(browser, app):
+def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browser, app):
     page = open_chat(browser, app)
-    page.get_by_text("ROS 2 topics").click()
-    lengths = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        answers = page.locator('[data-step-type="assistant_message"]')
-        text = answers.last.inner_text() if answers.count() else ""
-        lengths.append(len(text))
-        if "SmolLM2-135M-Instruct ·" in text:
-            break
-        time.sleep(0.25)
-    growth = [b for a, b in zip(lengths, lengths[1:]) if b > a]
-    assert len(growth) >= 3, f"the answer did not stream: lengths {lengths}"
+    page.get_by_text("Balance").click()
     text = wait_done(page)
-    assert "[1]" in text and ("Sources:" in text or "Retrieved (not cited):" in text)
-    assert page.get_by_text("Searching the textbook").count() >= 1
+    assert "[1]" in text and "Sources:" in text and "excerpts: book-excerpts" in text
+    assert "zero moment point" in text.lower()
+    assert last_answer(page).locator('a[href="#not-in-book"]').count() == 0  # the book's own sentences
+    page.get_by_text("Searching the textbook").first.click()
+    assert "Covered:" in page.locator("body").inner_text()
     last_answer(page).locator("a.element-link", has_text="[1]").first.click()
     title = page.locator("#side-view-title")
     title.wait_for()
@@ -100,6 +101,27 @@ def test_starter_streams_an_answer_whose_citation_opens_the_passage(browser, app
     assert link.get_attribute("href").startswith("https://book.example/docs/")
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "answered-chat.png"), full_page=True)
+    page.context.close()
+
+
+def test_experimental_model_streams_its_answer_token_by_token(browser, app):
+    page = open_chat(browser, app)
+    page.locator("#chat-profiles").click()
+    page.locator('[data-test="select-item:SmolLM2 (experimental)"]').click()
+    page.get_by_text("ROS 2 topics").click()
+    lengths = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answers = page.locator('[data-step-type="assistant_message"]')
+        text = answers.last.inner_text() if answers.count() else ""
+        lengths.append(len(text))
+        if MODEL_LINE.search(text):
+            break
+        time.sleep(0.25)
+    growth = [b for a, b in zip(lengths, lengths[1:]) if b > a]
+    assert len(growth) >= 3, f"the answer did not stream: lengths {lengths}"
+    text = wait_done(page)
+    assert "bundled: SmolLM2-135M-Instruct" in text and ("Sources:" in text or "Retrieved (not cited):" in text)
     page.context.close()
 
 
@@ -139,9 +161,33 @@ def test_rest_api_of_the_running_app(app):
     status, health = http("GET", app.url + "/api/v1/health")
     assert status == 200 and health["qdrant"]["ok"] and health["llm"]["ok"]
     status, body = http("POST", app.url + "/api/v1/chat", {"content": "What is a ROS 2 node?"})
-    assert status == 200 and body["answer"] and body["sources"]
-    assert body["model"] == "local: SmolLM2-135M-Instruct"  # the fake CI key never selects OpenAI
+    assert status == 200 and body["answer"] and body["sources"] and body["grounded"] == 1.0
+    assert body["model"] == "excerpts: book-excerpts"  # the fake CI key never selects OpenAI
     assert {s["path"] for s in body["sources"]} & {"01-ros2-basics/01-nodes-and-topics.md"}
+
+
+def test_unsupported_sentences_are_marked_with_a_legend(browser, data):
+    """A model (a local server that answers like the OpenAI API) invents a sentence: it is greyed and marked."""
+    invented = "Every ROS 2 node must be written in Rust and restarted every hour."
+    fake = FakeOpenAI([f"A node is a single process in the ROS 2 graph that performs one job [1]. {invented}"])
+    ingest_sample(data / "qdrant-b")  # the module's app holds the first store
+    app = App(data, LOCAL_LLM_BASE_URL=fake.base_url, LOCAL_LLM_MODEL="fake-model", QDRANT_PATH=str(data / "qdrant-b"))
+    try:
+        page = open_chat(browser, app)
+        ask(page, "What is a ROS 2 node?")
+        text = wait_done(page)
+        marked = last_answer(page).locator('a[href="#not-in-book"]')
+        assert marked.count() == 1 and marked.inner_text() == invented
+        assert float(marked.evaluate("e => getComputedStyle(e).opacity")) < 0.8  # greyed by public/tutor.css
+        assert "not found in the book" in text and "local: fake-model" in text
+        page.get_by_text("Searching the textbook").first.click()
+        assert "Covered:" in page.locator("body").inner_text()
+        OUTPUT.mkdir(exist_ok=True)
+        page.screenshot(path=str(OUTPUT / "unsupported-marked.png"), full_page=True)
+        page.context.close()
+    finally:
+        app.stop()
+        fake.close()
 
 
 def test_unreachable_qdrant_shows_a_friendly_error(browser, tmp_path):

@@ -48,7 +48,7 @@ def test_malformed_url_and_timeout_are_reported_together(monkeypatch):
 
 
 def test_unknown_provider_lists_the_choices(monkeypatch):
-    assert "auto, openai, gemini, local" in problems_for(monkeypatch, LLM_PROVIDER="claude")
+    assert "auto, excerpts, bundled, local, gemini, openai" in problems_for(monkeypatch, LLM_PROVIDER="claude")
 
 
 def test_dotenv_file_is_read(tmp_path):
@@ -75,7 +75,7 @@ def test_secrets_are_masked_in_repr_summary_and_logs(monkeypatch, caplog):
 
 
 def test_check_output_masks_secrets(monkeypatch, tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": SECRET, "LLM_PROVIDER": "local",
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": SECRET, "LLM_PROVIDER": "bundled",
            "QDRANT_PATH": str(tmp_path / "q"), "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-m", "rag.check"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert "QDRANT_PATH" in out.stdout and "OK    Qdrant reachable" in out.stdout

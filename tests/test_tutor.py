@@ -1,4 +1,5 @@
-"""The tutor with `agents.testing` scripted models on the real sample-book store."""
+"""The tutor on the real sample-book store: the book-excerpts default, and `agents.testing` scripted models
+standing in for an LLM provider."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
 from rag.agent import NOT_COVERED
 from rag.config import load_settings
+from rag.lexical import content_terms
+from rag.providers import provider
 from rag.retrieval import SearchResult
-from rag.tutor import EMPTY_ANSWER, SMALL_MODEL_PASSAGES, Answer, Tutor
+from rag.tutor import EMPTY_ANSWER, Answer, Tutor
 
 
 def message(*parts: str) -> ResponseOutputMessage:
@@ -20,101 +23,184 @@ def message(*parts: str) -> ResponseOutputMessage:
         ResponseOutputText(text=p, type="output_text", annotations=[], logprobs=[]) for p in parts])
 
 
-def make_tutor(sample_store, embedder, model: ScriptedModel, monkeypatch, **env) -> Tutor:
+def make_tutor(sample_store, embedder, model: ScriptedModel | None = None, monkeypatch=None, **env) -> Tutor:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return Tutor(load_settings(), sample_store, embedder, build=lambda choice, url, timeout: model)
 
 
-def collect(tutor: Tutor, question: str, chat_id: str = "chat", provider=None):
+def collect(tutor: Tutor, question: str, chat_id: str = "chat", provider_name=None):
     async def run():
-        return [event async for event in tutor.answer_stream(question, chat_id, provider)]
+        return [event async for event in tutor.answer_stream(question, chat_id, provider_name)]
 
     events = asyncio.run(run())
     assert isinstance(events[0], SearchResult) and isinstance(events[-1], Answer)
     return events[0], [e for e in events if isinstance(e, str)], events[-1]
 
 
+def number_of(search: SearchResult, words: str) -> int:
+    """The number the model sees for the passage holding `words`."""
+    return next(i for i, p in enumerate(search.passages, 1) if words in p.text)
+
+
+ZMP = "What is the zero moment point?"
+
+
+# -- book excerpts: the offline default ------------------------------------------------------------------
+
+
+def test_default_answer_is_cited_book_sentences(sample_store, embedder):
+    search, deltas, answer = collect(make_tutor(sample_store, embedder), "What is the zero moment point?")
+    assert answer.model == "excerpts: book-excerpts" and answer.cited and answer.covered
+    assert len(deltas) > 10 and "".join(deltas) == answer.text  # streamed word by word, nothing changed after
+    assert 30 <= len(answer.text.split()) <= 200
+    assert "point on the ground where the horizontal moments of gravity and inertia cancel" in answer.text
+    assert answer.grounded == 1.0 and all(s.supported in (True, None) for s in answer.sentences)
+    book = " ".join(content_terms(" ".join(p.text for p in search.passages)))
+    for sentence in answer.sentences:  # every word of every sentence is the book's
+        assert set(content_terms(sentence.text)) <= set(book.split()), sentence.text
+
+
+def test_excerpts_are_the_default_only_without_keys(monkeypatch):
+    assert provider(load_settings(), "excerpts").kind == "excerpts"
+    from rag.providers import choose_provider
+
+    assert choose_provider(load_settings()).name == "excerpts"
+    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://localhost:11434/v1")
+    assert choose_provider(load_settings()).name == "local"
+
+
+# -- a scripted LLM ------------------------------------------------------------------------------------
+
+
 def test_deltas_stream_and_citations_are_renumbered(sample_store, embedder, monkeypatch):
-    model = ScriptedModel([[message("A topic is a named channel [3]. ", "Nodes publish to it [1, 3]. ",
-                                    "Invented [12].")]])
-    _, deltas, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch), "What is a ROS 2 topic?")
+    tutor = make_tutor(sample_store, embedder, None, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    search = tutor.retriever.search(ZMP)
+    n = number_of(search, "zero moment point")
+    model = ScriptedModel([[message("The zero moment point is the point on the ground where the horizontal ",
+                                    f"moments of gravity and inertia cancel [{n}, 99]. ",
+                                    "A gait is dynamically balanced when the ZMP stays inside the support polygon ",
+                                    f"[{n}].")]])
+    tutor._build = lambda choice, url, timeout: model
+    _, deltas, answer = collect(tutor, ZMP, provider_name="local")
     assert len(deltas) >= 3
-    assert "".join(deltas) == answer.text == "A topic is a named channel [1]. Nodes publish to it [2][1]. Invented."
-    assert [s.n for s in answer.sources] == [1, 2] and answer.cited
-    assert answer.sources[0].passage == answer.passages[2] and answer.sources[1].passage == answer.passages[0]
-    assert answer.model == "local: SmolLM2-135M-Instruct" and answer.processing_time_ms > 0
+    assert "".join(deltas) == answer.text == (
+        "The zero moment point is the point on the ground where the horizontal moments of gravity and inertia "
+        "cancel [1]. A gait is dynamically balanced when the ZMP stays inside the support polygon [1].")
+    assert [s.n for s in answer.sources] == [1] and answer.sources[0].passage == search.passages[n - 1]
+    assert answer.model == "local: SmolLM2-135M-Instruct" and answer.grounded == 1.0
+
+
+def test_invented_miscited_and_uncited_sentences_are_checked(sample_store, embedder, monkeypatch):
+    tutor = make_tutor(sample_store, embedder, None, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    search = tutor.retriever.search("What is a ROS 2 node?")
+    node = number_of(search, "single process in the ROS 2 graph")
+    other = next(i for i, p in enumerate(search.passages, 1) if "single process" not in p.text)
+    model = ScriptedModel([[assistant_message(
+        f"A node is a single process in the ROS 2 graph that performs one job [{other}]. "
+        "Nodes find each other automatically through the DDS discovery protocol. "
+        f"Every node must be written in Rust and restarted hourly by the ROS master [{node}].")]])
+    tutor._build = lambda choice, url, timeout: model
+    _, _, answer = collect(tutor, "What is a ROS 2 node?", provider_name="local")
+    first, second, third = answer.sentences
+    assert first.verdict == "recited" and answer.sources[first.cites[0] - 1].passage == search.passages[node - 1]
+    assert second.verdict == "cited" and second.cites == first.cites  # the uncited sentence got its source
+    assert third.verdict == "unsupported" and third.supported is False
+    assert answer.grounded == pytest.approx(2 / 3)
 
 
 def test_passages_reach_the_model_numbered_with_titles(sample_store, embedder, monkeypatch):
     model = ScriptedModel([[assistant_message("Launch files start nodes [1].")]])
-    search, _, _ = collect(make_tutor(sample_store, embedder, model, monkeypatch), "How do launch files work?")
+    search, _, _ = collect(make_tutor(sample_store, embedder, model), "How do launch files work?",
+                           provider_name="bundled")
     instructions = model.first_call.system_instructions
-    given = search.passages[:SMALL_MODEL_PASSAGES]  # the bundled small model reads only the best few
+    budget = provider(load_settings(), "bundled").passage_budget  # the bundled small model reads the best few
+    given = search.passages[:budget]
     for n, passage in enumerate(given, 1):
         assert f"[{n}] {passage.breadcrumb}\n{passage.text}" in instructions
     assert f"[{len(given) + 1}] " not in instructions
     assert "ONLY the numbered passages" in instructions and "does not cover" in instructions
-    assert model.first_call.tools == []  # the small local model gets no tools
+    assert model.first_call.tools == []  # the small bundled model gets no tools
 
 
-def test_uncited_answer_lists_sources_as_retrieved(sample_store, embedder, monkeypatch):
-    model = ScriptedModel([[assistant_message("Launch files start many nodes at once.")]])
-    search, _, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch), "What is a launch file?")
-    assert not answer.cited and [s.passage for s in answer.sources] == search.passages[:SMALL_MODEL_PASSAGES]
+def test_a_users_local_server_gets_tools_and_every_passage(sample_store, embedder, monkeypatch):
+    model = ScriptedModel([[assistant_message("Launch files start nodes [1].")]])
+    tutor = make_tutor(sample_store, embedder, model, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    search, _, answer = collect(tutor, "How do launch files work?")
+    assert answer.model.startswith("local: ")
+    assert f"[{len(search.passages)}] " in model.first_call.system_instructions
+    assert [t.name for t in model.first_call.tools] == ["search_textbook"]
 
 
-def test_empty_model_output_still_answers(sample_store, embedder, monkeypatch):
+def test_uncited_answer_gets_citations_from_the_check(sample_store, embedder, monkeypatch):
+    model = ScriptedModel([[assistant_message("A launch file starts several nodes at once.")]])
+    _, _, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?",
+                           provider_name="bundled")
+    assert answer.cited and answer.sentences[0].verdict == "cited"
+    assert "Launch" in answer.sources[0].passage.title
+
+
+def test_unsupported_uncited_answer_lists_sources_as_retrieved(sample_store, embedder):
+    model = ScriptedModel([[assistant_message("Bananas grow on trees in tropical climates everywhere.")]])
+    search, _, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?",
+                                provider_name="bundled")
+    assert not answer.cited and [s.passage for s in answer.sources] == search.passages[:3]
+    assert answer.sentences[0].verdict == "unsupported" and answer.grounded == 0.0
+
+
+def test_empty_model_output_still_answers(sample_store, embedder):
     model = ScriptedModel([[assistant_message("")]])
-    _, deltas, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch), "What is a launch file?")
+    _, deltas, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?",
+                                provider_name="bundled")
     assert answer.text == EMPTY_ANSWER == "".join(deltas) and answer.sources and not answer.cited
 
 
-def test_not_covered_never_calls_the_model(sample_store, embedder, monkeypatch):
+def test_not_covered_never_calls_the_model(sample_store, embedder):
     model = ScriptedModel([])  # any call would fail
-    search, deltas, answer = collect(make_tutor(sample_store, embedder, model, monkeypatch),
-                                     "How do I bake sourdough bread?")
+    search, deltas, answer = collect(make_tutor(sample_store, embedder, model), "How do I bake sourdough bread?",
+                                     provider_name="bundled")
     assert not search.covered and not answer.covered and answer.sources == []
-    assert deltas == [NOT_COVERED] and model.calls == ()
+    assert deltas == [NOT_COVERED] and model.calls == () and answer.coverage_reason
 
 
 def test_tool_results_join_the_numbering_and_arguments_never_leak(sample_store, embedder, monkeypatch):
     model = ScriptedModel([
         [function_call("search_textbook", {"query": "zero moment point balance"}, call_id="call-1")],
-        [message("Topics carry data [1]. ", "The ZMP keeps balance [6].")],
+        [message("Topics carry data [1]. ",
+                 "The zero moment point is the point on the ground where the horizontal moments of gravity and "
+                 "inertia cancel [6].")],
     ])
     tutor = make_tutor(sample_store, embedder, model, monkeypatch, GEMINI_API_KEY="g-key")
     search, deltas, answer = collect(tutor, "What is a ROS 2 topic?")
     text = "".join(deltas)
     assert "zero moment point balance" not in text and "query" not in text and "{" not in text
     assert len(answer.passages) > len(search.passages)  # the tool's passages joined the list
-    assert answer.text == "Topics carry data [1]. The ZMP keeps balance [2]."
-    assert "zero moment point" in answer.sources[1].passage.text.lower()
+    assert "zero moment point" in answer.sources[-1].passage.text.lower()
     assert [t.name for t in model.first_call.tools] == ["search_textbook"]
     assert answer.model.startswith("gemini")
 
 
-def test_follow_up_searches_with_the_previous_question(sample_store, embedder, monkeypatch):
+def test_follow_up_searches_with_the_previous_question(sample_store, embedder):
     model = ScriptedModel([[assistant_message("Nodes are processes [1].")], [assistant_message("Use ros2 launch [1].")]])
-    tutor = make_tutor(sample_store, embedder, model, monkeypatch)
-    collect(tutor, "What is a ROS 2 node?", "chat-f")
-    search, _, _ = collect(tutor, "and how do I launch it?", "chat-f")
+    tutor = make_tutor(sample_store, embedder, model)
+    collect(tutor, "What is a ROS 2 node?", "chat-f", "bundled")
+    search, _, _ = collect(tutor, "and how do I launch it?", "chat-f", "bundled")
     assert search.query == "and how do I launch it? + What is a ROS 2 node?"
     assert search.passages[0].title == "Launch Files"
     second_input = str(model.last_call.input)
     assert "What is a ROS 2 node?" in second_input and "Nodes are processes" in second_input  # chat memory
 
 
-def test_two_concurrent_chats_keep_their_own_history_and_sources(sample_store, embedder, monkeypatch):
+def test_two_concurrent_chats_keep_their_own_history_and_sources(sample_store, embedder):
     def echo(call):
         return [assistant_message(f"seen: {call.input!s} [1]")]
 
     model = ScriptedModel([ModelStep.respond(echo)] * 4)
-    tutor = make_tutor(sample_store, embedder, model, monkeypatch)
+    tutor = make_tutor(sample_store, embedder, model)
 
     async def chat(chat_id: str, first: str, second: str) -> Answer:
-        await tutor.answer(first, chat_id)
-        return await tutor.answer(second, chat_id)
+        await tutor.answer(first, chat_id, "bundled")
+        return await tutor.answer(second, chat_id, "bundled")
 
     async def both():
         return await asyncio.gather(
@@ -124,11 +210,11 @@ def test_two_concurrent_chats_keep_their_own_history_and_sources(sample_store, e
     a, b = asyncio.run(both())
     assert "What is a ROS 2 topic?" in a.text and "zero moment point" not in a.text
     assert "What is the zero moment point?" in b.text and "ROS 2 topic" not in b.text
-    assert a.sources[0].passage.title != b.sources[0].passage.title
+    assert a.passages[0].title != b.passages[0].title
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\x01"])
-def test_empty_question_is_refused(sample_store, embedder, monkeypatch, bad):
-    tutor = make_tutor(sample_store, embedder, ScriptedModel([]), monkeypatch)
+def test_empty_question_is_refused(sample_store, embedder, bad):
+    tutor = make_tutor(sample_store, embedder, ScriptedModel([]))
     with pytest.raises(ValueError, match="empty"):
         asyncio.run(tutor.answer(bad, "c"))

@@ -52,6 +52,7 @@ class Hit:
     id: str
     score: float
     payload: dict[str, Any]
+    dense: list[float] | None = None  # the point's dense vector, for searches with a dense leg
 
 
 class StoreError(RuntimeError):

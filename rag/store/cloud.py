@@ -167,7 +167,8 @@ class CloudStore:
             )
         try:
             response = self._run(
-                self.client.query_points, self.collection, limit=limit, query_filter=flt, with_payload=True, **args
+                self.client.query_points, self.collection, limit=limit, query_filter=flt, with_payload=True,
+                with_vectors=[DENSE] if mode != "bm25" else False, **args
             )
         except (StoreError, ValueError):
             # Ask only after a failure, so a normal query stays one round-trip.
@@ -176,7 +177,7 @@ class CloudStore:
                     f"Collection {self.collection} does not exist at {self.endpoint}. Run `python -m ingest` to build it."
                 ) from None
             raise
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in response.points]
 
     def optimize(self) -> None:
         """The server's optimizer indexes in the background."""
@@ -204,6 +205,10 @@ def _vector(name: str, query: Embedding) -> list[float] | models.SparseVector:
     if name == DENSE:
         return query.dense
     return models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
+
+
+def _dense(vector: Any) -> list[float] | None:
+    return vector.get(DENSE) if isinstance(vector, dict) else None
 
 
 def _filter(where: PayloadFilter) -> models.Filter:

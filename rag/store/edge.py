@@ -159,8 +159,9 @@ class EdgeStore:
         shard = self._require()
         flt = _filter(where) if where else None
         legs = [_nearest(name, q) for name, q in search_legs(queries, mode)]
+        vectors = [DENSE] if mode != "bm25" else False
         if len(legs) == 1:
-            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True)
+            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True, with_vector=vectors)
         else:
             request = qe.QueryRequest(
                 limit=limit,
@@ -168,8 +169,10 @@ class EdgeStore:
                 query=qe.Fusion.Rrf(k=RRF_K),
                 filter=flt,
                 with_payload=True,
+                with_vector=vectors,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in shard.query(request)]
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), (p.vector or {}).get(DENSE))
+                for p in shard.query(request)]
 
     def optimize(self) -> None:
         if self._shard is not None:

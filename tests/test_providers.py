@@ -8,7 +8,8 @@ import time
 import pytest
 
 from rag.config import CHAINLIT_FAKE_OPENAI_KEY, load_settings
-from rag.models import choose_provider, configured_providers
+from rag.config import ConfigError
+from rag.providers import by_label, choose_provider, configured_providers, provider
 from rag.tutor import Tutor, TutorError
 from tests.fake_openai import FakeOpenAI
 
@@ -16,12 +17,13 @@ REAL_KEY = "-".join(["sk", "real", "0123456789abcdef"])
 
 
 @pytest.mark.parametrize("env,expected", [
-    ({}, "local"),
+    ({}, "excerpts"),
     ({"OPENAI_API_KEY": REAL_KEY}, "openai"),
     ({"GEMINI_API_KEY": "g-key"}, "gemini"),
     ({"GEMINI_API_KEY": "g-key", "OPENAI_API_KEY": REAL_KEY}, "gemini"),
-    ({"OPENAI_API_KEY": CHAINLIT_FAKE_OPENAI_KEY, "CI": "true"}, "local"),
-    ({"LLM_PROVIDER": "local", "OPENAI_API_KEY": REAL_KEY}, "local"),
+    ({"OPENAI_API_KEY": CHAINLIT_FAKE_OPENAI_KEY, "CI": "true"}, "excerpts"),
+    ({"LLM_PROVIDER": "bundled", "OPENAI_API_KEY": REAL_KEY}, "bundled"),
+    ({"LLM_PROVIDER": "excerpts", "GEMINI_API_KEY": "g-key"}, "excerpts"),
     ({"LLM_PROVIDER": "openai", "OPENAI_API_KEY": REAL_KEY, "GEMINI_API_KEY": "g"}, "openai"),
     ({"LOCAL_LLM_BASE_URL": "http://localhost:11434/v1"}, "local"),
 ])
@@ -30,19 +32,37 @@ def test_provider_selection(monkeypatch, env, expected):
         monkeypatch.setenv(name, value)
     settings = load_settings()
     assert choose_provider(settings).name == expected
-    assert configured_providers(settings)[-1] == "local"
+    assert configured_providers(settings)[-2:] == ["excerpts", "bundled"]
 
 
 def test_bundled_vs_configured_local_server(monkeypatch):
-    assert choose_provider(load_settings()).bundled
+    bundled = provider(load_settings(), "bundled")
+    assert bundled.bundled and bundled.experimental and not bundled.tools and bundled.passage_budget == 3
     monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://localhost:11434/v1")
     choice = choose_provider(load_settings())
-    assert not choice.bundled and choice.base_url == "http://localhost:11434/v1"
+    assert choice.name == "local" and not choice.bundled and choice.base_url == "http://localhost:11434/v1"
+    assert choice.tools and choice.passage_budget is None  # a user's own server is not held to the 135M limits
 
 
 def test_fake_key_is_not_offered_as_a_provider(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", CHAINLIT_FAKE_OPENAI_KEY)
-    assert configured_providers(load_settings()) == ["local"]
+    assert configured_providers(load_settings()) == ["excerpts", "bundled"]
+
+
+def test_local_without_a_server_url_names_the_variable(monkeypatch):
+    monkeypatch.setenv("LLM_PROVIDER", "local")
+    with pytest.raises(ConfigError, match="LOCAL_LLM_BASE_URL") as info:
+        load_settings()
+    assert "LLM_PROVIDER=excerpts" in str(info.value) and "LLM_PROVIDER=bundled" in str(info.value)
+
+
+def test_profiles_are_found_by_their_label(monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "g-key")
+    settings = load_settings()
+    labels = [provider(settings, name).label for name in configured_providers(settings)]
+    assert labels == ["Gemini", "Book excerpts", "SmolLM2 (experimental)"]
+    assert by_label(settings, "Book excerpts").name == "excerpts" and by_label(settings, "OpenAI") is None
+    assert [provider(settings, n).tracing for n in ("openai", "gemini", "excerpts")] == [True, False, False]
 
 
 @pytest.fixture

@@ -1,0 +1,153 @@
+"""Who answers: providers as data.
+
+Each `Provider` record says how it is labelled for students, which variables configure it, whether it gets the
+`search_textbook` tool, how many passages it reads, its model settings, whether traces go to OpenAI and what it
+falls back to. The rest of the app asks the record instead of testing names.
+
+- `excerpts`: the book's own sentences, chosen for the question (no LLM; the offline default).
+- `bundled`: SmolLM2-135M, started by the app (experimental: small, slow to read, often wrong).
+- `local`: your OpenAI-compatible server at LOCAL_LLM_BASE_URL (Ollama, vLLM, llama.cpp).
+- `gemini`: Gemini through its OpenAI-compatible endpoint; falls back to OpenAI when that is configured.
+- `openai`: OpenAI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import SecretStr
+
+from rag.config import Settings
+
+if TYPE_CHECKING:
+    from agents import OpenAIChatCompletionsModel
+
+ProviderName = Literal["excerpts", "bundled", "local", "gemini", "openai"]
+ProviderKind = Literal["excerpts", "llm"]
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+# The openai client retries 429, 5xx, timeouts and connection errors with exponential backoff.
+LLM_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: ProviderName
+    kind: ProviderKind
+    label: str  # the chat profile students pick
+    description: str  # what a student should know about it, one line
+    model: str
+    base_url: str | None  # None: nothing to reach (excerpts) or started by the app (bundled)
+    api_key: SecretStr | None = None
+    key_variable: str | None = None
+    url_variable: str | None = None
+    tools: bool = True  # gets `search_textbook` to look further
+    passage_budget: int | None = None  # passages it reads; None: all that were retrieved
+    temperature: float | None = None
+    max_tokens: int | None = None
+    tracing: bool = False  # export Agents SDK traces (to OpenAI)
+    fallback: ProviderName | None = None
+    experimental: bool = False
+
+    @property
+    def bundled(self) -> bool:
+        """The app starts this model itself."""
+        return self.name == "bundled"
+
+    @property
+    def answered_by(self) -> str:
+        """How an answer names its author: `provider: model`."""
+        return f"{self.name}: {self.model}"
+
+    @property
+    def where(self) -> str:
+        if self.kind == "excerpts":
+            return "no model: sentences of the book"
+        return "bundled, started by the app" if self.bundled else str(self.base_url)
+
+
+def provider(settings: Settings, name: ProviderName) -> Provider:
+    """The record for `name` under these settings (whether or not it is configured)."""
+    if name == "excerpts":
+        return Provider("excerpts", "excerpts", "Book excerpts",
+                        "The book's own sentences for your question, each cited. Offline; never invents.",
+                        "book-excerpts", None, tools=False)
+    if name == "bundled":
+        # The 135M model reads slowly (seconds per thousand prompt tokens), rambles and cannot use tools.
+        return Provider("bundled", "llm", "SmolLM2 (experimental)",
+                        "A tiny offline model: fluent but often wrong; sentences the book does not support are marked.",
+                        settings.local_llm_model, None, tools=False, passage_budget=3, temperature=0.2,
+                        max_tokens=350, experimental=True)
+    if name == "local":
+        return Provider("local", "llm", f"Local: {settings.local_llm_model}",
+                        f"Your model server at {settings.local_llm_base_url}.", settings.local_llm_model,
+                        settings.local_llm_base_url, url_variable="LOCAL_LLM_BASE_URL")
+    if name == "gemini":
+        return Provider("gemini", "llm", "Gemini", f"Google's {settings.model_name}.", settings.model_name,
+                        settings.gemini_base_url, settings.gemini_api_key, "GEMINI_API_KEY", "GEMINI_BASE_URL",
+                        fallback="openai" if settings.has_real_openai_key else None)
+    return Provider("openai", "llm", "OpenAI", f"OpenAI's {settings.openai_model}.", settings.openai_model,
+                    settings.openai_base_url or OPENAI_DEFAULT_URL, settings.openai_api_key, "OPENAI_API_KEY",
+                    "OPENAI_BASE_URL", tracing=True)
+
+
+def configured_providers(settings: Settings) -> list[ProviderName]:
+    """Providers usable with these settings, in `auto` preference order; the offline two are always there."""
+    names: list[ProviderName] = []
+    if settings.gemini_api_key is not None:
+        names.append("gemini")
+    if settings.has_real_openai_key:
+        names.append("openai")
+    if settings.local_llm_base_url is not None:
+        names.append("local")
+    return [*names, "excerpts", "bundled"]
+
+
+def choose_provider(settings: Settings) -> Provider:
+    """`LLM_PROVIDER`, or for `auto`: Gemini with a key, else OpenAI with a real key, else your local server,
+    else book excerpts."""
+    name = settings.llm_provider
+    return provider(settings, configured_providers(settings)[0] if name == "auto" else name)
+
+
+def by_label(settings: Settings, label: str | None) -> Provider | None:
+    """The configured provider whose profile label this is."""
+    records = (provider(settings, name) for name in configured_providers(settings))
+    return next((record for record in records if record.label == label), None)
+
+
+def describe_llm_error(exc: BaseException, choice: Provider) -> str:
+    """What failed, in words a user can act on (bad key, quota, unreachable, ...)."""
+    import openai  # imported where used: `python -m ingest` and `rag.check` start a second faster without it
+
+    who = f"The {choice.name} model {choice.model}"
+    key = choice.key_variable or choice.url_variable or "the provider settings"
+    url = choice.url_variable or "the provider settings"
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return f"{who} rejected the API key: check {key}."
+    if isinstance(exc, openai.RateLimitError):
+        return f"{who} is over its rate limit or quota: wait a minute, or check the plan of {key}."
+    if isinstance(exc, openai.NotFoundError):
+        return f"{who} was not found at {choice.base_url}: check the model name and {url}."
+    if isinstance(exc, openai.APITimeoutError):
+        return f"{who} did not answer in time at {choice.base_url}: try again, or check {url}."
+    if isinstance(exc, openai.APIConnectionError):
+        return f"{who} is unreachable at {choice.base_url}: check {url} and your network."
+    if isinstance(exc, openai.APIStatusError):
+        return f"{who} failed with HTTP {exc.status_code} at {choice.base_url}: try again later."
+    return f"{who} failed: {type(exc).__name__}: {exc}"
+
+
+def build_model(choice: Provider, base_url: str | None, timeout: float) -> OpenAIChatCompletionsModel:
+    """An Agents SDK model for an LLM provider, over the Chat Completions API that all of them speak.
+
+    `base_url` is the running bundled server's URL for the bundled model.
+    """
+    import openai
+    from agents import OpenAIChatCompletionsModel
+
+    key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
+    client = openai.AsyncOpenAI(
+        base_url=base_url or choice.base_url, api_key=key, max_retries=LLM_RETRIES, timeout=timeout
+    )
+    return OpenAIChatCompletionsModel(model=choice.model, openai_client=client)

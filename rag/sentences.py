@@ -1,0 +1,133 @@
+"""Markdown text cut into the units the grounding checker judges and the excerpt composer picks.
+
+An answer is read line by line: a fenced code block is one unit, a heading or a
+table rule is layout, a list item or table row starts its own unit, and prose is
+cut into sentences. Citation markers stay with the sentence they close, whether
+written before the full stop ("... [1].") or after it ("... . [1]").
+Units keep their character offsets, so the checker can rewrite the answer in place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+UnitKind = Literal["sentence", "code", "heading", "rule"]
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_THEMATIC_BREAK = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
+# A list bullet or number, a block quote, or admonition fences (`:::tip`) at the start of a line.
+LINE_PREFIX = re.compile(r"^\s*(?:>\s*)*(?:[-*+•]\s+|\d{1,3}[.)]\s+)?")
+# Words whose full stop does not end a sentence.
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "vs", "approx", "fig", "no", "mr", "mrs", "ms", "dr", "prof", "st", "cf", "al", "ca",
+    "incl", "esp", "resp", "min", "max", "sec", "ver", "v", "jr", "sr", "inc", "ltd", "co",
+}
+# A sentence ends at . ! or ? (closing quotes/brackets and citation markers may follow),
+# then whitespace, then something that can start a sentence.
+_BOUNDARY = re.compile(
+    r"""(?<=[.!?])(?P<tail>["'”’)\]]*(?:\s*\[\d+(?:\s*[-–,]\s*\d+)*\])*)\s+(?=[A-Z0-9"'“‘(`*_\[]|[-–—]\s)"""
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A piece of text at `text[start:end]` of the string it was cut from."""
+
+    start: int
+    end: int
+    text: str
+    kind: UnitKind
+
+
+def _ends_with_abbreviation(before: str) -> bool:
+    word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", before)
+    if word is None:
+        return False
+    token = word.group(1).lower()
+    # A single capital letter ("J. Smith") or a dotted abbreviation ("e.g.", "U.S.").
+    return token in _ABBREVIATIONS or len(token) == 1 or "." in token
+
+
+def split_prose(line: str, offset: int = 0) -> list[Unit]:
+    """Sentences of one line of prose, with offsets shifted by `offset`."""
+    units, start = [], 0
+    for match in _BOUNDARY.finditer(line):
+        cut = match.start() + len(match.group("tail"))
+        if _ends_with_abbreviation(line[start:match.start()]) and not match.group("tail"):
+            continue
+        if line[start:cut].strip():
+            units.append(_unit(line, start, cut, offset))
+        start = match.end()
+    if line[start:].strip():
+        units.append(_unit(line, start, len(line), offset))
+    return units
+
+
+def _unit(line: str, start: int, end: int, offset: int, kind: UnitKind = "sentence") -> Unit:
+    text = line[start:end]
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    return Unit(offset + start + lead, offset + start + lead + len(text), text, kind)
+
+
+def split_markdown(text: str) -> list[Unit]:
+    """Every unit of a markdown text, in order; offsets index into `text`. Hard-wrapped lines of a paragraph
+    or list item are read as one text, so a sentence may span lines."""
+    units: list[Unit] = []
+    fence: str | None = None
+    fence_start = 0
+    paragraph: tuple[int, int] | None = None  # (start, end) of the prose gathered so far
+    position = 0
+
+    def flush() -> None:
+        nonlocal paragraph
+        if paragraph is not None:
+            units.extend(split_prose(text[paragraph[0]:paragraph[1]], paragraph[0]))
+            paragraph = None
+
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        end = position + len(body)
+        if fence is not None:
+            if body.strip().startswith(fence) and not body.strip().strip(fence[0]):
+                units.append(_unit(text, fence_start, end, 0, "code"))
+                fence = None
+        elif m := _FENCE.match(body):
+            flush()
+            fence, fence_start = m.group(1), position
+        elif not body.strip():
+            flush()
+        elif _HEADING.match(body) or _TABLE_RULE.match(body) or _THEMATIC_BREAK.match(body):
+            flush()
+            units.append(_unit(text, position, end, 0, "heading" if _HEADING.match(body) else "rule"))
+        elif body.lstrip().startswith(":::"):
+            flush()
+            units.append(_unit(text, position, end, 0, "rule"))
+        elif body.lstrip().startswith("|"):  # a table row is one unit, whatever its cells hold
+            flush()
+            units.append(_unit(text, position, end, 0))
+        elif paragraph is None or _starts_item(body):
+            flush()
+            paragraph = (position, end)
+        else:
+            paragraph = (paragraph[0], end)
+        position += len(line)
+    flush()
+    if fence is not None:  # an unclosed block runs to the end
+        units.append(_unit(text, fence_start, len(text), 0, "code"))
+    return units
+
+
+def _starts_item(line: str) -> bool:
+    """A list item, quote or definition (": ...") starts its own unit rather than continuing a paragraph."""
+    return bool(LINE_PREFIX.match(line).group(0).strip()) or line.lstrip().startswith(": ")
+
+
+def plain(text: str) -> str:
+    """A unit without its line prefix (bullet, number, quote), and a table row without its pipes."""
+    text = LINE_PREFIX.sub("", text).strip()
+    return text.replace("|", " ").strip() if text.startswith("|") else text

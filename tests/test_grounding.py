@@ -1,0 +1,103 @@
+"""The grounding checker and the sentence splitter, on hand-made passages and on the labelled dev answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.grounding import GroundingChecker
+from rag.sentences import split_markdown
+from tests.conftest import requires_shared
+
+PASSAGES = [
+    "**Common IMUs**:\n- MPU-6050 (6-axis: accelerometer + gyroscope)\n- MPU-9250 (9-axis: adds magnetometer)\n\n"
+    "**Advantages**:\n- High update rate (100-1000 Hz)\n- Low cost\n\n**Limitations**:\n- Drift over time\n"
+    "- Requires sensor fusion with other sensors",
+    "Launch Gazebo with `gz sim shapes.sdf -v 4` to print debugging messages. The GUI does not start a "
+    "server by itself: run `gz sim -g` for the GUI only.",
+    "| Component | Model | Price |\n|---|---|---|\n| The Brain | Jetson Orin Nano | $249 |\n"
+    "| The Eyes | RealSense D435i | $349 |",
+]
+
+
+@pytest.fixture(scope="module")
+def checker(embedder) -> GroundingChecker:
+    return GroundingChecker(embedder.embed_texts)
+
+
+def verdicts(checker: GroundingChecker, answer: str) -> list[tuple[str, list[int]]]:
+    return [(s.verdict, s.cites) for s in checker.check(answer, PASSAGES).sentences]
+
+
+def test_supported_sentence_keeps_its_citation(checker):
+    assert verdicts(checker, "The MPU-9250 is a 9-axis IMU that adds a magnetometer [1].") == [("supported", [1])]
+
+
+@pytest.mark.parametrize("altered", [
+    "The MPU-6050 is a 9-axis IMU with a magnetometer [1].",  # a number of another item
+    "IMUs have a high update rate of 10-100 Hz [1].",  # a changed range
+    "The RealSense D435i camera costs $249 [3].",  # a price from the neighbouring row
+    "Print debugging messages with `gz sim shapes.sdf -v 5` [2].",  # a changed command
+    "The GUI starts a server by itself [2].",  # the negation dropped
+])
+def test_altered_details_are_flagged(checker, altered):
+    [(verdict, _)] = verdicts(checker, altered)
+    assert verdict == "unsupported"
+
+
+def test_invented_sentence_is_flagged_with_a_reason(checker):
+    result = checker.check("Magnetometers must be calibrated away from steel desks every morning.", PASSAGES)
+    [sentence] = result.sentences
+    assert sentence.verdict == "unsupported" and sentence.supported is False and sentence.reason
+    assert result.grounded == 0.0
+
+
+def test_miscited_sentence_is_recited_and_uncited_one_gets_a_citation(checker):
+    answer = "IMUs drift over time and require sensor fusion with other sensors [2]. Run `gz sim -g` for the GUI only."
+    result = checker.check(answer, PASSAGES)
+    assert [(s.verdict, s.cites) for s in result.sentences] == [("recited", [1]), ("cited", [2])]
+    assert result.text == ("IMUs drift over time and require sensor fusion with other sensors [1]. "
+                           "Run `gz sim -g` for the GUI only [2].")
+
+
+def test_sentences_without_a_claim_are_left_alone(checker):
+    answer = "Great question! The MPU-9250 adds a magnetometer [1]. Want me to compare more IMUs? Hope that helps!"
+    result = checker.check(answer, PASSAGES)
+    assert [s.verdict for s in result.sentences] == ["no_claim", "supported", "no_claim", "no_claim"]
+    assert result.text == answer and result.grounded == 1.0
+
+
+def test_code_blocks_are_checked_as_a_whole(checker):
+    answer = "Print debug output [2]:\n\n```bash\ngz sim shapes.sdf -v 4\n```\n\nOr:\n\n```bash\nrm -rf /\n```\n"
+    code = [s for s in checker.check(answer, PASSAGES).sentences if s.text.startswith("```")]
+    assert [s.verdict for s in code] == ["supported", "unsupported"]
+
+
+def test_out_of_range_citation_counts_as_none(checker):
+    [sentence] = checker.check("The MPU-9250 is a 9-axis IMU with a magnetometer [7].", PASSAGES).sentences
+    assert sentence.verdict == "cited" and sentence.cites == [1]
+
+
+def test_splitter_keeps_markers_with_their_sentence_and_reads_markdown():
+    text = ("Nodes run code [1]. Topics carry data. [2] See e.g. the docs.\n\n- First item [1].\n- Second item\n\n"
+            "```python\nprint('x. Y')\n```\n\n# Heading\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+            "A hard-wrapped\nsentence ends here.")
+    units = split_markdown(text)
+    assert [u.text for u in units] == [
+        "Nodes run code [1].", "Topics carry data. [2]", "See e.g. the docs.", "- First item [1].", "- Second item",
+        "```python\nprint('x. Y')\n```", "# Heading", "| a | b |", "|---|---|", "| 1 | 2 |",
+        "A hard-wrapped\nsentence ends here."]
+    assert [u.kind for u in units][5:9] == ["code", "heading", "sentence", "rule"]
+    assert all(text[u.start:u.end] == u.text for u in units)
+
+
+def test_dev_answers_meet_the_targets(checker):
+    """The labelled dev answers (../shared): the issue's targets, as `python -m rag.eval grounding` reports."""
+    from rag.eval import grounding_scores
+
+    items = [json.loads(line) for line in requires_shared("eval", "grounding-dev.jsonl").read_text().splitlines()]
+    scores = grounding_scores(items, checker)
+    assert scores["invented_flagged"] >= 0.95 and scores["altered_flagged"] >= 0.70
+    assert scores["miscited_fixed"] >= 0.85 and scores["uncited_attributed"] >= 0.85
+    assert scores["false_flags"] <= 0.05
