@@ -156,7 +156,9 @@ class ExcerptComposer:
         stats = self.stats() if self.stats else None
         weights = {t: stats.idf(t) if stats else 1.0 for t in terms}
         total = sum(weights.values()) or 1.0
-        lexical = np.array([sum(w for t, w in weights.items() if t in c.terms) / total for c in candidates])
+        where = {c.context: set(content_terms(c.context)) for c in candidates}
+        lexical = np.array([sum(w for t, w in weights.items() if t in c.terms or t in where[c.context]) / total
+                            for c in candidates])
         rank = np.array([1.0 / (1 + 0.1 * (c.passage - 1)) for c in candidates])
         short = np.array([min(1.0, len(c.terms) / 4) for c in candidates])  # "Expensive." alone says little
         return (0.6 * dense + 0.4 * lexical) * rank * short

@@ -35,11 +35,13 @@ from rag.sentences import Unit, plain, split_markdown
 Verdict = Literal["supported", "cited", "recited", "unsupported", "no_claim"]
 
 # A sentence needs this share of its content terms in a passage, or this lower share and this closeness in
-# meaning to the passage's best parts (of the first few); a code block needs this share of its lines.
+# meaning to the passage's best parts (of the first few, in the first few passages); a code block needs this
+# share of its lines.
 MIN_COVERAGE = 0.6
 MIN_DENSE_COVERAGE = 0.45
 MIN_SIMILARITY = 0.7
 DENSE_PARTS = 3
+DENSE_PASSAGES = 2
 MIN_CODE_LINES = 0.8
 # Fewer content terms than this is not a checkable claim ("Yes, it does.").
 MIN_CLAIM_TERMS = 3
@@ -54,6 +56,7 @@ _NO_CLAIM = re.compile(
 )
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|without|neither|nor)\b|n't\b",
                        re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:]|\band\b|\bbut\b|\bwhile\b", re.IGNORECASE)
 _CONDITION = re.compile(r"\b(?:if|unless|otherwise|or|else)\b", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # Numbers, with thousands separators and decimals; a range ("8-10", "8 to 10") is one token.
@@ -211,15 +214,20 @@ class GroundingChecker:
 
     def _best(self, claim: str, terms: list[str], passages: list[PreparedPassage]) -> tuple[int | None, Support]:
         """The passage that supports the claim (None if none does) and its support. The dense model is
-        asked about the closest passage only, when words alone do not decide."""
+        asked about the closest passages only, when words alone do not decide."""
         lexical = sorted(((self._support(claim, terms, [p], dense=False), p) for p in passages),
                          key=lambda sp: (sp[0].ok, sp[0].coverage), reverse=True)
         if not lexical:
             return None, Support(0.0, False, "no passage to compare with")
         support, passage = lexical[0]
-        if not support.ok and support.coverage >= MIN_DENSE_COVERAGE:
-            support = self._support(claim, terms, [passage])
-        return (passage.n if support.ok else None), support
+        if support.ok:
+            return passage.n, support
+        for lexical_support, candidate in lexical[:DENSE_PASSAGES]:
+            if lexical_support.coverage >= MIN_DENSE_COVERAGE:
+                dense_support = self._support(claim, terms, [candidate])
+                if dense_support.ok:
+                    return candidate.n, dense_support
+        return None, support
 
     def _support(self, claim: str, terms: list[str], passages: list[PreparedPassage], dense: bool = True) -> Support:
         """Coverage (or closeness in meaning), exact details and polarity of a claim against `passages` together."""
@@ -272,9 +280,12 @@ def _missing_detail(claim: str, passages: list[PreparedPassage]) -> str | None:
         if not whole or not all(w in passage_words for w in words(token)):
             return f"'{token}' is not in the passage"
     parts = [part for p in passages for part in p.parts]
+    for clause in _CLAUSE.split(prose):  # "the MPU-6050 is a 9-axis IMU": both numbers of one item
+        together = {_number_token(m) for m in _NUMBER.finditer(clause)}
+        if len(together) > 1 and not any(together <= part.numbers for part in parts):
+            return f"the numbers {', '.join(sorted(together))} are not together in the passage"
     for m in _NUMBER.finditer(prose):
-        lo = _number(m.group(1))
-        number = f"{lo}-{_number(m.group(2))}" if m.group(2) else lo
+        number = _number_token(m)
         holding = [part for part in parts if number in part.numbers]
         # What the sentence says of the number, as far as the passage speaks of it at all.
         near = set(content_terms(_around(prose, m.start(), m.end()))) & set().union(*(p.terms for p in passages))
@@ -282,6 +293,12 @@ def _missing_detail(claim: str, passages: list[PreparedPassage]) -> str | None:
         if not any(not near or near & part.terms or not part.terms - part.numbers for part in holding):
             return f"the number {m.group(0).strip()} is not in the passage with what the sentence says of it"
     return None
+
+
+def _number_token(m: re.Match) -> str:
+    """A number as the claim states it: a range as 'lo-hi'."""
+    lo = _number(m.group(1))
+    return f"{lo}-{_number(m.group(2))}" if m.group(2) else lo
 
 
 def _around(text: str, start: int, end: int, width: int = 5) -> str:

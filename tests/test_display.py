@@ -17,3 +17,24 @@ def test_unclosed_code_block_is_closed_before_the_sources():
 def test_not_covered_has_no_sources():
     shown = answer_markdown(Answer("The textbook does not cover this.", [], False, [], False, 5, "none", "q"))
     assert "Not covered by the textbook" in shown and "Sources" not in shown
+
+
+def test_unsupported_sentences_are_greyed_and_explained():
+    from rag.display import LEGEND, UNSUPPORTED_ANCHOR
+    from rag.grounding import CheckedSentence
+
+    text = "Nodes are processes [1]. Nodes run in the cloud [1].\n\n- Topics [carry] data."
+    sentences = [CheckedSentence("Nodes are processes [1].", [1], "supported", 1.0),
+                 CheckedSentence("Nodes run in the cloud [1].", [1], "unsupported", 0.2, "not in the passage"),
+                 CheckedSentence("- Topics [carry] data.", [], "unsupported", 0.1)]
+    shown = answer_markdown(Answer(text, [Source(1, PASSAGE)], True, [PASSAGE], True, 5, "local: m", "q", sentences))
+    assert f"Nodes are processes [1]. [Nodes run in the cloud.]({UNSUPPORTED_ANCHOR}) ⚠[1]" in shown
+    assert f"- [Topics \\[carry\\] data.]({UNSUPPORTED_ANCHOR}) ⚠" in shown  # the bullet stays outside
+    assert shown.count(LEGEND) == 1
+
+
+def test_no_legend_when_everything_is_supported():
+    from rag.display import LEGEND
+
+    shown = answer_markdown(Answer("Fine [1].", [Source(1, PASSAGE)], True, [PASSAGE], True, 5, "m", "q"))
+    assert LEGEND not in shown and "#not-in-book" not in shown

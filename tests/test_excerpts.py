@@ -1,0 +1,74 @@
+"""The book-excerpts composer: what counts as an excerpt, and how an answer is chosen and ordered."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rag.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel, excerpts_of
+
+LIDAR = """### LIDAR
+
+**Purpose**: 3D environment mapping and distance measurement.
+
+**Limitations**:
+- Expensive
+- Limited performance with reflective or transparent surfaces
+
+LIDAR emits laser pulses and measures their time of flight. It works in
+darkness as well as in daylight.
+
+| Model | Price |
+|---|---|
+| Hokuyo | $1,000 |
+
+Check your understanding: why does glass confuse a LIDAR?
+
+```bash
+ros2 topic echo /scan
+```
+"""
+
+GLOSSARY = "## Z\n\n**ZMP (Zero Moment Point)**\n: Concept in bipedal robotics for maintaining balance.\n"
+
+
+def test_excerpts_keep_lists_with_their_lead_in_rows_with_their_columns_and_skip_questions():
+    texts = [e.text for e in excerpts_of(1, LIDAR)]
+    assert "**Limitations**: Expensive; Limited performance with reflective or transparent surfaces." in texts
+    assert "LIDAR emits laser pulses and measures their time of flight." in texts
+    assert "It works in darkness as well as in daylight." in texts  # a hard-wrapped sentence, whole
+    assert "Model: Hokuyo; Price: $1,000." in texts
+    assert not any(t.endswith("?") for t in texts)
+    assert any(e.code and "ros2 topic echo /scan" in e.text for e in excerpts_of(1, LIDAR))
+
+
+def test_glossary_entries_join_the_term_and_its_definition():
+    assert [e.text for e in excerpts_of(1, GLOSSARY)] == [
+        "**ZMP (Zero Moment Point)**: Concept in bipedal robotics for maintaining balance."]
+
+
+def test_answer_picks_relevant_excerpts_cites_them_and_stays_short(embedder):
+    composer = ExcerptComposer(embedder.embed_texts)
+    other = "Gazebo simulates robots. It ships physics engines. Worlds are written in SDF."
+    text = composer.compose("Why does my lidar struggle with glass doors?", [other, LIDAR], ["Gazebo", "Sensors › LIDAR"])
+    assert "reflective or transparent surfaces [2]" in text
+    assert "[1]" not in text or text.index("[2]") < text.index("[1]")  # the best passage leads
+    assert len(text.split()) <= MAX_WORDS
+    assert composer.compose("anything", []) == ""
+
+
+def test_excerpt_model_streams_the_composition_word_by_word(embedder):
+    from types import SimpleNamespace
+
+    from rag.retrieval import Passage
+
+    passage = Passage("p", LIDAR, "Sensors", "Sensors › LIDAR", "LIDAR", "", "s.md", 0.1, 0.5)
+    context = SimpleNamespace(query="What are the limitations of LIDAR?", passages=[passage])
+    model = ExcerptModel(ExcerptComposer(embedder.embed_texts), context)
+
+    async def run():
+        return [event async for event in model.stream_response()]
+
+    events = asyncio.run(run())
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    assert len(deltas) > 5 and "".join(deltas) == events[-1].response.output[0].content[0].text
