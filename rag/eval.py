@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import pytrec_eval
 
@@ -32,6 +33,7 @@ from rag.config import load_settings
 from rag.embeddings import Embedder
 from rag.grounding import GroundingChecker
 from rag.lexical import content_terms
+from rag.providers import ProviderName
 from rag.retrieval import Retriever, SearchResult
 from rag.store import CollectionSpec, EdgeStore, StoredPoint
 from rag.tutor import Tutor
@@ -205,11 +207,15 @@ def grounding_scores(items: list[dict], checker: GroundingChecker) -> dict[str, 
             elif label in ("miscited", "uncited"):
                 handled[label] += bool(set(got.cites) & should) and not (set(got.cites) & set(gold["cites"]) - should)
             elif label == "supported":
-                handled[label] += got.verdict in ("unsupported", "recited")  # counted as false flags
-    share = {label: handled[label] / total[label] if total[label] else 0.0 for label in total}
-    return {"invented_flagged": share.get("invented", 0.0), "altered_flagged": share.get("altered", 0.0),
-            "miscited_fixed": share.get("miscited", 0.0), "uncited_attributed": share.get("uncited", 0.0),
-            "false_flags": share.get("supported", 0.0), "ms_per_answer": statistics.median(times) if times else 0.0}
+                handled["false_flag"] += got.verdict in ("unsupported", "recited")  # flagged or cited away
+
+    def share(counted: str, label: str) -> float:
+        return handled[counted] / total[label] if total[label] else 0.0
+
+    return {"invented_flagged": share("invented", "invented"), "altered_flagged": share("altered", "altered"),
+            "miscited_fixed": share("miscited", "miscited"), "uncited_attributed": share("uncited", "uncited"),
+            "false_flags": share("false_flag", "supported"),
+            "ms_per_answer": statistics.median(times) if times else 0.0}
 
 
 def grounding(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
@@ -304,9 +310,6 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("beir", help="a BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     b.add_argument("--dir", type=Path, required=True, help="the BEIR dataset folder, e.g. ../shared/eval/scifact")
     q = sub.add_parser("questions", help="student questions (jsonl) over Docusaurus corpora")
-    q.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
-    q.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER",
-                   help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)")
     q.add_argument("--k", type=int, default=5, help="top-k passages per question (default: 5)")
     q.add_argument("--chunk-size", type=int, default=IngestOptions.chunk_size, help="as for python -m ingest")
     q.add_argument("--chunk-overlap", type=int, default=IngestOptions.chunk_overlap, help="as for python -m ingest")
@@ -315,11 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grounding", help="labelled tutor answers (jsonl), checked sentence by sentence")
     g.add_argument("--file", type=Path, required=True, help="e.g. ../shared/eval/grounding-dev.jsonl")
     a = sub.add_parser("answers", help="the whole tutor on student questions (jsonl) over Docusaurus corpora")
-    a.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
-    a.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER",
-                   help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)")
-    a.add_argument("--provider", choices=["excerpts", "bundled", "local", "gemini", "openai"],
+    a.add_argument("--provider", choices=list(get_args(ProviderName)),
                    help="who answers (default: as configured, which is book excerpts without keys)")
+    for p in (q, a):
+        p.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
+        p.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER",
+                       help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)")
     for p in (b, q, g, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
     return parser

@@ -1,6 +1,7 @@
 """`python -m rag.eval` on small data written here (the real benchmark runs are in the README)."""
 
 import json
+import re
 
 from rag.eval import main, normalise_beir_text, normalise_for_match
 from tests.conftest import SAMPLE_DOCS
@@ -18,19 +19,21 @@ def test_beir_sentence_joins_are_split():
     assert normalise_beir_text("e.g. U.S. in 3.5 mg") == "e.g. U.S. in 3.5 mg"
 
 
+ROWS = [
+    {"id": "t1", "corpus": "S", "question": "How do I start many nodes with one command?", "answerable": True,
+     "file": "S/01-ros2-basics/03-launch-files.md", "heading": "Why launch files?",
+     "quote": "A **launch file** describes a set of nodes"},
+    {"id": "t2", "corpus": "S", "question": "What is the zero moment point?", "answerable": True,
+     "file": "S/04-humanoid-control/02-balance-and-walking.md", "heading": "The zero moment point",
+     "quote": "where the horizontal moments of gravity and inertia cancel"},
+    {"id": "t3", "corpus": "S", "question": "Which wine goes with fish?", "answerable": False,
+     "file": None, "heading": None, "quote": None},
+]
+
+
 def test_questions_command(tmp_path, capsys):
-    rows = [
-        {"id": "t1", "corpus": "S", "question": "How do I start many nodes with one command?", "answerable": True,
-         "file": "S/01-ros2-basics/03-launch-files.md", "heading": "Why launch files?",
-         "quote": "A **launch file** describes a set of nodes"},
-        {"id": "t2", "corpus": "S", "question": "What is the zero moment point?", "answerable": True,
-         "file": "S/04-humanoid-control/02-balance-and-walking.md", "heading": "The zero moment point",
-         "quote": "where the horizontal moments of gravity and inertia cancel"},
-        {"id": "t3", "corpus": "S", "question": "Which wine goes with fish?", "answerable": False,
-         "file": None, "heading": None, "quote": None},
-    ]
     questions = tmp_path / "q.jsonl"
-    questions.write_text("\n".join(json.dumps(r) for r in rows))
+    questions.write_text("\n".join(json.dumps(r) for r in ROWS))
     out_json = tmp_path / "out.json"
     assert main(["questions", "--file", str(questions), "--corpus", f"S={SAMPLE_DOCS}", "--mode", "hybrid",
                  "--json", str(out_json)]) == 0
@@ -56,3 +59,24 @@ def test_beir_command(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == ["dense", "bm25", "hybrid"]
     assert all("ndcg@10=1.000" in line and "recall@100=1.000" in line for line in lines)
+
+
+def test_answers_command(tmp_path, capsys):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(r) for r in ROWS))
+    assert main(["answers", "--file", str(questions), "--corpus", f"S={SAMPLE_DOCS}"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("answers cited=1.00 section=")
+    assert "support=1.00 refused=1/1 wrongly_refused=0/2 p50_ms=" in last
+
+
+def test_grounding_command(tmp_path, capsys):
+    item = {"id": "g1", "question": "What is a topic?", "answer": "Topics carry messages [1]. Made up [1].",
+            "passages": [{"n": 1, "path": "x.md", "text": "Topics carry messages between nodes."}],
+            "sentences": [{"text": "Topics carry messages [1].", "cites": [1], "label": "supported", "should_cite": None},
+                          {"text": "Made up [1].", "cites": [1], "label": "filler", "should_cite": None}]}
+    (tmp_path / "g.jsonl").write_text(json.dumps(item))
+    assert main(["grounding", "--file", str(tmp_path / "g.jsonl")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"grounding invented_flagged=0\.00 altered_flagged=0\.00 miscited_fixed=0\.00 "
+                        r"uncited_attributed=0\.00 false_flags=0\.00 ms_per_answer=\d+\.\d", last)
