@@ -43,8 +43,9 @@ async def profiles(user=None, language=None) -> list[cl.ChatProfile]:
     settings = server.state.tutors.settings
     default = choose_provider(settings).name
     records = [provider(settings, name) for name in configured_providers(settings)]
-    return [cl.ChatProfile(name=p.label, markdown_description=p.description, default=p.name == default)
-            for p in records]
+    return [
+        cl.ChatProfile(name=p.label, markdown_description=p.description, default=p.name == default) for p in records
+    ]
 
 
 @cl.on_chat_start
@@ -74,8 +75,11 @@ async def on_message(message: cl.Message) -> None:
                 streamed = True
             elif isinstance(event, Answer):
                 reply.content = display.answer_markdown(event)
-                reply.elements = [cl.Text(name=f"[{s.n}]", content=display.source_panel(s), display="side")
-                                  for s in event.sources if event.covered]
+                reply.elements = [
+                    cl.Text(name=f"[{s.n}]", content=display.source_panel(s), display="side")
+                    for s in event.sources
+                    if event.covered
+                ]
                 await (reply.update() if streamed else reply.send())
     except TutorError as exc:
         await cl.Message(content=display.error_markdown(exc)).send()

@@ -40,8 +40,9 @@ async def measure(url: str, body: dict, concurrency: int, rounds: int) -> tuple[
     times, errors = [], 0
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
         for _ in range(rounds):
-            results = await asyncio.gather(*(first_token_ms(client, url, body) for _ in range(concurrency)),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                *(first_token_ms(client, url, body) for _ in range(concurrency)), return_exceptions=True
+            )
             errors += sum(isinstance(r, Exception) for r in results)
             times += [r for r in results if not isinstance(r, Exception)]
     return times, errors
@@ -64,24 +65,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
         build_collection(data / "qdrant", Embedder(), args.chunks, 2000, "textbook_content").close()
-        app = App(data, LLM_PROVIDER="local", LOCAL_LLM_BASE_URL=llm.base_url, LOCAL_LLM_MODEL="fake-llm",
-                  SCORE_THRESHOLD="0")
+        app = App(
+            data, LLM_PROVIDER="local", LOCAL_LLM_BASE_URL=llm.base_url, LOCAL_LLM_MODEL="fake-llm", SCORE_THRESHOLD="0"
+        )
         try:
             body = {"content": QUESTION}
             asyncio.run(measure(app.url + "/api/v1/chat/stream", body, 1, 2))  # warm-up
             llm_body = {"model": "fake-llm", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
             for concurrency in args.concurrency:
-                app_times, errors = asyncio.run(measure(app.url + "/api/v1/chat/stream", body, concurrency,
-                                                        args.rounds))
-                llm_times, _ = asyncio.run(measure(llm.base_url + "/chat/completions", llm_body, concurrency,
-                                                   args.rounds))
+                app_times, errors = asyncio.run(
+                    measure(app.url + "/api/v1/chat/stream", body, concurrency, args.rounds)
+                )
+                llm_times, _ = asyncio.run(
+                    measure(llm.base_url + "/chat/completions", llm_body, concurrency, args.rounds)
+                )
                 llm_median = statistics.median(llm_times)
                 overhead = [t - llm_median for t in app_times]
-                print(f"{concurrency:>3} concurrent: overhead to first token {percentiles(overhead)} ms "
-                      f"(fake LLM's own first token: median {llm_median:.1f} ms), errors {errors}/"
-                      f"{concurrency * args.rounds}")
-            print(f"app memory with {args.chunks} chunks: {rss_mb(app.process.pid):.0f} MB RSS "
-                  "(models loaded, after the requests above; the LLM is not in the app process)")
+                print(
+                    f"{concurrency:>3} concurrent: overhead to first token {percentiles(overhead)} ms "
+                    f"(fake LLM's own first token: median {llm_median:.1f} ms), errors {errors}/"
+                    f"{concurrency * args.rounds}"
+                )
+            print(
+                f"app memory with {args.chunks} chunks: {rss_mb(app.process.pid):.0f} MB RSS "
+                "(models loaded, after the requests above; the LLM is not in the app process)"
+            )
         finally:
             app.stop()
             llm.close()

@@ -53,8 +53,13 @@ def build_collection(folder: Path, embedder: Embedder, size: int, unique: int, c
             dense = dense + rng.normal(0, 0.02, dense.shape)
             dense /= np.linalg.norm(dense)
         payload = {"text": text, "title": f"abstract {n}", "breadcrumb": f"abstract {n}", "source_path": f"{n}.md"}
-        batch.append(StoredPoint(str(uuid.uuid5(uuid.NAMESPACE_OID, str(n))),
-                                 Embedding(dense.tolist(), SparseVector(emb.sparse.indices, emb.sparse.values)), payload))
+        batch.append(
+            StoredPoint(
+                str(uuid.uuid5(uuid.NAMESPACE_OID, str(n))),
+                Embedding(dense.tolist(), SparseVector(emb.sparse.indices, emb.sparse.values)),
+                payload,
+            )
+        )
         if len(batch) == 1000:
             store.upsert(batch)
             batch = []

@@ -43,8 +43,10 @@ def main() -> None:
         chunks = [c for path in discover(args.source) for c in parse_and_chunk(path, options, chunker)[1]]
         tokens = sum(embedder.count_tokens(c.embedding_text) for c in chunks)
         ours = report.chunks_upserted / report.seconds
-        print(f"ingest: {report.chunks_upserted} chunks, {tokens} tokens in {report.seconds:.1f} s = "
-              f"{ours:.1f} chunks/s, {tokens / report.seconds:.0f} tokens/s")
+        print(
+            f"ingest: {report.chunks_upserted} chunks, {tokens} tokens in {report.seconds:.1f} s = "
+            f"{ours:.1f} chunks/s, {tokens / report.seconds:.0f} tokens/s"
+        )
 
         texts = [c.embedding_text for c in chunks]
         sparse = SparseTextEmbedding(BM25_MODEL, specific_model_path=str(bm25_dir(settings.model_cache_dir)))
@@ -53,15 +55,19 @@ def main() -> None:
         list(sparse.passage_embed(texts))
         bare = len(texts) / (time.perf_counter() - started)
         print(f"bare fastembed on the same texts: {bare:.1f} chunks/s -> ingest runs at {ours / bare:.0%} of it")
-        print(f"peak RSS of the ingest (models included): {peak:.0f} MB; after bare fastembed with its default "
-              f"batch of 256: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"peak RSS of the ingest (models included): {peak:.0f} MB; after bare fastembed with its default "
+            f"batch of 256: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
 
         env = {**os.environ, "QDRANT_PATH": str(Path(folder) / "qdrant"), "PYTHONPATH": str(REPO)}
         command = [sys.executable, "-m", "ingest", "--source", str(args.source)]
         started = time.perf_counter()
         out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-        print(f"no-op re-ingest (python -m ingest, model load included): {time.perf_counter() - started:.1f} s "
-              f"[{out.stdout.strip().splitlines()[-1]}]")
+        print(
+            f"no-op re-ingest (python -m ingest, model load included): {time.perf_counter() - started:.1f} s "
+            f"[{out.stdout.strip().splitlines()[-1]}]"
+        )
 
 
 if __name__ == "__main__":

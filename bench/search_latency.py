@@ -44,8 +44,10 @@ def main() -> None:
                 total.append((done - embedded) * 1000)
             store.close()
         share = sum(embed) / sum(total)
-        print(f"{size:>6} chunks: search {percentiles(total)} ms | embedding share {share:.0%} "
-              f"(query embedding {percentiles(embed)} ms)")
+        print(
+            f"{size:>6} chunks: search {percentiles(total)} ms | embedding share {share:.0%} "
+            f"(query embedding {percentiles(embed)} ms)"
+        )
 
 
 def _machine() -> str:

@@ -27,23 +27,48 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a Docusaurus book's markdown into the tutor's Qdrant collection. Reruns are incremental: "
         "unchanged documents are skipped, changed ones replaced, removed ones deleted.",
     )
-    p.add_argument("--source", type=Path, default=Path("book-source/docs"),
-                   help="the book's docs folder (default: %(default)s)")
-    p.add_argument("--base-url", default=IngestOptions.base_url,
-                   help="the published site's docs URL, used for links to pages and anchors (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=IngestOptions.batch_size,
-                   help="chunks embedded and uploaded per batch (default: %(default)s)")
-    p.add_argument("--chunk-size", type=int, default=IngestOptions.chunk_size,
-                   help="most tokens (of the embedding model's tokenizer) per chunk (default: %(default)s)")
-    p.add_argument("--chunk-overlap", type=int, default=IngestOptions.chunk_overlap,
-                   help="tokens repeated from the previous chunk when a section is split (default: %(default)s)")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="skip files whose path relative to --source matches GLOB (repeatable), e.g. 'drafts/*'")
+    p.add_argument(
+        "--source", type=Path, default=Path("book-source/docs"), help="the book's docs folder (default: %(default)s)"
+    )
+    p.add_argument(
+        "--base-url",
+        default=IngestOptions.base_url,
+        help="the published site's docs URL, used for links to pages and anchors (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=IngestOptions.batch_size,
+        help="chunks embedded and uploaded per batch (default: %(default)s)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=IngestOptions.chunk_size,
+        help="most tokens (of the embedding model's tokenizer) per chunk (default: %(default)s)",
+    )
+    p.add_argument(
+        "--chunk-overlap",
+        type=int,
+        default=IngestOptions.chunk_overlap,
+        help="tokens repeated from the previous chunk when a section is split (default: %(default)s)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files whose path relative to --source matches GLOB (repeatable), e.g. 'drafts/*'",
+    )
     p.add_argument("--recreate", action="store_true", help="drop the collection and rebuild it from scratch")
-    p.add_argument("--dry-run", action="store_true",
-                   help="parse and chunk only: print counts and sample chunks, write nothing")
-    p.add_argument("--if-empty", action="store_true",
-                   help="do nothing when the collection already holds points (used by `make run` for the sample book)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="parse and chunk only: print counts and sample chunks, write nothing"
+    )
+    p.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing when the collection already holds points (used by `make run` for the sample book)",
+    )
     return p
 
 
@@ -57,8 +82,10 @@ def dry_run(opts: IngestOptions, chunker: Chunker) -> int:
             failed += 1
             print(f"FAILED {path.relative_to(opts.source)}: {exc}")
     sizes = [c.token_count for c in chunks] or [0]
-    print(f"{len(files)} documents, {failed} failed, {len(chunks)} chunks; tokens per chunk: "
-          f"min {min(sizes)}, mean {sum(sizes) / len(sizes):.0f}, max {max(sizes)}")
+    print(
+        f"{len(files)} documents, {failed} failed, {len(chunks)} chunks; tokens per chunk: "
+        f"min {min(sizes)}, mean {sum(sizes) / len(sizes):.0f}, max {max(sizes)}"
+    )
     for chunk in chunks[:: max(1, len(chunks) // 3)][:3]:
         print(f"\n--- {chunk.breadcrumb}  ({chunk.url}, {chunk.token_count} tokens)\n{chunk.text[:400]}")
     return 1 if failed else 0
@@ -68,11 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.source.is_dir():
-        print(f"error: --source {args.source} is not a folder. Pass the book's docs folder, e.g. "
-              "--source samples/textbook/docs", file=sys.stderr)
+        print(
+            f"error: --source {args.source} is not a folder. Pass the book's docs folder, e.g. "
+            "--source samples/textbook/docs",
+            file=sys.stderr,
+        )
         return 2
-    opts = IngestOptions(args.source, args.base_url, args.chunk_size, args.chunk_overlap, args.batch_size,
-                         tuple(args.exclude), args.recreate)
+    opts = IngestOptions(
+        args.source,
+        args.base_url,
+        args.chunk_size,
+        args.chunk_overlap,
+        args.batch_size,
+        tuple(args.exclude),
+        args.recreate,
+    )
     try:
         settings = load_settings()
         embedder = Embedder(settings.embedding_model, settings.model_cache_dir)

@@ -48,10 +48,20 @@ class Chunk:
 
     def payload(self, doc_hash: str, chunk_count: int) -> dict:
         return {
-            "text": self.text, "title": self.title, "breadcrumb": self.breadcrumb, "section": self.section,
-            "anchor": self.anchor, "url": self.url, "source_path": self.source_path, "doc_id": self.doc_id,
-            "category": self.category, "position": self.position, "token_count": self.token_count,
-            "content_hash": self.content_hash, "doc_hash": doc_hash, "chunk_count": chunk_count,
+            "text": self.text,
+            "title": self.title,
+            "breadcrumb": self.breadcrumb,
+            "section": self.section,
+            "anchor": self.anchor,
+            "url": self.url,
+            "source_path": self.source_path,
+            "doc_id": self.doc_id,
+            "category": self.category,
+            "position": self.position,
+            "token_count": self.token_count,
+            "content_hash": self.content_hash,
+            "doc_hash": doc_hash,
+            "chunk_count": chunk_count,
         }
 
 

@@ -23,7 +23,9 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 CUSTOM_ID = re.compile(r"\s*\{#([^}]+)\}\s*$")
 ADMONITION_OPEN = re.compile(r"^\s*:::\s*([A-Za-z]+)\s*(.*?)\s*$")
 ADMONITION_CLOSE = re.compile(r"^\s*:::\s*$")
-MDX_IMPORT_EXPORT = re.compile(r"""^\s*(import\s+(.+\s+from\s+)?['"]|export\s+(default|const|let|var|function|class)\b)""")
+MDX_IMPORT_EXPORT = re.compile(
+    r"""^\s*(import\s+(.+\s+from\s+)?['"]|export\s+(default|const|let|var|function|class)\b)"""
+)
 NUMBER_PREFIX = re.compile(r"^\d+\s*[-_.]\s*")
 INLINE_CODE = re.compile(r"(`+)(.+?)\1")
 IMG = re.compile(r"<img\b[^>]*?\balt=[\"']([^\"']*)[\"'][^>]*>", re.IGNORECASE)
@@ -96,7 +98,7 @@ def _clean_prose(line: str) -> str:
     parts = []
     last = 0
     for m in INLINE_CODE.finditer(line):
-        parts.append(_strip_tags(line[last:m.start()]))
+        parts.append(_strip_tags(line[last : m.start()]))
         parts.append(m.group(0))
         last = m.end()
     parts.append(_strip_tags(line[last:]))
@@ -149,7 +151,9 @@ def read_text(path: Path) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ParseError(f"not valid UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+        raise ParseError(
+            f"not valid UTF-8 (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); save it as UTF-8"
+        ) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -39,15 +39,24 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
     return {
         "answer": answer.text,
         "sources": [
-            {"n": s.n, "title": s.passage.title, "section": s.passage.breadcrumb, "url": s.passage.url,
-             "path": s.passage.source_path, "score": round(s.passage.similarity, 4), "text": s.passage.text}
+            {
+                "n": s.n,
+                "title": s.passage.title,
+                "section": s.passage.breadcrumb,
+                "url": s.passage.url,
+                "path": s.passage.source_path,
+                "score": round(s.passage.similarity, 4),
+                "text": s.passage.text,
+            }
             for s in answer.sources
         ],
         "cited": answer.cited,
         "covered": answer.covered,
         "coverage": answer.coverage_reason,
-        "sentences": [{"text": s.text, "cites": s.cites, "supported": s.supported, "score": round(s.score, 3)}
-                      for s in answer.sentences],
+        "sentences": [
+            {"text": s.text, "cites": s.cites, "supported": s.supported, "score": round(s.score, 3)}
+            for s in answer.sentences
+        ],
         "grounded": None if answer.grounded is None else round(answer.grounded, 3),
         "processing_time_ms": answer.processing_time_ms,
         "model": answer.model,
@@ -99,11 +108,14 @@ async def health(request: Request) -> JSONResponse:
         asyncio.to_thread(check_qdrant, tutor.store),
         asyncio.to_thread(check_llm, choose_provider(tutor.settings), tutor.settings.qdrant_timeout),
     )
-    status = {"qdrant": {"ok": qdrant.status == "OK", "detail": qdrant.detail},
-              "llm": {"ok": llm.status == "OK", "detail": llm.detail}}
+    status = {
+        "qdrant": {"ok": qdrant.status == "OK", "detail": qdrant.detail},
+        "llm": {"ok": llm.status == "OK", "detail": llm.detail},
+    }
     down = [name for name, s in status.items() if not s["ok"]]
-    return JSONResponse({"status": "ok" if not down else f"down: {', '.join(down)}", **status},
-                        status_code=503 if down else 200)
+    return JSONResponse(
+        {"status": "ok" if not down else f"down: {', '.join(down)}", **status}, status_code=503 if down else 200
+    )
 
 
 def mount_api(app: FastAPI) -> None:

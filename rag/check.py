@@ -40,7 +40,9 @@ def check_collection(store: Store, settings: Settings) -> list[Check]:
     try:
         spec = store.collection_spec()
         if spec is None:
-            return [Check("WARN", "Collection present", f"{settings.qdrant_collection} does not exist yet: {INGEST_HINT}")]
+            return [
+                Check("WARN", "Collection present", f"{settings.qdrant_collection} does not exist yet: {INGEST_HINT}")
+            ]
         points = store.count()
     except StoreError as exc:
         return [Check("FAIL", "Collection present", str(exc))]
@@ -51,10 +53,15 @@ def check_collection(store: Store, settings: Settings) -> list[Check]:
     if spec.embedding_model == settings.embedding_model:
         checks.append(Check("OK", "Embedding model matches", f"{spec.embedding_model} ({spec.dim}-d)"))
     else:
-        checks.append(Check("FAIL", "Embedding model matches",
-                            f"the collection holds {spec.embedding_model} vectors but EMBEDDING_MODEL is "
-                            f"{settings.embedding_model}: set EMBEDDING_MODEL={spec.embedding_model} or re-ingest "
-                            "with `python -m ingest --recreate`"))
+        checks.append(
+            Check(
+                "FAIL",
+                "Embedding model matches",
+                f"the collection holds {spec.embedding_model} vectors but EMBEDDING_MODEL is "
+                f"{settings.embedding_model}: set EMBEDDING_MODEL={spec.embedding_model} or re-ingest "
+                "with `python -m ingest --recreate`",
+            )
+        )
     return checks
 
 
@@ -80,8 +87,12 @@ def check_llm(choice: Provider, timeout: float) -> Check:
     finally:
         client.close()
     if not any(i == choice.model or i.endswith("/" + choice.model) for i in ids):
-        return Check("FAIL", name, f"{choice.base_url} does not list model {choice.model} (it has: "
-                     f"{', '.join(ids[:8]) or 'none'}); fix the model name")
+        return Check(
+            "FAIL",
+            name,
+            f"{choice.base_url} does not list model {choice.model} (it has: "
+            f"{', '.join(ids[:8]) or 'none'}); fix the model name",
+        )
     return Check("OK", name, f"{choice.answered_by} ({choice.where})")
 
 

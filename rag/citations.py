@@ -72,7 +72,7 @@ class CitationRewriter:
     def _emit(self, text: str) -> str:
         # Prefix the last character already sent so the look-behind sees across deltas.
         last = self.text[-1:].replace("[", "")
-        out = _tidy(MARKER.sub(self._rewrite, last + text)[len(last):])
+        out = _tidy(MARKER.sub(self._rewrite, last + text)[len(last) :])
         self.text += out
         return out
 

@@ -83,8 +83,15 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Path.home() / ".cache" / "textbook-tutor" / "models"
     sessions_db: Path = Path(".data/sessions.db")
 
-    @field_validator("qdrant_cluster_endpoint", "local_llm_base_url", "openai_base_url", "qdrant_api_key",
-                     "openai_api_key", "gemini_api_key", mode="before")
+    @field_validator(
+        "qdrant_cluster_endpoint",
+        "local_llm_base_url",
+        "openai_base_url",
+        "qdrant_api_key",
+        "openai_api_key",
+        "gemini_api_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """`KEY=` in a `.env` means "not set", not "set to the empty string"."""

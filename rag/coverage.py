@@ -44,32 +44,50 @@ def specific_words(question: str, vocabulary: frozenset[str]) -> list[str]:
         lower = word.lower()
         if lower in STOPWORDS or len(word) < 2:
             continue
-        opens_sentence = not question[:m.start()].strip() or question[:m.start()].rstrip()[-1] in ".?!"
-        named = (any(c.isdigit() for c in word) or (word.isupper() and word.isalpha())
-                 or (word[0].isupper() and not opens_sentence)
-                 or (lower not in vocabulary and len(word) >= MIN_NAME_LENGTH))
+        opens_sentence = not question[: m.start()].strip() or question[: m.start()].rstrip()[-1] in ".?!"
+        named = (
+            any(c.isdigit() for c in word)
+            or (word.isupper() and word.isalpha())
+            or (word[0].isupper() and not opens_sentence)
+            or (lower not in vocabulary and len(word) >= MIN_NAME_LENGTH)
+        )
         if named:
             found.append(word)
     return found
 
 
-def assess(question: str, passages: Sequence[str], best_similarity: float, threshold: float,
-           stats: TermStats | None, vocabulary: frozenset[str]) -> Coverage:
+def assess(
+    question: str,
+    passages: Sequence[str],
+    best_similarity: float,
+    threshold: float,
+    stats: TermStats | None,
+    vocabulary: frozenset[str],
+) -> Coverage:
     """Covered or not, with the reason in words."""
     terms = list(dict.fromkeys(content_terms(question)))
     term_coverage = _term_coverage(terms, passages, stats)
-    absent = tuple(w for w in specific_words(question, vocabulary)
-                   if stats is not None and not _used(w, stats))
+    absent = tuple(w for w in specific_words(question, vocabulary) if stats is not None and not _used(w, stats))
     if absent:
         return Coverage(False, f"the book never mentions {', '.join(absent)}", best_similarity, term_coverage, absent)
     if best_similarity >= threshold:
-        return Coverage(True, f"best similarity {best_similarity:.2f} (threshold {threshold:.2f})",
-                        best_similarity, term_coverage)
+        return Coverage(
+            True, f"best similarity {best_similarity:.2f} (threshold {threshold:.2f})", best_similarity, term_coverage
+        )
     if term_coverage >= MIN_TERM_COVERAGE and best_similarity >= SIMILARITY_FLOOR:
-        return Coverage(True, f"a passage holds {term_coverage:.0%} of the question's key terms "
-                        f"(similarity {best_similarity:.2f})", best_similarity, term_coverage)
-    return Coverage(False, f"best similarity {best_similarity:.2f} is below {threshold:.2f} and no passage holds "
-                    f"most of the question's key terms ({term_coverage:.0%})", best_similarity, term_coverage)
+        return Coverage(
+            True,
+            f"a passage holds {term_coverage:.0%} of the question's key terms (similarity {best_similarity:.2f})",
+            best_similarity,
+            term_coverage,
+        )
+    return Coverage(
+        False,
+        f"best similarity {best_similarity:.2f} is below {threshold:.2f} and no passage holds "
+        f"most of the question's key terms ({term_coverage:.0%})",
+        best_similarity,
+        term_coverage,
+    )
 
 
 def _used(word: str, stats: TermStats) -> bool:
@@ -89,7 +107,6 @@ def _term_coverage(terms: list[str], passages: Sequence[str], stats: TermStats |
     total = sum(weights.values())
     if not total:
         return 0.0
-    return max(sum(w for t, w in weights.items() if t in found) / total
-               for found in (set(content_terms(p)) for p in passages))
-
-
+    return max(
+        sum(w for t, w in weights.items() if t in found) / total for found in (set(content_terms(p)) for p in passages)
+    )

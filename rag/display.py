@@ -26,8 +26,10 @@ EMPTY_COLLECTION = (
 # A sentence no passage supports is shown as a link to this anchor, which `public/tutor.css` greys out.
 UNSUPPORTED_ANCHOR = "#not-in-book"
 UNSUPPORTED_MARK = "⚠"
-LEGEND = (f"{UNSUPPORTED_MARK} _Greyed sentences are **not found in the book**: the passages do not say them. "
-          "Check them before you rely on them._")
+LEGEND = (
+    f"{UNSUPPORTED_MARK} _Greyed sentences are **not found in the book**: the passages do not say them. "
+    "Check them before you rely on them._"
+)
 
 _WHAT_TO_DO = {
     "qdrant": "The textbook store is not available right now.",
@@ -78,7 +80,7 @@ def mark_unsupported(sentence: CheckedSentence) -> str:
         return f"{text}\n\n{UNSUPPORTED_MARK} _This code is not found in the book._"
     prefix = LINE_PREFIX.match(text).group(0)
     markers = "".join(m.group(0) for m in MARKER.finditer(text))
-    body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text[len(prefix):])).strip()
+    body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text[len(prefix) :])).strip()
     return f"{prefix}[{_escape(body)}]({UNSUPPORTED_ANCHOR}) {UNSUPPORTED_MARK}{markers}"
 
 
@@ -93,8 +95,10 @@ def answer_markdown(answer: Answer) -> str:
     legend = f"\n\n{LEGEND}" if unsupported else ""
     label = "Sources" if answer.cited else "Retrieved (not cited)"
     links = " · ".join(f"[{s.n}] [{_escape(s.passage.breadcrumb)}]({s.passage.url})" for s in answer.sources)
-    return (f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
-            f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_")
+    return (
+        f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
+        f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
+    )
 
 
 def error_markdown(error: TutorError) -> str:

@@ -68,8 +68,10 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def load_beir(folder: Path) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, int]]]:
-    corpus = {d["_id"]: normalise_beir_text(f"{d.get('title', '')}. {d.get('text', '')}".strip(". "))
-              for d in _read_jsonl(folder / "corpus.jsonl")}
+    corpus = {
+        d["_id"]: normalise_beir_text(f"{d.get('title', '')}. {d.get('text', '')}".strip(". "))
+        for d in _read_jsonl(folder / "corpus.jsonl")
+    }
     queries = {q["_id"]: q["text"] for q in _read_jsonl(folder / "queries.jsonl")}
     qrels: dict[str, dict[str, int]] = {}
     for line in (folder / "qrels" / "test.tsv").read_text().splitlines()[1:]:
@@ -85,11 +87,15 @@ def beir(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[l
     ids = list(corpus)
     started = time.monotonic()
     for start in range(0, len(ids), BEIR_BATCH):
-        batch = ids[start:start + BEIR_BATCH]
+        batch = ids[start : start + BEIR_BATCH]
         embeddings = embedder.embed_passages([corpus[i] for i in batch])
         # The BEIR id rides in `source_path`, which every search result carries.
-        store.upsert([StoredPoint(str(uuid.uuid5(uuid.NAMESPACE_OID, f"beir:{i}")), e, {"source_path": i})
-                      for i, e in zip(batch, embeddings, strict=True)])
+        store.upsert(
+            [
+                StoredPoint(str(uuid.uuid5(uuid.NAMESPACE_OID, f"beir:{i}")), e, {"source_path": i})
+                for i, e in zip(batch, embeddings, strict=True)
+            ]
+        )
         print(f"\rembedded {min(start + BEIR_BATCH, len(ids))}/{len(ids)} documents", end="", file=sys.stderr)
     print(f"\ningested {len(ids)} documents in {time.monotonic() - started:.0f} s", file=sys.stderr)
     retriever = Retriever(store, embedder, top_k=100, threshold=0.0)
@@ -98,13 +104,20 @@ def beir(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[l
     summary, results = [], {}
     for mode in _modes(args.mode):
         # Scores by rank: trec_eval sorts by score, and RRF, cosine and BM25 scores are not comparable.
-        run = {q: {p.source_path: float(100 - rank)
-                   for rank, p in enumerate(retriever.search(text, k=100, mode=mode).passages)}
-               for q, text in queries.items()}
+        run = {
+            q: {
+                p.source_path: float(100 - rank)
+                for rank, p in enumerate(retriever.search(text, k=100, mode=mode).passages)
+            }
+            for q, text in queries.items()
+        }
         top10 = {q: dict(sorted(docs.items(), key=lambda kv: -kv[1])[:10]) for q, docs in run.items()}
         scores, mrr = evaluator.evaluate(run), mrr_evaluator.evaluate(top10)
-        results[mode] = {"ndcg@10": _mean(scores, "ndcg_cut_10"), "recall@100": _mean(scores, "recall_100"),
-                         "mrr@10": _mean(mrr, "recip_rank")}
+        results[mode] = {
+            "ndcg@10": _mean(scores, "ndcg_cut_10"),
+            "recall@100": _mean(scores, "recall_100"),
+            "mrr@10": _mean(mrr, "recip_rank"),
+        }
         summary.append(f"{mode} " + " ".join(f"{k}={v:.3f}" for k, v in results[mode].items()))
     store.close()
     return summary, {"queries": len(queries), "documents": len(corpus), "modes": results}
@@ -131,8 +144,13 @@ class ModeScore:
     def add(self, row: dict, result: SearchResult, k: int) -> None:
         """Score one question's search result and keep the details (the misses say what came back)."""
         covered = result.covered
-        entry = {"id": row["id"], "corpus": row["corpus"], "answerable": row["answerable"], "covered": covered,
-                 "best_similarity": round(result.best_similarity, 3)}
+        entry = {
+            "id": row["id"],
+            "corpus": row["corpus"],
+            "answerable": row["answerable"],
+            "covered": covered,
+            "best_similarity": round(result.best_similarity, 3),
+        }
         if not row["answerable"]:
             self.unanswerable += 1
             self.rejected_unanswerable += not covered
@@ -147,15 +165,21 @@ class ModeScore:
             self.reciprocal_ranks += 1 / rank if rank else 0.0
             entry.update(quote_rank=rank, file_hit=any(p.source_path == expected_file for p in result.passages))
             if rank is None:
-                entry.update(question=row["question"], expected=f"{expected_file} # {row['heading']}",
-                             quote=row["quote"], got=[f"{p.source_path} | {p.breadcrumb}" for p in result.passages])
+                entry.update(
+                    question=row["question"],
+                    expected=f"{expected_file} # {row['heading']}",
+                    quote=row["quote"],
+                    got=[f"{p.source_path} | {p.breadcrumb}" for p in result.passages],
+                )
         self.rows.append(entry)
 
     def line(self, mode: str, k: int) -> str:
         n = max(self.answerable, 1)
-        return (f"{mode} quote@{k}={self.quote_hits / n:.2f} file@{k}={self.file_hits / n:.2f} "
-                f"mrr={self.reciprocal_ranks / n:.2f} rejected_unanswerable={self.rejected_unanswerable}/"
-                f"{self.unanswerable} rejected_answerable={self.rejected_answerable}/{self.answerable}")
+        return (
+            f"{mode} quote@{k}={self.quote_hits / n:.2f} file@{k}={self.file_hits / n:.2f} "
+            f"mrr={self.reciprocal_ranks / n:.2f} rejected_unanswerable={self.rejected_unanswerable}/"
+            f"{self.unanswerable} rejected_answerable={self.rejected_answerable}/{self.answerable}"
+        )
 
 
 def questions(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
@@ -176,13 +200,19 @@ def questions(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tu
     print(f"{'id':<5} {'corpus':<6} {'mode':<7} {'answerable':<10} {'best_sim':>8} {'covered':<7} quote_rank file_hit")
     for mode, score in scores.items():
         for r in score.rows:
-            print(f"{r['id']:<5} {r['corpus']:<6} {mode:<7} {str(r['answerable']):<10} {r['best_similarity']:>8.3f} "
-                  f"{str(r['covered']):<7} {str(r.get('quote_rank', '-')):<10} {r.get('file_hit', '-')}")
+            print(
+                f"{r['id']:<5} {r['corpus']:<6} {mode:<7} {str(r['answerable']):<10} {r['best_similarity']:>8.3f} "
+                f"{str(r['covered']):<7} {str(r.get('quote_rank', '-')):<10} {r.get('file_hit', '-')}"
+            )
     for retriever in retrievers.values():
         retriever.store.close()
     return [score.line(mode, args.k) for mode, score in scores.items()], {
-        "k": args.k, "chunk_size": args.chunk_size, "chunk_overlap": args.chunk_overlap,
-        "threshold": settings.score_threshold, "modes": {mode: asdict(score) for mode, score in scores.items()}}
+        "k": args.k,
+        "chunk_size": args.chunk_size,
+        "chunk_overlap": args.chunk_overlap,
+        "threshold": settings.score_threshold,
+        "modes": {mode: asdict(score) for mode, score in scores.items()},
+    }
 
 
 # -- grounding -----------------------------------------------------------------------------------------
@@ -198,7 +228,9 @@ def grounding_scores(items: list[dict], checker: GroundingChecker) -> dict[str, 
         result = checker.check(item["answer"], [p["text"] for p in item["passages"]])
         times.append((time.perf_counter() - started) * 1000)
         if len(result.sentences) != len(item["sentences"]):
-            raise ValueError(f"{item['id']}: {len(result.sentences)} sentences found, {len(item['sentences'])} labelled")
+            raise ValueError(
+                f"{item['id']}: {len(result.sentences)} sentences found, {len(item['sentences'])} labelled"
+            )
         for gold, got in zip(item["sentences"], result.sentences, strict=True):
             label, should = gold["label"], set(gold["should_cite"] or [])
             total[label] += 1
@@ -212,10 +244,14 @@ def grounding_scores(items: list[dict], checker: GroundingChecker) -> dict[str, 
     def share(counted: str, label: str) -> float:
         return handled[counted] / total[label] if total[label] else 0.0
 
-    return {"invented_flagged": share("invented", "invented"), "altered_flagged": share("altered", "altered"),
-            "miscited_fixed": share("miscited", "miscited"), "uncited_attributed": share("uncited", "uncited"),
-            "false_flags": share("false_flag", "supported"),
-            "ms_per_answer": statistics.median(times) if times else 0.0}
+    return {
+        "invented_flagged": share("invented", "invented"),
+        "altered_flagged": share("altered", "altered"),
+        "miscited_fixed": share("miscited", "miscited"),
+        "uncited_attributed": share("uncited", "uncited"),
+        "false_flags": share("false_flag", "supported"),
+        "ms_per_answer": statistics.median(times) if times else 0.0,
+    }
 
 
 def grounding(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
@@ -223,7 +259,9 @@ def grounding(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tu
     checker = GroundingChecker(embedder.embed_texts)
     checker.check(items[0]["answer"], [p["text"] for p in items[0]["passages"]])  # load the model before timing
     scores = grounding_scores(items, checker)
-    line = "grounding " + " ".join(f"{k}={v:.1f}" if k == "ms_per_answer" else f"{k}={v:.2f}" for k, v in scores.items())
+    line = "grounding " + " ".join(
+        f"{k}={v:.1f}" if k == "ms_per_answer" else f"{k}={v:.2f}" for k, v in scores.items()
+    )
     return [line], {"items": len(items), **scores}
 
 
@@ -265,9 +303,18 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
         answer = asyncio.run(tutors[row["corpus"]].answer(row["question"], f"eval-{row['id']}", args.provider))
         times.append(answer.processing_time_ms)
         supported, counted = sentence_support([s.text for s in answer.sentences], [p.text for p in answer.passages])
-        entry = {"id": row["id"], "answerable": row["answerable"], "covered": answer.covered,
-                 "reason": answer.coverage_reason, "model": answer.model, "ms": answer.processing_time_ms,
-                 "answer": answer.text, "supported": supported, "counted": counted, "grounded": answer.grounded}
+        entry = {
+            "id": row["id"],
+            "answerable": row["answerable"],
+            "covered": answer.covered,
+            "reason": answer.coverage_reason,
+            "model": answer.model,
+            "ms": answer.processing_time_ms,
+            "answer": answer.text,
+            "supported": supported,
+            "counted": counted,
+            "grounded": answer.grounded,
+        }
         if row["answerable"]:
             tally["answerable"] += 1
             tally["wrongly_refused"] += not answer.covered
@@ -281,16 +328,21 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
             tally["unanswerable"] += 1
             tally["refused"] += not answer.covered
         details.append(entry)
-        print(f"{row['id']:<5} {'covered' if answer.covered else 'refused':<8} {answer.processing_time_ms:>6} ms "
-              f"{supported}/{counted} supported  {answer.coverage_reason}", file=sys.stderr)
+        print(
+            f"{row['id']:<5} {'covered' if answer.covered else 'refused':<8} {answer.processing_time_ms:>6} ms "
+            f"{supported}/{counted} supported  {answer.coverage_reason}",
+            file=sys.stderr,
+        )
     for tutor in tutors.values():
         tutor.close()
     n = max(tally["answerable"], 1)
-    line = (f"answers cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
-            f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
-            f"refused={tally['refused']}/{tally['unanswerable']} "
-            f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']} "
-            f"p50_ms={statistics.median(times) if times else 0:.0f}")
+    line = (
+        f"answers cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
+        f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
+        f"refused={tally['refused']}/{tally['unanswerable']} "
+        f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']} "
+        f"p50_ms={statistics.median(times) if times else 0:.0f}"
+    )
     return [line], {"questions": details, **tally}
 
 
@@ -298,14 +350,17 @@ def _answers_question(row: dict, cited: list) -> bool:
     """A cited passage holds the answering quote, or is the answering section of the answering file."""
     quote, expected = normalise_for_match(row["quote"]), row["file"].split("/", 1)[1]
     heading = normalise_for_match(row.get("heading") or "")
-    return any(quote in normalise_for_match(p.text)
-               or (p.source_path == expected and heading and heading in normalise_for_match(p.breadcrumb))
-               for p in cited)
+    return any(
+        quote in normalise_for_match(p.text)
+        or (p.source_path == expected and heading and heading in normalise_for_match(p.breadcrumb))
+        for p in cited
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rag.eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m rag.eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("beir", help="a BEIR benchmark folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
     b.add_argument("--dir", type=Path, required=True, help="the BEIR dataset folder, e.g. ../shared/eval/scifact")
@@ -318,12 +373,20 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grounding", help="labelled tutor answers (jsonl), checked sentence by sentence")
     g.add_argument("--file", type=Path, required=True, help="e.g. ../shared/eval/grounding-dev.jsonl")
     a = sub.add_parser("answers", help="the whole tutor on student questions (jsonl) over Docusaurus corpora")
-    a.add_argument("--provider", choices=list(get_args(ProviderName)),
-                   help="who answers (default: as configured, which is book excerpts without keys)")
+    a.add_argument(
+        "--provider",
+        choices=list(get_args(ProviderName)),
+        help="who answers (default: as configured, which is book excerpts without keys)",
+    )
     for p in (q, a):
         p.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
-        p.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER",
-                       help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)")
+        p.add_argument(
+            "--corpus",
+            action="append",
+            required=True,
+            metavar="NAME=FOLDER",
+            help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)",
+        )
     for p in (b, q, g, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
     return parser

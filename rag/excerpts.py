@@ -100,8 +100,10 @@ def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
             if not header:
                 header = cells
             else:
-                add("; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c).rstrip(".")
-                    + ".")
+                add(
+                    "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c).rstrip(".")
+                    + "."
+                )
         elif raw.startswith(": ") and found and not found[-1].code and len(found[-1].text.split()) <= 8:
             term = found.pop()  # a definition: "**Term**" on the line before
             add(f"{term.text}: {raw[2:]}")
@@ -127,8 +129,11 @@ class ExcerptComposer:
     def compose(self, question: str, passages: Sequence[str], contexts: Sequence[str] = ()) -> str:
         """An answer of excerpts from `passages` (numbered from 1); `contexts` are their breadcrumbs."""
         contexts = list(contexts) or [""] * len(passages)
-        candidates = [e for n, (text, where) in enumerate(zip(passages, contexts, strict=True), 1)
-                      for e in excerpts_of(n, text, where)]
+        candidates = [
+            e
+            for n, (text, where) in enumerate(zip(passages, contexts, strict=True), 1)
+            for e in excerpts_of(n, text, where)
+        ]
         if not candidates:
             return ""
         scores = self._scores(question, candidates)
@@ -138,8 +143,11 @@ class ExcerptComposer:
         for i in np.argsort(-scores):
             excerpt = candidates[i]
             relative = scores[i] / best
-            if words >= TARGET_WORDS or relative < FLOOR_RELATIVE_SCORE or (
-                    relative < MIN_RELATIVE_SCORE and words >= MIN_WORDS):
+            if (
+                words >= TARGET_WORDS
+                or relative < FLOOR_RELATIVE_SCORE
+                or (relative < MIN_RELATIVE_SCORE and words >= MIN_WORDS)
+            ):
                 break
             if words + excerpt.words > MAX_WORDS or any(_overlap(excerpt, c) > MAX_OVERLAP for c in chosen):
                 continue
@@ -157,8 +165,9 @@ class ExcerptComposer:
         weights = {t: stats.idf(t) if stats else 1.0 for t in terms}
         total = sum(weights.values()) or 1.0
         where = {c.context: set(content_terms(c.context)) for c in candidates}
-        lexical = np.array([sum(w for t, w in weights.items() if t in c.terms or t in where[c.context]) / total
-                            for c in candidates])
+        lexical = np.array(
+            [sum(w for t, w in weights.items() if t in c.terms or t in where[c.context]) / total for c in candidates]
+        )
         rank = np.array([1.0 / (1 + 0.1 * (c.passage - 1)) for c in candidates])
         short = np.array([min(1.0, len(c.terms) / 4) for c in candidates])  # "Expensive." alone says little
         return (0.6 * dense + 0.4 * lexical) * rank * short
@@ -185,22 +194,48 @@ def _render(chosen: list[Excerpt], passage_order: list[int]) -> str:
 def _cite(sentence: str, n: int) -> str:
     """The sentence with `[n]` before its closing punctuation."""
     m = re.search(r"[.!?:;]+[\"')\]*_]*$", sentence)
-    return f"{sentence[:m.start()]} [{n}]{sentence[m.start():]}" if m else f"{sentence} [{n}]."
+    return f"{sentence[: m.start()]} [{n}]{sentence[m.start() :]}" if m else f"{sentence} [{n}]."
 
 
 def _response_events(text: str) -> list[Any]:
     """The stream of a finished text as the Responses API sends it: created, word deltas, completed."""
-    message = ResponseOutputMessage(id="excerpts", type="message", role="assistant", status="completed", content=[
-        ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])])
-    response = Response(id="excerpts", created_at=0, model="book-excerpts", object="response", output=[message],
-                        tool_choice="none", tools=[], parallel_tool_calls=False)
-    events: list[Any] = [ResponseCreatedEvent(type="response.created", response=response.model_copy(
-        update={"output": [], "status": "in_progress"}), sequence_number=0)]
+    message = ResponseOutputMessage(
+        id="excerpts",
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(type="output_text", text=text, annotations=[], logprobs=[])],
+    )
+    response = Response(
+        id="excerpts",
+        created_at=0,
+        model="book-excerpts",
+        object="response",
+        output=[message],
+        tool_choice="none",
+        tools=[],
+        parallel_tool_calls=False,
+    )
+    events: list[Any] = [
+        ResponseCreatedEvent(
+            type="response.created",
+            response=response.model_copy(update={"output": [], "status": "in_progress"}),
+            sequence_number=0,
+        )
+    ]
     for i, piece in enumerate(re.findall(r"\S+\s*|\s+", text), 1):
-        events.append(ResponseTextDeltaEvent(type="response.output_text.delta", item_id="excerpts", output_index=0,
-                                             content_index=0, delta=piece, logprobs=[], sequence_number=i))
-    events.append(ResponseCompletedEvent(type="response.completed", response=response,
-                                         sequence_number=len(events)))
+        events.append(
+            ResponseTextDeltaEvent(
+                type="response.output_text.delta",
+                item_id="excerpts",
+                output_index=0,
+                content_index=0,
+                delta=piece,
+                logprobs=[],
+                sequence_number=i,
+            )
+        )
+    events.append(ResponseCompletedEvent(type="response.completed", response=response, sequence_number=len(events)))
     return events
 
 
@@ -212,8 +247,9 @@ class ExcerptModel(Model):
 
     async def _events(self) -> list[Any]:
         passages = self.context.passages
-        text = await asyncio.to_thread(self.composer.compose, self.context.query, [p.text for p in passages],
-                                       [p.breadcrumb for p in passages])
+        text = await asyncio.to_thread(
+            self.composer.compose, self.context.query, [p.text for p in passages], [p.breadcrumb for p in passages]
+        )
         return _response_events(text)
 
     async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:

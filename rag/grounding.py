@@ -54,8 +54,9 @@ _NO_CLAIM = re.compile(
     r"(?:any\s+)?(?:more|other|further)|here(?:'s|\s+is|\s+are)\s+(?:how|what|the|a|an|some)\b(?:[^.!?]{0,40})[:.!]?$)",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|without|neither|nor)\b|n't\b",
-                       re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|without|neither|nor)\b|n't\b", re.IGNORECASE
+)
 _CLAUSE = re.compile(r"[,;:]|\band\b|\bbut\b|\bwhile\b", re.IGNORECASE)
 _CONDITION = re.compile(r"\b(?:if|unless|otherwise|or|else)\b", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
@@ -64,8 +65,10 @@ _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?:\s*(?:-|–|to)\s*\$?(\d+(?
 # Identifiers and commands: words with digits, inner '_', '/', '.', '::', or a leading '-' (flags).
 _XML_TAG = re.compile(r"</?([\w:-]+)[^>]*/?>")
 _ABBREVIATION = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?")
-_IDENTIFIER = re.compile(r"(?<![\w-])(?:--?[A-Za-z][\w-]*|[A-Za-z_][\w-]*(?:(?:::|[_/.])[\w-]+)+|[A-Za-z]+\d[\w-]*|"
-                         r"[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)")
+_IDENTIFIER = re.compile(
+    r"(?<![\w-])(?:--?[A-Za-z][\w-]*|[A-Za-z_][\w-]*(?:(?:::|[_/.])[\w-]+)+|[A-Za-z]+\d[\w-]*|"
+    r"[a-z]+[A-Z]\w*|[A-Z][a-z]+[A-Z]\w*)"
+)
 
 
 def _number(text: str) -> str:
@@ -121,8 +124,15 @@ class PreparedPassage:
         parts = []
         for unit in split_markdown(text):
             body = unit.text if unit.kind == "code" else plain(unit.text)
-            parts.append(_Part(body, set(content_terms(body)), numbers(body), bool(_NEGATION.search(body)),
-                               unit.text.lstrip().startswith("|") or unit.text.count("|") >= 2))
+            parts.append(
+                _Part(
+                    body,
+                    set(content_terms(body)),
+                    numbers(body),
+                    bool(_NEGATION.search(body)),
+                    unit.text.lstrip().startswith("|") or unit.text.count("|") >= 2,
+                )
+            )
         return cls(n, text, _squash(text), set(content_terms(text)), set(words(text)), parts)
 
 
@@ -184,7 +194,7 @@ class GroundingChecker:
             if unit.kind in ("heading", "rule"):
                 continue
             result = self._check_unit(unit, prepared)
-            pieces.append(answer[last:unit.start] + result.text)
+            pieces.append(answer[last : unit.start] + result.text)
             last = unit.end
             checked.append(result)
         pieces.append(answer[last:])
@@ -215,8 +225,11 @@ class GroundingChecker:
     def _best(self, claim: str, terms: list[str], passages: list[PreparedPassage]) -> tuple[int | None, Support]:
         """The passage that supports the claim (None if none does) and its support. The dense model is
         asked about the closest passages only, when words alone do not decide."""
-        lexical = sorted(((self._support(claim, terms, [p], dense=False), p) for p in passages),
-                         key=lambda sp: (sp[0].ok, sp[0].coverage), reverse=True)
+        lexical = sorted(
+            ((self._support(claim, terms, [p], dense=False), p) for p in passages),
+            key=lambda sp: (sp[0].ok, sp[0].coverage),
+            reverse=True,
+        )
         if not lexical:
             return None, Support(0.0, False, "no passage to compare with")
         support, passage = lexical[0]
@@ -311,9 +324,9 @@ def _negated_clause(text: str) -> set[str] | None:
     """Content terms after the first negation, up to the end of its clause; None without negation.
     A negation inside a condition ("..., or it won't move") states no fact to contradict."""
     m = _NEGATION.search(text)
-    if m is None or _CONDITION.search(text[:m.start()]):
+    if m is None or _CONDITION.search(text[: m.start()]):
         return None
-    return set(content_terms(re.split(r"[,.;:!?()]", text[m.end():], maxsplit=1)[0]))
+    return set(content_terms(re.split(r"[,.;:!?()]", text[m.end() :], maxsplit=1)[0]))
 
 
 def _polarity(claim: str, parts: list[_Part]) -> str | None:
@@ -343,5 +356,4 @@ def _recite(text: str, cites: list[int]) -> str:
     bare = re.sub(r"\s*" + MARKER.pattern, "", text).rstrip()
     markers = "".join(f"[{n}]" for n in cites)
     m = re.search(r"[.!?:;]+[\"')\]]*$", bare)
-    return f"{bare[:m.start()]} {markers}{bare[m.start():]}" if m else f"{bare} {markers}"
-
+    return f"{bare[: m.start()]} {markers}{bare[m.start() :]}" if m else f"{bare} {markers}"

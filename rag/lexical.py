@@ -22,11 +22,50 @@ _WORD = re.compile(r"\w+")
 _STEMMER = SnowballStemmer("english")
 STOPWORDS = frozenset(stopwords.get_stopwords("english")) | {"s", "t", "ll", "re", "ve", "d", "m"}
 # Words an answer uses to talk about the book or to hedge, which the book itself does not say.
-DISCOURSE = frozenset({"book", "textbook", "say", "says", "said", "note", "notes", "mention", "mentions", "mentioned",
-                       "explain", "explains", "describe", "describes", "state", "states", "also", "actually",
-                       "basically", "really", "simply", "just", "thing", "things"})
-_MONTHS = {m: m[:3] for m in ("january", "february", "march", "april", "june", "july", "august", "september",
-                              "october", "november", "december")}
+DISCOURSE = frozenset(
+    {
+        "book",
+        "textbook",
+        "say",
+        "says",
+        "said",
+        "note",
+        "notes",
+        "mention",
+        "mentions",
+        "mentioned",
+        "explain",
+        "explains",
+        "describe",
+        "describes",
+        "state",
+        "states",
+        "also",
+        "actually",
+        "basically",
+        "really",
+        "simply",
+        "just",
+        "thing",
+        "things",
+    }
+)
+_MONTHS = {
+    m: m[:3]
+    for m in (
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    )
+}
 
 
 @lru_cache(maxsize=65536)
@@ -86,7 +125,9 @@ def _edits(word: str) -> set[str]:
     """Every string one deletion, swap, replacement or insertion away (Norvig's spelling corrector)."""
     letters = "abcdefghijklmnopqrstuvwxyz0123456789"
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    return ({a + b[1:] for a, b in splits if b}
-            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-            | {a + c + b[1:] for a, b in splits if b for c in letters}
-            | {a + c + b for a, b in splits for c in letters})
+    return (
+        {a + b[1:] for a, b in splits if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        | {a + c + b[1:] for a, b in splits if b for c in letters}
+        | {a + c + b for a, b in splits for c in letters}
+    )

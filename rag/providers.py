@@ -69,26 +69,65 @@ class Provider:
 def provider(settings: Settings, name: ProviderName) -> Provider:
     """The record for `name` under these settings (whether or not it is configured)."""
     if name == "excerpts":
-        return Provider("excerpts", "excerpts", "Book excerpts",
-                        "The book's own sentences for your question, each cited. Offline; never invents.",
-                        "book-excerpts", None, tools=False)
+        return Provider(
+            "excerpts",
+            "excerpts",
+            "Book excerpts",
+            "The book's own sentences for your question, each cited. Offline; never invents.",
+            "book-excerpts",
+            None,
+            tools=False,
+        )
     if name == "bundled":
         # The 135M model reads slowly (seconds per thousand prompt tokens), rambles and cannot use tools.
-        return Provider("bundled", "llm", "SmolLM2 (experimental)",
-                        "A tiny offline model: fluent but often wrong; sentences the book does not support are marked.",
-                        settings.local_llm_model, None, tools=False, passage_budget=3, temperature=0.2,
-                        max_tokens=350, experimental=True)
+        return Provider(
+            "bundled",
+            "llm",
+            "SmolLM2 (experimental)",
+            "A tiny offline model: fluent but often wrong; sentences the book does not support are marked.",
+            settings.local_llm_model,
+            None,
+            tools=False,
+            passage_budget=3,
+            temperature=0.2,
+            max_tokens=350,
+            experimental=True,
+        )
     if name == "local":
-        return Provider("local", "llm", f"Local: {settings.local_llm_model}",
-                        f"Your model server at {settings.local_llm_base_url}.", settings.local_llm_model,
-                        settings.local_llm_base_url, url_variable="LOCAL_LLM_BASE_URL")
+        return Provider(
+            "local",
+            "llm",
+            f"Local: {settings.local_llm_model}",
+            f"Your model server at {settings.local_llm_base_url}.",
+            settings.local_llm_model,
+            settings.local_llm_base_url,
+            url_variable="LOCAL_LLM_BASE_URL",
+        )
     if name == "gemini":
-        return Provider("gemini", "llm", "Gemini", f"Google's {settings.model_name}.", settings.model_name,
-                        settings.gemini_base_url, settings.gemini_api_key, "GEMINI_API_KEY", "GEMINI_BASE_URL",
-                        fallback="openai" if settings.has_real_openai_key else None)
-    return Provider("openai", "llm", "OpenAI", f"OpenAI's {settings.openai_model}.", settings.openai_model,
-                    settings.openai_base_url or OPENAI_DEFAULT_URL, settings.openai_api_key, "OPENAI_API_KEY",
-                    "OPENAI_BASE_URL", tracing=True)
+        return Provider(
+            "gemini",
+            "llm",
+            "Gemini",
+            f"Google's {settings.model_name}.",
+            settings.model_name,
+            settings.gemini_base_url,
+            settings.gemini_api_key,
+            "GEMINI_API_KEY",
+            "GEMINI_BASE_URL",
+            fallback="openai" if settings.has_real_openai_key else None,
+        )
+    return Provider(
+        "openai",
+        "llm",
+        "OpenAI",
+        f"OpenAI's {settings.openai_model}.",
+        settings.openai_model,
+        settings.openai_base_url or OPENAI_DEFAULT_URL,
+        settings.openai_api_key,
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        tracing=True,
+    )
 
 
 def configured_providers(settings: Settings) -> list[ProviderName]:

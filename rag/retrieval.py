@@ -47,13 +47,20 @@ class Passage:
     matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
 
     @classmethod
-    def from_hit(cls, hit_id: str, payload: dict, score: float, similarity: float,
-                 matched: tuple[str, ...] = ()) -> Passage:
+    def from_hit(
+        cls, hit_id: str, payload: dict, score: float, similarity: float, matched: tuple[str, ...] = ()
+    ) -> Passage:
         return cls(
-            id=hit_id, text=payload.get("text", ""), title=payload.get("title", ""),
-            breadcrumb=payload.get("breadcrumb", ""), section=payload.get("section", ""),
-            url=payload.get("url", ""), source_path=payload.get("source_path", ""),
-            score=score, similarity=similarity, matched=matched,
+            id=hit_id,
+            text=payload.get("text", ""),
+            title=payload.get("title", ""),
+            breadcrumb=payload.get("breadcrumb", ""),
+            section=payload.get("section", ""),
+            url=payload.get("url", ""),
+            source_path=payload.get("source_path", ""),
+            score=score,
+            similarity=similarity,
+            matched=matched,
         )
 
 
@@ -100,10 +107,15 @@ class Retriever:
         with self._lock:
             if self._stats is None:
                 started = time.perf_counter()
-                self._stats = TermStats.build(f"{p.get('breadcrumb', '')}\n{p.get('text', '')}"
-                                              for p in self.store.scroll(["text", "breadcrumb"]))
-                log.info("retrieval.term_stats chunks=%d terms=%d ms=%.0f", self._stats.documents,
-                         len(self._stats.frequency), (time.perf_counter() - started) * 1000)
+                self._stats = TermStats.build(
+                    f"{p.get('breadcrumb', '')}\n{p.get('text', '')}" for p in self.store.scroll(["text", "breadcrumb"])
+                )
+                log.info(
+                    "retrieval.term_stats chunks=%d terms=%d ms=%.0f",
+                    self._stats.documents,
+                    len(self._stats.frequency),
+                    (time.perf_counter() - started) * 1000,
+                )
             return self._stats
 
     def search(self, queries: str | list[str], k: int | None = None, mode: SearchMode = "hybrid") -> SearchResult:
@@ -119,16 +131,29 @@ class Retriever:
             nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
         vectors = np.array([e.dense for e in embeddings])
         text = " ".join(queries)
-        passages = [Passage.from_hit(h.id, h.payload, h.score, _similarity(vectors, h.dense),
-                                     matched_words(text, h.payload.get("text", "")))
-                    for h in hits]
+        passages = [
+            Passage.from_hit(
+                h.id, h.payload, h.score, _similarity(vectors, h.dense), matched_words(text, h.payload.get("text", ""))
+            )
+            for h in hits
+        ]
         best = max([h.score for h in nearest] + [p.similarity for p in passages], default=0.0)
-        coverage = assess(text, [f"{p.breadcrumb}\n{p.text}" for p in passages], best, self.threshold,
-                          stats if stats.documents else None,
-                          self.embedder.vocabulary)
+        coverage = assess(
+            text,
+            [f"{p.breadcrumb}\n{p.text}" for p in passages],
+            best,
+            self.threshold,
+            stats if stats.documents else None,
+            self.embedder.vocabulary,
+        )
         log.info(
             "qdrant.search mode=%s queries=%d hits=%d best_similarity=%.3f covered=%s embed_ms=%.1f search_ms=%.1f",
-            mode, len(queries), len(passages), best, coverage.covered, (embedded - started) * 1000,
+            mode,
+            len(queries),
+            len(passages),
+            best,
+            coverage.covered,
+            (embedded - started) * 1000,
             (time.perf_counter() - embedded) * 1000,
         )
         return SearchResult(" + ".join(queries), passages, coverage)

@@ -23,8 +23,35 @@ _THEMATIC_BREAK = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 LINE_PREFIX = re.compile(r"^\s*(?:>\s*)*(?:[-*+•]\s+|\d{1,3}[.)]\s+)?")
 # Words whose full stop does not end a sentence.
 _ABBREVIATIONS = {
-    "e.g", "i.e", "etc", "vs", "approx", "fig", "no", "mr", "mrs", "ms", "dr", "prof", "st", "cf", "al", "ca",
-    "incl", "esp", "resp", "min", "max", "sec", "ver", "v", "jr", "sr", "inc", "ltd", "co",
+    "e.g",
+    "i.e",
+    "etc",
+    "vs",
+    "approx",
+    "fig",
+    "no",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "st",
+    "cf",
+    "al",
+    "ca",
+    "incl",
+    "esp",
+    "resp",
+    "min",
+    "max",
+    "sec",
+    "ver",
+    "v",
+    "jr",
+    "sr",
+    "inc",
+    "ltd",
+    "co",
 }
 # A sentence ends at . ! or ? (closing quotes/brackets and citation markers may follow),
 # then whitespace, then something that can start a sentence.
@@ -57,7 +84,7 @@ def split_prose(line: str, offset: int = 0) -> list[Unit]:
     units, start = [], 0
     for match in _BOUNDARY.finditer(line):
         cut = match.start() + len(match.group("tail"))
-        if _ends_with_abbreviation(line[start:match.start()]) and not match.group("tail"):
+        if _ends_with_abbreviation(line[start : match.start()]) and not match.group("tail"):
             continue
         if line[start:cut].strip():
             units.append(_unit(line, start, cut, offset))
@@ -86,7 +113,7 @@ def split_markdown(text: str) -> list[Unit]:
     def flush() -> None:
         nonlocal paragraph
         if paragraph is not None:
-            units.extend(split_prose(text[paragraph[0]:paragraph[1]], paragraph[0]))
+            units.extend(split_prose(text[paragraph[0] : paragraph[1]], paragraph[0]))
             paragraph = None
 
     for line in text.splitlines(keepends=True):

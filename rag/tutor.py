@@ -130,8 +130,11 @@ class Tutor:
         return SQLiteSession(chat_id, self._sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
 
     async def _search(self, question: str, session: SQLiteSession) -> SearchResult:
-        previous = [i["content"] for i in await session.get_items()
-                    if i.get("role") == "user" and isinstance(i.get("content"), str)]
+        previous = [
+            i["content"]
+            for i in await session.get_items()
+            if i.get("role") == "user" and isinstance(i.get("content"), str)
+        ]
         try:
             return await asyncio.to_thread(self.retriever.search, search_queries(question, previous))
         except StoreError as exc:
@@ -147,15 +150,25 @@ class Tutor:
         result = await self._search(question, session)
         yield result
         if not result.covered:
-            await session.add_items([{"role": "user", "content": question},
-                                     {"role": "assistant", "content": NOT_COVERED}])
+            await session.add_items(
+                [{"role": "user", "content": question}, {"role": "assistant", "content": NOT_COVERED}]
+            )
             yield NOT_COVERED
-            yield Answer(NOT_COVERED, [], False, result.passages, False, _ms(started), "none (not covered)",
-                         result.query, coverage_reason=result.coverage.reason)
+            yield Answer(
+                NOT_COVERED,
+                [],
+                False,
+                result.passages,
+                False,
+                _ms(started),
+                "none (not covered)",
+                result.query,
+                coverage_reason=result.coverage.reason,
+            )
             return
         first = provider(self.settings, provider_name or choose_provider(self.settings).name)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback else [])]
-        context = TutorContext(self.retriever, list(result.passages[:first.passage_budget]), result.query)
+        context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query)
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)
             rewriter = CitationRewriter(0)
@@ -176,31 +189,66 @@ class Tutor:
             raw = [EMPTY_ANSWER]
         yield self._checked_answer("".join(raw), context, choice, result, started)
 
-    def _checked_answer(self, raw: str, context: TutorContext, choice: Provider, result: SearchResult,
-                        started: float) -> Answer:
+    def _checked_answer(
+        self, raw: str, context: TutorContext, choice: Provider, result: SearchResult, started: float
+    ) -> Answer:
         """Every sentence checked against the run's passages (citations added, moved or flagged), then the
         markers renumbered 1..n in order of first use, like the streamed text."""
         checked = self.checker.check(raw, [p.text for p in context.passages])
         text, order = verify(checked.text, len(context.passages))
         sources = [Source(i, context.passages[n - 1]) for i, n in enumerate(order, 1)]
-        sentences = [CheckedSentence(renumber(s.text, order), [order.index(n) + 1 for n in s.cites if n in order],
-                                     s.verdict, s.score, s.reason) for s in checked.sentences]
+        sentences = [
+            CheckedSentence(
+                renumber(s.text, order),
+                [order.index(n) + 1 for n in s.cites if n in order],
+                s.verdict,
+                s.score,
+                s.reason,
+            )
+            for s in checked.sentences
+        ]
         cited = bool(sources)
         if not cited:
             sources = [Source(i, p) for i, p in enumerate(context.passages, 1)]
-        answer = Answer(text, sources, cited, context.passages, True, _ms(started), choice.answered_by,
-                        result.query, sentences, result.coverage.reason)
-        log.info("tutor.answer provider=%s grounded=%s unsupported=%d total_ms=%d", choice.name, answer.grounded,
-                 len(checked.unsupported), answer.processing_time_ms)
+        answer = Answer(
+            text,
+            sources,
+            cited,
+            context.passages,
+            True,
+            _ms(started),
+            choice.answered_by,
+            result.query,
+            sentences,
+            result.coverage.reason,
+        )
+        log.info(
+            "tutor.answer provider=%s grounded=%s unsupported=%d total_ms=%d",
+            choice.name,
+            answer.grounded,
+            len(checked.unsupported),
+            answer.processing_time_ms,
+        )
         return answer
 
-    async def _run(self, question: str, context: TutorContext, choice: Provider, session: SQLiteSession,
-                   rewriter: CitationRewriter, raw: list[str], started: float) -> AsyncIterator[str]:
+    async def _run(
+        self,
+        question: str,
+        context: TutorContext,
+        choice: Provider,
+        session: SQLiteSession,
+        rewriter: CitationRewriter,
+        raw: list[str],
+        started: float,
+    ) -> AsyncIterator[str]:
         """Stream one agent run: the model's deltas, kept raw in `raw`, and yielded with verified citations."""
         model = await self._model(choice, context)
         agent = create_textbook_agent(model, choice)
         run = Runner.run_streamed(
-            agent, question, context=context, session=session,
+            agent,
+            question,
+            context=context,
+            session=session,
             run_config=RunConfig(tracing_disabled=not choice.tracing, workflow_name="textbook tutor"),
         )
         first_token = None
@@ -218,8 +266,13 @@ class Tutor:
         finally:
             if not run.is_complete:
                 run.cancel()
-        log.info("agent.answer provider=%s model=%s first_token_ms=%s total_ms=%d", choice.name, choice.model,
-                 round((first_token - started) * 1000) if first_token else None, _ms(started))
+        log.info(
+            "agent.answer provider=%s model=%s first_token_ms=%s total_ms=%d",
+            choice.name,
+            choice.model,
+            round((first_token - started) * 1000) if first_token else None,
+            _ms(started),
+        )
 
     async def answer(self, question: str, chat_id: str, provider_name: ProviderName | None = None) -> Answer:
         async for event in self.answer_stream(question, chat_id, provider_name):

@@ -39,14 +39,25 @@ class App:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = data / f"app-{self.port}.log"
-        self.env = {**os.environ, "CI": "true", "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant"),
-                    "SESSIONS_DB": str(data / "sessions.db"), **env}
+        self.env = {
+            **os.environ,
+            "CI": "true",
+            "HF_HUB_OFFLINE": "1",
+            "QDRANT_PATH": str(data / "qdrant"),
+            "SESSIONS_DB": str(data / "sessions.db"),
+            **env,
+        }
         for name in ("OPENAI_API_KEY", "GEMINI_API_KEY", "QDRANT_CLUSTER_ENDPOINT", "QDRANT_URL", "LLM_PROVIDER"):
             if name not in env:
                 self.env.pop(name, None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "chainlit", "run", "app.py", "--headless", "--port", str(self.port)],
-            cwd=REPO, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=REPO,
+            env=self.env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -60,5 +71,3 @@ class App:
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)
         self.process.wait(timeout=20)
-
-

@@ -37,7 +37,9 @@ class FakeOpenAI:
                 if step == "hang":
                     time.sleep(30)
                 elif isinstance(step, int):
-                    outer._json(self, step, {"error": {"message": f"simulated {step}", "type": "error", "code": str(step)}})
+                    outer._json(
+                        self, step, {"error": {"message": f"simulated {step}", "type": "error", "code": str(step)}}
+                    )
                 else:
                     outer._stream(self, step)
 
@@ -73,8 +75,13 @@ class FakeOpenAI:
         chunks = [{"role": "assistant", "content": ""}] + [{"content": p} for p in pieces]
         for delta in chunks + [None]:
             choice = {"index": 0, "delta": delta or {}, "finish_reason": None if delta else "stop"}
-            event = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": self.model,
-                     "choices": [choice]}
+            event = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": self.model,
+                "choices": [choice],
+            }
             self._chunk(handler, f"data: {json.dumps(event)}\n\n")
         self._chunk(handler, "data: [DONE]\n\n")
         self._chunk(handler, "")

@@ -58,10 +58,17 @@ def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
     passages = tutor.retriever.search("What is a ROS 2 node?").passages
     node = next(i for i, p in enumerate(passages, 1) if "single process in the ROS 2 graph" in p.text)
     wrong = next(i for i in range(1, len(passages) + 1) if i != node)
-    model = ScriptedModel([[assistant_message(
-        f"A node is a single process in the ROS 2 graph that performs one job [{wrong}]. "
-        "Nodes find each other automatically through the DDS discovery protocol. "
-        f"Every node is compiled to WebAssembly and runs inside the browser [{node}].")]])
+    model = ScriptedModel(
+        [
+            [
+                assistant_message(
+                    f"A node is a single process in the ROS 2 graph that performs one job [{wrong}]. "
+                    "Nodes find each other automatically through the DDS discovery protocol. "
+                    f"Every node is compiled to WebAssembly and runs inside the browser [{node}]."
+                )
+            ]
+        ]
+    )
     tutor._build = lambda c, u, t: model
     body = client_for(lambda: tutor).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).json()
     miscited, uncited, invented = body["sentences"]
@@ -93,9 +100,14 @@ def test_stream_sends_deltas_then_the_answer(scripted):
     assert "".join(d["text"] for d in data[:-1]) == data[-1]["answer"]
 
 
-@pytest.mark.parametrize("content,status,words", [
-    ("", 422, "empty"), ("  \n ", 422, "empty"), ("x" * 4001, 422, "limit is 4000"),
-])
+@pytest.mark.parametrize(
+    "content,status,words",
+    [
+        ("", 422, "empty"),
+        ("  \n ", 422, "empty"),
+        ("x" * 4001, 422, "limit is 4000"),
+    ],
+)
 def test_input_validation(scripted, content, status, words):
     response = client_for(scripted).post("/api/v1/chat", json={"content": content})
     assert response.status_code == status and words in response.text

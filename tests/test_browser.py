@@ -31,8 +31,13 @@ def data(tmp_path_factory) -> Path:
 
 def ingest_sample(folder: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(folder)}
-    subprocess.run([sys.executable, "-m", "ingest", "--source", str(SAMPLE_DOCS), "--base-url",
-                    "https://book.example/docs"], cwd=REPO, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "ingest", "--source", str(SAMPLE_DOCS), "--base-url", "https://book.example/docs"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +54,18 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -78,7 +92,8 @@ MODEL_LINE = re.compile(r"\w+: [\w.-]+ · \d+\.\d s")
 def wait_done(page, timeout: float = 120) -> str:
     """The answer is done when its model line (provider: model · seconds) appears."""
     page.get_by_text(MODEL_LINE).or_(page.get_by_text("Not covered by the textbook")).last.wait_for(
-        timeout=timeout * 1000)
+        timeout=timeout * 1000
+    )
     return last_answer(page).inner_text()
 
 

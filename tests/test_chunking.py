@@ -12,7 +12,8 @@ def doc(*sections: Section) -> Document:
 
 def test_small_sections_are_one_chunk_each_with_breadcrumbs(embedder):
     chunks = Chunker(embedder.count_tokens, 100, 20).chunk_document(
-        doc(Section([], "", "Intro text."), Section(["Setup", "Install"], "install", "Run the installer.")))
+        doc(Section([], "", "Intro text."), Section(["Setup", "Install"], "install", "Run the installer."))
+    )
     assert [c.breadcrumb for c in chunks] == ["Lesson", BREADCRUMB_SEPARATOR.join(["Lesson", "Setup", "Install"])]
     assert chunks[1].url == "https://b/docs/m/lesson#install" and chunks[0].url == "https://b/docs/m/lesson"
     assert chunks[1].section == "Install" and chunks[1].position == 1
@@ -22,7 +23,9 @@ def test_small_sections_are_one_chunk_each_with_breadcrumbs(embedder):
 
 def test_long_section_splits_within_size_with_overlap(embedder):
     paragraphs = [f"Paragraph {i} explains how the controller tracks joint {i} with feedback." for i in range(40)]
-    chunks = Chunker(embedder.count_tokens, 80, 20).chunk_document(doc(Section(["Long"], "long", "\n\n".join(paragraphs))))
+    chunks = Chunker(embedder.count_tokens, 80, 20).chunk_document(
+        doc(Section(["Long"], "long", "\n\n".join(paragraphs)))
+    )
     assert len(chunks) > 3
     assert all(c.token_count <= 80 for c in chunks)
     assert all(c.section == "Long" for c in chunks)

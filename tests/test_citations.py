@@ -3,9 +3,17 @@ import pytest
 from rag.citations import CitationRewriter, parse_numbers, verify
 
 
-@pytest.mark.parametrize("inner,numbers", [
-    ("1", [1]), ("1, 2", [1, 2]), ("2-4", [2, 3, 4]), ("1, 3–4", [1, 3, 4]), ("1 and 2", [1, 2]), ("1-500", []),
-])
+@pytest.mark.parametrize(
+    "inner,numbers",
+    [
+        ("1", [1]),
+        ("1, 2", [1, 2]),
+        ("2-4", [2, 3, 4]),
+        ("1, 3–4", [1, 3, 4]),
+        ("1 and 2", [1, 2]),
+        ("1-500", []),
+    ],
+)
 def test_parse_numbers(inner, numbers):
     assert parse_numbers(inner) == numbers
 

@@ -75,15 +75,25 @@ def test_secrets_are_masked_in_repr_summary_and_logs(monkeypatch, caplog):
 
 
 def test_check_output_masks_secrets(monkeypatch, tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "OPENAI_API_KEY": SECRET, "LLM_PROVIDER": "bundled",
-           "QDRANT_PATH": str(tmp_path / "q"), "PYTHONPATH": str(REPO)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "OPENAI_API_KEY": SECRET,
+        "LLM_PROVIDER": "bundled",
+        "QDRANT_PATH": str(tmp_path / "q"),
+        "PYTHONPATH": str(REPO),
+    }
     out = subprocess.run([sys.executable, "-m", "rag.check"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert "QDRANT_PATH" in out.stdout and "OK    Qdrant reachable" in out.stdout
     assert SECRET not in out.stdout + out.stderr
 
 
 def test_check_fails_naming_the_key_when_only_endpoint_is_set(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "QDRANT_CLUSTER_ENDPOINT": "https://example.cloud.qdrant.io"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "QDRANT_CLUSTER_ENDPOINT": "https://example.cloud.qdrant.io",
+    }
     out = subprocess.run([sys.executable, "-m", "rag.check"], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2
     assert "QDRANT_API_KEY" in out.stderr and "Traceback" not in out.stderr

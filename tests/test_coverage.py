@@ -8,9 +8,13 @@ from rag.coverage import assess, specific_words
 from rag.lexical import TermStats
 from rag.retrieval import Retriever
 
-BOOK = ["The MPU-6050 is a 6-axis IMU; the MPU-9250 adds a magnetometer.",
-        "Gazebo simulates robots with physics engines.", "ROS 2 nodes exchange messages over topics.",
-        "Calibrate the camera with a checkerboard.", "LIDAR scans suffer on reflective surfaces."]
+BOOK = [
+    "The MPU-6050 is a 6-axis IMU; the MPU-9250 adds a magnetometer.",
+    "Gazebo simulates robots with physics engines.",
+    "ROS 2 nodes exchange messages over topics.",
+    "Calibrate the camera with a checkerboard.",
+    "LIDAR scans suffer on reflective surfaces.",
+]
 
 
 @pytest.fixture
@@ -35,8 +39,9 @@ def test_a_name_the_book_never_uses_is_not_covered(stats, vocabulary):
 
 
 def test_exact_terms_cover_a_question_with_low_similarity(stats, vocabulary):
-    coverage = assess("What is the difference between an MPU-6050 and an MPU-9250?", BOOK[:1], 0.28, 0.3, stats,
-                      vocabulary)
+    coverage = assess(
+        "What is the difference between an MPU-6050 and an MPU-9250?", BOOK[:1], 0.28, 0.3, stats, vocabulary
+    )
     assert coverage.covered and coverage.term_coverage >= 0.6 and "key terms" in coverage.reason
 
 

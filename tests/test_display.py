@@ -6,7 +6,7 @@ PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/do
 
 
 def test_unclosed_code_block_is_closed_before_the_sources():
-    text = "Use this:\n```xml\n<robot name=\"arm\">"
+    text = 'Use this:\n```xml\n<robot name="arm">'
     assert close_code_fences(text).endswith("\n```")
     assert close_code_fences("```\ncode\n```\nDone.") == "```\ncode\n```\nDone."
     shown = answer_markdown(Answer(text, [Source(1, PASSAGE)], False, [PASSAGE], True, 5, "local: m", "q"))
@@ -24,9 +24,11 @@ def test_unsupported_sentences_are_greyed_and_explained():
     from rag.grounding import CheckedSentence
 
     text = "Nodes are processes [1]. Nodes run in the cloud [1].\n\n- Topics [carry] data."
-    sentences = [CheckedSentence("Nodes are processes [1].", [1], "supported", 1.0),
-                 CheckedSentence("Nodes run in the cloud [1].", [1], "unsupported", 0.2, "not in the passage"),
-                 CheckedSentence("- Topics [carry] data.", [], "unsupported", 0.1)]
+    sentences = [
+        CheckedSentence("Nodes are processes [1].", [1], "supported", 1.0),
+        CheckedSentence("Nodes run in the cloud [1].", [1], "unsupported", 0.2, "not in the passage"),
+        CheckedSentence("- Topics [carry] data.", [], "unsupported", 0.1),
+    ]
     shown = answer_markdown(Answer(text, [Source(1, PASSAGE)], True, [PASSAGE], True, 5, "local: m", "q", sentences))
     assert f"Nodes are processes [1]. [Nodes run in the cloud.]({UNSUPPORTED_ANCHOR}) ⚠[1]" in shown
     assert f"- [Topics \\[carry\\] data.]({UNSUPPORTED_ANCHOR}) ⚠" in shown  # the bullet stays outside

@@ -21,10 +21,15 @@ def test_dense_vectors_are_384d_unit_norm(embedder: Embedder):
 
 def test_question_is_closer_to_its_answer(embedder: Embedder):
     query = np.array(embedder.embed_query("How do nodes exchange messages in ROS 2?").dense)
-    answer, unrelated = (np.array(e.dense) for e in embedder.embed_passages([
-        "Nodes communicate by publishing messages to topics that other nodes subscribe to.",
-        "Sourdough bread needs a long, slow fermentation of the dough.",
-    ]))
+    answer, unrelated = (
+        np.array(e.dense)
+        for e in embedder.embed_passages(
+            [
+                "Nodes communicate by publishing messages to topics that other nodes subscribe to.",
+                "Sourdough bread needs a long, slow fermentation of the dough.",
+            ]
+        )
+    )
     assert query @ answer > query @ unrelated + 0.2
 
 
@@ -44,8 +49,10 @@ def test_token_count_uses_the_model_tokenizer(embedder: Embedder):
 
 def test_loads_in_a_fresh_cache_without_network(tmp_path):
     """A new machine: an empty cache folder, the hub unreachable; the packaged files suffice."""
-    script = ("from pathlib import Path; from rag.embeddings import Embedder; "
-              f"print(Embedder(cache_dir=Path({str(tmp_path)!r})).dim)")
+    script = (
+        "from pathlib import Path; from rag.embeddings import Embedder; "
+        f"print(Embedder(cache_dir=Path({str(tmp_path)!r})).dim)"
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "384", out.stderr

@@ -9,8 +9,9 @@ from tests.conftest import SAMPLE_DOCS
 
 def test_quote_matching_ignores_markup_case_and_bullets():
     chunk = "**Use Actions for**:\n- Long-running tasks\n- Tasks requiring `feedback`"
-    assert normalise_for_match("use actions for: - long-running tasks - tasks requiring feedback") in \
-        normalise_for_match(chunk)
+    assert normalise_for_match(
+        "use actions for: - long-running tasks - tasks requiring feedback"
+    ) in normalise_for_match(chunk)
     assert normalise_for_match("# ROS 2 - the   *next* gen") == "ros 2 the next gen"
 
 
@@ -20,14 +21,33 @@ def test_beir_sentence_joins_are_split():
 
 
 ROWS = [
-    {"id": "t1", "corpus": "S", "question": "How do I start many nodes with one command?", "answerable": True,
-     "file": "S/01-ros2-basics/03-launch-files.md", "heading": "Why launch files?",
-     "quote": "A **launch file** describes a set of nodes"},
-    {"id": "t2", "corpus": "S", "question": "What is the zero moment point?", "answerable": True,
-     "file": "S/04-humanoid-control/02-balance-and-walking.md", "heading": "The zero moment point",
-     "quote": "where the horizontal moments of gravity and inertia cancel"},
-    {"id": "t3", "corpus": "S", "question": "Which wine goes with fish?", "answerable": False,
-     "file": None, "heading": None, "quote": None},
+    {
+        "id": "t1",
+        "corpus": "S",
+        "question": "How do I start many nodes with one command?",
+        "answerable": True,
+        "file": "S/01-ros2-basics/03-launch-files.md",
+        "heading": "Why launch files?",
+        "quote": "A **launch file** describes a set of nodes",
+    },
+    {
+        "id": "t2",
+        "corpus": "S",
+        "question": "What is the zero moment point?",
+        "answerable": True,
+        "file": "S/04-humanoid-control/02-balance-and-walking.md",
+        "heading": "The zero moment point",
+        "quote": "where the horizontal moments of gravity and inertia cancel",
+    },
+    {
+        "id": "t3",
+        "corpus": "S",
+        "question": "Which wine goes with fish?",
+        "answerable": False,
+        "file": None,
+        "heading": None,
+        "quote": None,
+    },
 ]
 
 
@@ -35,8 +55,22 @@ def test_questions_command(tmp_path, capsys):
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(r) for r in ROWS))
     out_json = tmp_path / "out.json"
-    assert main(["questions", "--file", str(questions), "--corpus", f"S={SAMPLE_DOCS}", "--mode", "hybrid",
-                 "--json", str(out_json)]) == 0
+    assert (
+        main(
+            [
+                "questions",
+                "--file",
+                str(questions),
+                "--corpus",
+                f"S={SAMPLE_DOCS}",
+                "--mode",
+                "hybrid",
+                "--json",
+                str(out_json),
+            ]
+        )
+        == 0
+    )
     last = capsys.readouterr().out.strip().splitlines()[-1]
     mode, quote, file, mrr, rejected, wrongly = last.split()
     assert (mode, quote, file) == ("hybrid", "quote@5=1.00", "file@5=1.00") and float(mrr.split("=")[1]) >= 0.5
@@ -46,14 +80,23 @@ def test_questions_command(tmp_path, capsys):
 
 def test_beir_command(tmp_path, capsys):
     (tmp_path / "qrels").mkdir()
-    docs = {"d1": ("Insulin", "Exercise improves insulin sensitivity in muscle."),
-            "d2": ("Bread", "Sourdough fermentation uses wild yeast.Bakers feed it daily."),
-            "d3": ("Robots", "Humanoid robots balance by keeping the zero moment point in the support polygon.")}
-    (tmp_path / "corpus.jsonl").write_text("\n".join(
-        json.dumps({"_id": i, "title": t, "text": x}) for i, (t, x) in docs.items()))
-    (tmp_path / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in [
-        {"_id": "q1", "text": "does exercise change insulin sensitivity"},
-        {"_id": "q2", "text": "how do humanoids keep balance"}]))
+    docs = {
+        "d1": ("Insulin", "Exercise improves insulin sensitivity in muscle."),
+        "d2": ("Bread", "Sourdough fermentation uses wild yeast.Bakers feed it daily."),
+        "d3": ("Robots", "Humanoid robots balance by keeping the zero moment point in the support polygon."),
+    }
+    (tmp_path / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"_id": i, "title": t, "text": x}) for i, (t, x) in docs.items())
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"_id": "q1", "text": "does exercise change insulin sensitivity"},
+                {"_id": "q2", "text": "how do humanoids keep balance"},
+            ]
+        )
+    )
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
     assert main(["beir", "--dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -71,12 +114,21 @@ def test_answers_command(tmp_path, capsys):
 
 
 def test_grounding_command(tmp_path, capsys):
-    item = {"id": "g1", "question": "What is a topic?", "answer": "Topics carry messages [1]. Made up [1].",
-            "passages": [{"n": 1, "path": "x.md", "text": "Topics carry messages between nodes."}],
-            "sentences": [{"text": "Topics carry messages [1].", "cites": [1], "label": "supported", "should_cite": None},
-                          {"text": "Made up [1].", "cites": [1], "label": "filler", "should_cite": None}]}
+    item = {
+        "id": "g1",
+        "question": "What is a topic?",
+        "answer": "Topics carry messages [1]. Made up [1].",
+        "passages": [{"n": 1, "path": "x.md", "text": "Topics carry messages between nodes."}],
+        "sentences": [
+            {"text": "Topics carry messages [1].", "cites": [1], "label": "supported", "should_cite": None},
+            {"text": "Made up [1].", "cites": [1], "label": "filler", "should_cite": None},
+        ],
+    }
     (tmp_path / "g.jsonl").write_text(json.dumps(item))
     assert main(["grounding", "--file", str(tmp_path / "g.jsonl")]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert re.fullmatch(r"grounding invented_flagged=0\.00 altered_flagged=0\.00 miscited_fixed=0\.00 "
-                        r"uncited_attributed=0\.00 false_flags=0\.00 ms_per_answer=\d+\.\d", last)
+    assert re.fullmatch(
+        r"grounding invented_flagged=0\.00 altered_flagged=0\.00 miscited_fixed=0\.00 "
+        r"uncited_attributed=0\.00 false_flags=0\.00 ms_per_answer=\d+\.\d",
+        last,
+    )

@@ -43,13 +43,16 @@ def test_excerpts_keep_lists_with_their_lead_in_rows_with_their_columns_and_skip
 
 def test_glossary_entries_join_the_term_and_its_definition():
     assert [e.text for e in excerpts_of(1, GLOSSARY)] == [
-        "**ZMP (Zero Moment Point)**: Concept in bipedal robotics for maintaining balance."]
+        "**ZMP (Zero Moment Point)**: Concept in bipedal robotics for maintaining balance."
+    ]
 
 
 def test_answer_picks_relevant_excerpts_cites_them_and_stays_short(embedder):
     composer = ExcerptComposer(embedder.embed_texts)
     other = "Gazebo simulates robots. It ships physics engines. Worlds are written in SDF."
-    text = composer.compose("Why does my lidar struggle with glass doors?", [other, LIDAR], ["Gazebo", "Sensors › LIDAR"])
+    text = composer.compose(
+        "Why does my lidar struggle with glass doors?", [other, LIDAR], ["Gazebo", "Sensors › LIDAR"]
+    )
     assert "reflective or transparent surfaces [2]" in text
     assert "[1]" not in text or text.index("[2]") < text.index("[1]")  # the best passage leads
     assert len(text.split()) <= MAX_WORDS

@@ -34,13 +34,16 @@ def test_supported_sentence_keeps_its_citation(checker):
     assert verdicts(checker, "The MPU-9250 is a 9-axis IMU that adds a magnetometer [1].") == [("supported", [1])]
 
 
-@pytest.mark.parametrize("altered", [
-    "The MPU-6050 is a 9-axis IMU with a magnetometer [1].",  # a number of another item
-    "IMUs have a high update rate of 10-100 Hz [1].",  # a changed range
-    "The RealSense D435i camera costs $249 [3].",  # a price from the neighbouring row
-    "Print debugging messages with `gz sim shapes.sdf -v 5` [2].",  # a changed command
-    "The GUI starts a server by itself [2].",  # the negation dropped
-])
+@pytest.mark.parametrize(
+    "altered",
+    [
+        "The MPU-6050 is a 9-axis IMU with a magnetometer [1].",  # a number of another item
+        "IMUs have a high update rate of 10-100 Hz [1].",  # a changed range
+        "The RealSense D435i camera costs $249 [3].",  # a price from the neighbouring row
+        "Print debugging messages with `gz sim shapes.sdf -v 5` [2].",  # a changed command
+        "The GUI starts a server by itself [2].",  # the negation dropped
+    ],
+)
 def test_altered_details_are_flagged(checker, altered):
     [(verdict, _)] = verdicts(checker, altered)
     assert verdict == "unsupported"
@@ -57,8 +60,9 @@ def test_miscited_sentence_is_recited_and_uncited_one_gets_a_citation(checker):
     answer = "IMUs drift over time and require sensor fusion with other sensors [2]. Run `gz sim -g` for the GUI only."
     result = checker.check(answer, PASSAGES)
     assert [(s.verdict, s.cites) for s in result.sentences] == [("recited", [1]), ("cited", [2])]
-    assert result.text == ("IMUs drift over time and require sensor fusion with other sensors [1]. "
-                           "Run `gz sim -g` for the GUI only [2].")
+    assert result.text == (
+        "IMUs drift over time and require sensor fusion with other sensors [1]. Run `gz sim -g` for the GUI only [2]."
+    )
 
 
 def test_sentences_without_a_claim_are_left_alone(checker):
@@ -80,16 +84,27 @@ def test_out_of_range_citation_counts_as_none(checker):
 
 
 def test_splitter_keeps_markers_with_their_sentence_and_reads_markdown():
-    text = ("Nodes run code [1]. Topics carry data. [2] See e.g. the docs.\n\n- First item [1].\n- Second item\n\n"
-            "```python\nprint('x. Y')\n```\n\n# Heading\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
-            "A hard-wrapped\nsentence ends here.")
+    text = (
+        "Nodes run code [1]. Topics carry data. [2] See e.g. the docs.\n\n- First item [1].\n- Second item\n\n"
+        "```python\nprint('x. Y')\n```\n\n# Heading\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+        "A hard-wrapped\nsentence ends here."
+    )
     units = split_markdown(text)
     assert [u.text for u in units] == [
-        "Nodes run code [1].", "Topics carry data. [2]", "See e.g. the docs.", "- First item [1].", "- Second item",
-        "```python\nprint('x. Y')\n```", "# Heading", "| a | b |", "|---|---|", "| 1 | 2 |",
-        "A hard-wrapped\nsentence ends here."]
+        "Nodes run code [1].",
+        "Topics carry data. [2]",
+        "See e.g. the docs.",
+        "- First item [1].",
+        "- Second item",
+        "```python\nprint('x. Y')\n```",
+        "# Heading",
+        "| a | b |",
+        "|---|---|",
+        "| 1 | 2 |",
+        "A hard-wrapped\nsentence ends here.",
+    ]
     assert [u.kind for u in units][5:9] == ["code", "heading", "sentence", "rule"]
-    assert all(text[u.start:u.end] == u.text for u in units)
+    assert all(text[u.start : u.end] == u.text for u in units)
 
 
 def test_dev_answers_meet_the_targets(checker):

@@ -49,8 +49,11 @@ def test_editing_one_file_reembeds_only_it(store, embedder, book):
     after = store.count({"source_path": "01-ros2-basics/03-launch-files.md"})
     assert (report.changed, report.unchanged) == (1, 10)
     assert report.chunks_upserted == after == before + 1
-    texts = [p["breadcrumb"] for p in store.scroll(["breadcrumb", "source_path"])
-             if p["source_path"] == "01-ros2-basics/03-launch-files.md"]
+    texts = [
+        p["breadcrumb"]
+        for p in store.scroll(["breadcrumb", "source_path"])
+        if p["source_path"] == "01-ros2-basics/03-launch-files.md"
+    ]
     assert "Launch Files › Remapping topics" in texts and "Launch Files › Remapping" not in texts
 
 
@@ -139,16 +142,25 @@ def test_killed_run_is_fixed_by_rerunning(tmp_path, book, embedder):
     expected = ingest(clean, embedder, book).chunks_upserted
     clean.close()
     env = {**os.environ, "PYTHONPATH": str(REPO), "QDRANT_PATH": str(tmp_path / "killed")}
-    proc = subprocess.Popen([sys.executable, "-m", "ingest", "--source", str(book), "--batch-size", "4"],
-                            env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "--source", str(book), "--batch-size", "4"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stderr:
         if "10/11 documents" in line:  # batches are in, the run is not finished
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    rerun = subprocess.run([sys.executable, "-m", "ingest", "--source", str(book), "--batch-size", "4"],
-                           env=env, capture_output=True, text=True)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "ingest", "--source", str(book), "--batch-size", "4"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert rerun.returncode == 0, rerun.stderr
     store = EdgeStore(tmp_path / "killed", "textbook_content")
     assert store.count() == expected
@@ -173,8 +185,11 @@ def test_real_corpora_ingest_end_to_end(tmp_path, monkeypatch, capsys, corpus):
     if corpus == "physical-ai-textbook":
         lesson = [r for r in rows if r["source_path"] == "module-1-ros2/week-3-lesson-1-ros2-architecture.md"]
         assert {r["title"] for r in lesson} == {"ROS 2 Architecture"}
-        assert any(r["url"] == "https://book.example/docs/module-1-ros2/week-3-lesson-1-ros2-architecture"
-                   "#21-what-is-ros-2" and r["breadcrumb"].endswith("› 2.1 What is ROS 2?") for r in lesson)
+        assert any(
+            r["url"] == "https://book.example/docs/module-1-ros2/week-3-lesson-1-ros2-architecture#21-what-is-ros-2"
+            and r["breadcrumb"].endswith("› 2.1 What is ROS 2?")
+            for r in lesson
+        )
         crlf = [r for r in rows if r["source_path"] == "module-1-ros2/week-5-lesson-1-launch-files.md"]
         assert crlf and not any("\r" in r["text"] for r in crlf)
     else:

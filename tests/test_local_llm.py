@@ -66,10 +66,13 @@ def test_server_stops_with_the_tutor(tutor):
 
 def test_server_dies_with_a_killed_app(tmp_path):
     """Even a SIGKILLed app, which runs no shutdown code, leaves no model server behind."""
-    script = ("import time; from rag.local_llm import LocalLLMServer; s = LocalLLMServer('m'); s.start(); "
-              "print(s.process.pid, flush=True); time.sleep(60)")
-    app = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    script = (
+        "import time; from rag.local_llm import LocalLLMServer; s = LocalLLMServer('m'); s.start(); "
+        "print(s.process.pid, flush=True); time.sleep(60)"
+    )
+    app = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
     server_pid = int(app.stdout.readline())
     app.kill()
     app.wait()

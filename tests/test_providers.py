@@ -16,17 +16,20 @@ from tests.fake_openai import FakeOpenAI
 REAL_KEY = "-".join(["sk", "real", "0123456789abcdef"])
 
 
-@pytest.mark.parametrize("env,expected", [
-    ({}, "excerpts"),
-    ({"OPENAI_API_KEY": REAL_KEY}, "openai"),
-    ({"GEMINI_API_KEY": "g-key"}, "gemini"),
-    ({"GEMINI_API_KEY": "g-key", "OPENAI_API_KEY": REAL_KEY}, "gemini"),
-    ({"OPENAI_API_KEY": CHAINLIT_FAKE_OPENAI_KEY, "CI": "true"}, "excerpts"),
-    ({"LLM_PROVIDER": "bundled", "OPENAI_API_KEY": REAL_KEY}, "bundled"),
-    ({"LLM_PROVIDER": "excerpts", "GEMINI_API_KEY": "g-key"}, "excerpts"),
-    ({"LLM_PROVIDER": "openai", "OPENAI_API_KEY": REAL_KEY, "GEMINI_API_KEY": "g"}, "openai"),
-    ({"LOCAL_LLM_BASE_URL": "http://localhost:11434/v1"}, "local"),
-])
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, "excerpts"),
+        ({"OPENAI_API_KEY": REAL_KEY}, "openai"),
+        ({"GEMINI_API_KEY": "g-key"}, "gemini"),
+        ({"GEMINI_API_KEY": "g-key", "OPENAI_API_KEY": REAL_KEY}, "gemini"),
+        ({"OPENAI_API_KEY": CHAINLIT_FAKE_OPENAI_KEY, "CI": "true"}, "excerpts"),
+        ({"LLM_PROVIDER": "bundled", "OPENAI_API_KEY": REAL_KEY}, "bundled"),
+        ({"LLM_PROVIDER": "excerpts", "GEMINI_API_KEY": "g-key"}, "excerpts"),
+        ({"LLM_PROVIDER": "openai", "OPENAI_API_KEY": REAL_KEY, "GEMINI_API_KEY": "g"}, "openai"),
+        ({"LOCAL_LLM_BASE_URL": "http://localhost:11434/v1"}, "local"),
+    ],
+)
 def test_provider_selection(monkeypatch, env, expected):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -89,8 +92,14 @@ QUESTION = "What is a ROS 2 topic?"
 
 def test_gemini_answers_through_its_openai_compatible_endpoint(monkeypatch, sample_store, embedder, servers):
     gemini = servers(["A topic is a named channel [1]."], "gemini-test")
-    tutor = tutor_for(monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url,
-                      MODEL_NAME="gemini-test")
+    tutor = tutor_for(
+        monkeypatch,
+        sample_store,
+        embedder,
+        GEMINI_API_KEY="g-key",
+        GEMINI_BASE_URL=gemini.base_url,
+        MODEL_NAME="gemini-test",
+    )
     answer = asyncio.run(tutor.answer(QUESTION, "c1"))
     assert answer.text == "A topic is a named channel [1]." and answer.model == "gemini: gemini-test"
     assert answer.cited and answer.sources[0].n == 1
@@ -102,14 +111,22 @@ def test_gemini_answers_through_its_openai_compatible_endpoint(monkeypatch, samp
 
 def test_rate_limit_is_retried(monkeypatch, sample_store, embedder, servers):
     openai_server = servers([429, "Retried fine [1]."])
-    tutor = tutor_for(monkeypatch, sample_store, embedder, OPENAI_API_KEY=REAL_KEY,
-                      OPENAI_BASE_URL=openai_server.base_url, OPENAI_MODEL="fake-model")
+    tutor = tutor_for(
+        monkeypatch,
+        sample_store,
+        embedder,
+        OPENAI_API_KEY=REAL_KEY,
+        OPENAI_BASE_URL=openai_server.base_url,
+        OPENAI_MODEL="fake-model",
+    )
     answer = asyncio.run(tutor.answer(QUESTION, "c1"))
     assert answer.text == "Retried fine [1]." and len(openai_server.requests) == 2
 
 
-@pytest.mark.parametrize("status,words", [(401, "rejected the API key: check GEMINI_API_KEY"),
-                                          (429, "rate limit or quota"), (500, "HTTP 500")])
+@pytest.mark.parametrize(
+    "status,words",
+    [(401, "rejected the API key: check GEMINI_API_KEY"), (429, "rate limit or quota"), (500, "HTTP 500")],
+)
 def test_gemini_errors_say_what_failed(monkeypatch, sample_store, embedder, servers, status, words):
     gemini = servers([status])
     tutor = tutor_for(monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url)
@@ -121,8 +138,9 @@ def test_gemini_errors_say_what_failed(monkeypatch, sample_store, embedder, serv
 
 def test_hanging_provider_times_out(monkeypatch, sample_store, embedder, servers):
     gemini = servers(["hang"])
-    tutor = tutor_for(monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url,
-                      LLM_TIMEOUT="0.5")
+    tutor = tutor_for(
+        monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url, LLM_TIMEOUT="0.5"
+    )
     started = time.monotonic()
     with pytest.raises(TutorError, match="did not answer in time"):
         asyncio.run(tutor.answer(QUESTION, "c1"))
@@ -131,8 +149,16 @@ def test_hanging_provider_times_out(monkeypatch, sample_store, embedder, servers
 
 def test_gemini_failure_falls_back_to_openai(monkeypatch, sample_store, embedder, servers):
     gemini, openai_server = servers([401]), servers(["From OpenAI [1]."])
-    tutor = tutor_for(monkeypatch, sample_store, embedder, GEMINI_API_KEY="bad", GEMINI_BASE_URL=gemini.base_url,
-                      OPENAI_API_KEY=REAL_KEY, OPENAI_BASE_URL=openai_server.base_url, OPENAI_MODEL="fake-model")
+    tutor = tutor_for(
+        monkeypatch,
+        sample_store,
+        embedder,
+        GEMINI_API_KEY="bad",
+        GEMINI_BASE_URL=gemini.base_url,
+        OPENAI_API_KEY=REAL_KEY,
+        OPENAI_BASE_URL=openai_server.base_url,
+        OPENAI_MODEL="fake-model",
+    )
     answer = asyncio.run(tutor.answer(QUESTION, "c1"))
     assert answer.text == "From OpenAI [1]." and answer.model == "openai: fake-model"
     assert len(gemini.requests) == 1 and len(openai_server.requests) == 1

@@ -54,12 +54,14 @@ def backend(request, tmp_path):
 def store(backend):
     s = backend.open()
     s.ensure_collection(SPEC)
-    s.upsert([
-        point(1, "a.md", 1, 0, 0, 0, terms=(10, 11)),
-        point(2, "a.md", 0.9, 0.1, 0, 0, terms=(11,)),
-        point(3, "b.md", 0, 1, 0, 0, terms=(12,)),
-        point(4, "c.md", 0, 0, 1, 0, terms=(10,)),
-    ])
+    s.upsert(
+        [
+            point(1, "a.md", 1, 0, 0, 0, terms=(10, 11)),
+            point(2, "a.md", 0.9, 0.1, 0, 0, terms=(11,)),
+            point(3, "b.md", 0, 1, 0, 0, terms=(12,)),
+            point(4, "c.md", 0, 0, 1, 0, terms=(10,)),
+        ]
+    )
     yield s
     s.close()
 
@@ -148,7 +150,7 @@ def test_second_process_gets_a_clear_lock_message(tmp_path):
         import sys
         from rag.store import EdgeStore, StoreLocked
         try:
-            EdgeStore({str(tmp_path / 'qdrant')!r}, "book")
+            EdgeStore({str(tmp_path / "qdrant")!r}, "book")
         except StoreLocked as exc:
             print(exc)
             sys.exit(3)

@@ -19,8 +19,13 @@ from rag.tutor import EMPTY_ANSWER, Answer, Tutor
 
 def message(*parts: str) -> ResponseOutputMessage:
     """An assistant message in several content parts: each part streams as its own delta."""
-    return ResponseOutputMessage(id="m", type="message", role="assistant", status="completed", content=[
-        ResponseOutputText(text=p, type="output_text", annotations=[], logprobs=[]) for p in parts])
+    return ResponseOutputMessage(
+        id="m",
+        type="message",
+        role="assistant",
+        status="completed",
+        content=[ResponseOutputText(text=p, type="output_text", annotations=[], logprobs=[]) for p in parts],
+    )
 
 
 def make_tutor(sample_store, embedder, model: ScriptedModel | None = None, monkeypatch=None, **env) -> Tutor:
@@ -77,16 +82,29 @@ def test_deltas_stream_and_citations_are_renumbered(sample_store, embedder, monk
     tutor = make_tutor(sample_store, embedder, None, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
     search = tutor.retriever.search(ZMP)
     n = number_of(search, "zero moment point")
-    model = ScriptedModel([[message("The zero moment point is the point on the ground where the horizontal ",
-                                    f"moments of gravity and inertia cancel [{n}, 99]. ",
-                                    "A gait is dynamically balanced when the ZMP stays inside the support polygon ",
-                                    f"[{n}].")]])
+    model = ScriptedModel(
+        [
+            [
+                message(
+                    "The zero moment point is the point on the ground where the horizontal ",
+                    f"moments of gravity and inertia cancel [{n}, 99]. ",
+                    "A gait is dynamically balanced when the ZMP stays inside the support polygon ",
+                    f"[{n}].",
+                )
+            ]
+        ]
+    )
     tutor._build = lambda choice, url, timeout: model
     _, deltas, answer = collect(tutor, ZMP, provider_name="local")
     assert len(deltas) >= 3
-    assert "".join(deltas) == answer.text == (
-        "The zero moment point is the point on the ground where the horizontal moments of gravity and inertia "
-        "cancel [1]. A gait is dynamically balanced when the ZMP stays inside the support polygon [1].")
+    assert (
+        "".join(deltas)
+        == answer.text
+        == (
+            "The zero moment point is the point on the ground where the horizontal moments of gravity and inertia "
+            "cancel [1]. A gait is dynamically balanced when the ZMP stays inside the support polygon [1]."
+        )
+    )
     assert [s.n for s in answer.sources] == [1] and answer.sources[0].passage == search.passages[n - 1]
     assert answer.model == "local: SmolLM2-135M-Instruct" and answer.grounded == 1.0
 
@@ -96,10 +114,17 @@ def test_invented_miscited_and_uncited_sentences_are_checked(sample_store, embed
     search = tutor.retriever.search("What is a ROS 2 node?")
     node = number_of(search, "single process in the ROS 2 graph")
     other = next(i for i, p in enumerate(search.passages, 1) if "single process" not in p.text)
-    model = ScriptedModel([[assistant_message(
-        f"A node is a single process in the ROS 2 graph that performs one job [{other}]. "
-        "Nodes find each other automatically through the DDS discovery protocol. "
-        f"Every node must be written in Rust and restarted hourly by the ROS master [{node}].")]])
+    model = ScriptedModel(
+        [
+            [
+                assistant_message(
+                    f"A node is a single process in the ROS 2 graph that performs one job [{other}]. "
+                    "Nodes find each other automatically through the DDS discovery protocol. "
+                    f"Every node must be written in Rust and restarted hourly by the ROS master [{node}]."
+                )
+            ]
+        ]
+    )
     tutor._build = lambda choice, url, timeout: model
     _, _, answer = collect(tutor, "What is a ROS 2 node?", provider_name="local")
     first, second, third = answer.sentences
@@ -111,8 +136,9 @@ def test_invented_miscited_and_uncited_sentences_are_checked(sample_store, embed
 
 def test_passages_reach_the_model_numbered_with_titles(sample_store, embedder, monkeypatch):
     model = ScriptedModel([[assistant_message("Launch files start nodes [1].")]])
-    search, _, _ = collect(make_tutor(sample_store, embedder, model), "How do launch files work?",
-                           provider_name="bundled")
+    search, _, _ = collect(
+        make_tutor(sample_store, embedder, model), "How do launch files work?", provider_name="bundled"
+    )
     instructions = model.first_call.system_instructions
     budget = provider(load_settings(), "bundled").passage_budget  # the bundled small model reads the best few
     given = search.passages[:budget]
@@ -134,42 +160,50 @@ def test_a_users_local_server_gets_tools_and_every_passage(sample_store, embedde
 
 def test_uncited_answer_gets_citations_from_the_check(sample_store, embedder, monkeypatch):
     model = ScriptedModel([[assistant_message("A launch file starts several nodes at once.")]])
-    _, _, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?",
-                           provider_name="bundled")
+    _, _, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?", provider_name="bundled")
     assert answer.cited and answer.sentences[0].verdict == "cited"
     assert "Launch" in answer.sources[0].passage.title
 
 
 def test_unsupported_uncited_answer_lists_sources_as_retrieved(sample_store, embedder):
     model = ScriptedModel([[assistant_message("Bananas grow on trees in tropical climates everywhere.")]])
-    search, _, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?",
-                                provider_name="bundled")
+    search, _, answer = collect(
+        make_tutor(sample_store, embedder, model), "What is a launch file?", provider_name="bundled"
+    )
     assert not answer.cited and [s.passage for s in answer.sources] == search.passages[:3]
     assert answer.sentences[0].verdict == "unsupported" and answer.grounded == 0.0
 
 
 def test_empty_model_output_still_answers(sample_store, embedder):
     model = ScriptedModel([[assistant_message("")]])
-    _, deltas, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?",
-                                provider_name="bundled")
+    _, deltas, answer = collect(
+        make_tutor(sample_store, embedder, model), "What is a launch file?", provider_name="bundled"
+    )
     assert answer.text == EMPTY_ANSWER == "".join(deltas) and answer.sources and not answer.cited
 
 
 def test_not_covered_never_calls_the_model(sample_store, embedder):
     model = ScriptedModel([])  # any call would fail
-    search, deltas, answer = collect(make_tutor(sample_store, embedder, model), "How do I bake sourdough bread?",
-                                     provider_name="bundled")
+    search, deltas, answer = collect(
+        make_tutor(sample_store, embedder, model), "How do I bake sourdough bread?", provider_name="bundled"
+    )
     assert not search.covered and not answer.covered and answer.sources == []
     assert deltas == [NOT_COVERED] and model.calls == () and answer.coverage_reason
 
 
 def test_tool_results_join_the_numbering_and_arguments_never_leak(sample_store, embedder, monkeypatch):
-    model = ScriptedModel([
-        [function_call("search_textbook", {"query": "zero moment point balance"}, call_id="call-1")],
-        [message("Topics carry data [1]. ",
-                 "The zero moment point is the point on the ground where the horizontal moments of gravity and "
-                 "inertia cancel [6].")],
-    ])
+    model = ScriptedModel(
+        [
+            [function_call("search_textbook", {"query": "zero moment point balance"}, call_id="call-1")],
+            [
+                message(
+                    "Topics carry data [1]. ",
+                    "The zero moment point is the point on the ground where the horizontal moments of gravity and "
+                    "inertia cancel [6].",
+                )
+            ],
+        ]
+    )
     tutor = make_tutor(sample_store, embedder, model, monkeypatch, GEMINI_API_KEY="g-key")
     search, deltas, answer = collect(tutor, "What is a ROS 2 topic?")
     text = "".join(deltas)
@@ -181,7 +215,9 @@ def test_tool_results_join_the_numbering_and_arguments_never_leak(sample_store, 
 
 
 def test_follow_up_searches_with_the_previous_question(sample_store, embedder):
-    model = ScriptedModel([[assistant_message("Nodes are processes [1].")], [assistant_message("Use ros2 launch [1].")]])
+    model = ScriptedModel(
+        [[assistant_message("Nodes are processes [1].")], [assistant_message("Use ros2 launch [1].")]]
+    )
     tutor = make_tutor(sample_store, embedder, model)
     collect(tutor, "What is a ROS 2 node?", "chat-f", "bundled")
     search, _, _ = collect(tutor, "and how do I launch it?", "chat-f", "bundled")
@@ -205,7 +241,8 @@ def test_two_concurrent_chats_keep_their_own_history_and_sources(sample_store, e
     async def both():
         return await asyncio.gather(
             chat("a", "What is a ROS 2 topic?", "How do services differ from topics?"),
-            chat("b", "What is the zero moment point?", "How does a linear inverted pendulum help walking?"))
+            chat("b", "What is the zero moment point?", "How does a linear inverted pendulum help walking?"),
+        )
 
     a, b = asyncio.run(both())
     assert "What is a ROS 2 topic?" in a.text and "zero moment point" not in a.text

@@ -20,8 +20,21 @@ from rag.store.base import (
 from rag.store.edge import EdgeStore
 
 __all__ = [
-    "CloudStore", "CollectionMissing", "CollectionSpec", "EdgeStore", "Hit", "ModelMismatch", "PayloadFilter",
-    "SearchMode", "Store", "StoreAuthError", "StoreError", "StoreLocked", "StoreUnavailable", "StoredPoint", "get_store",
+    "CloudStore",
+    "CollectionMissing",
+    "CollectionSpec",
+    "EdgeStore",
+    "Hit",
+    "ModelMismatch",
+    "PayloadFilter",
+    "SearchMode",
+    "Store",
+    "StoreAuthError",
+    "StoreError",
+    "StoreLocked",
+    "StoreUnavailable",
+    "StoredPoint",
+    "get_store",
 ]
 
 

@@ -108,7 +108,10 @@ class Store(Protocol):
     def delete(self, where: PayloadFilter) -> None: ...
 
     def query(
-        self, queries: Sequence[Embedding], limit: int, where: PayloadFilter | None = None,
+        self,
+        queries: Sequence[Embedding],
+        limit: int,
+        where: PayloadFilter | None = None,
         mode: SearchMode = "hybrid",
     ) -> list[Hit]:
         """Search with each query's dense and/or BM25 vector (by `mode`); several searches are fused by RRF

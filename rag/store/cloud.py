@@ -139,7 +139,9 @@ class CloudStore:
                     id=p.id,
                     vector={
                         DENSE: p.embedding.dense,
-                        SPARSE: models.SparseVector(indices=p.embedding.sparse.indices, values=p.embedding.sparse.values),
+                        SPARSE: models.SparseVector(
+                            indices=p.embedding.sparse.indices, values=p.embedding.sparse.values
+                        ),
                     },
                     payload=p.payload,
                 )
@@ -149,10 +151,15 @@ class CloudStore:
         )
 
     def delete(self, where: PayloadFilter) -> None:
-        self._run(self.client.delete, self.collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True)
+        self._run(
+            self.client.delete, self.collection, points_selector=models.FilterSelector(filter=_filter(where)), wait=True
+        )
 
     def query(
-        self, queries: Sequence[Embedding], limit: int, where: PayloadFilter | None = None,
+        self,
+        queries: Sequence[Embedding],
+        limit: int,
+        where: PayloadFilter | None = None,
         mode: SearchMode = "hybrid",
     ) -> list[Hit]:
         flt = _filter(where) if where else None
@@ -161,14 +168,21 @@ class CloudStore:
             args: dict[str, Any] = dict(query=legs[0][0], using=legs[0][1])
         else:
             args = dict(
-                prefetch=[models.Prefetch(query=v, using=name, limit=max(limit, PREFETCH_LIMIT), filter=flt)
-                          for v, name in legs],
+                prefetch=[
+                    models.Prefetch(query=v, using=name, limit=max(limit, PREFETCH_LIMIT), filter=flt)
+                    for v, name in legs
+                ],
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             )
         try:
             response = self._run(
-                self.client.query_points, self.collection, limit=limit, query_filter=flt, with_payload=True,
-                with_vectors=[DENSE] if mode != "bm25" else False, **args
+                self.client.query_points,
+                self.collection,
+                limit=limit,
+                query_filter=flt,
+                with_payload=True,
+                with_vectors=[DENSE] if mode != "bm25" else False,
+                **args,
             )
         except (StoreError, ValueError):
             # Ask only after a failure, so a normal query stays one round-trip.

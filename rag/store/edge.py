@@ -138,7 +138,10 @@ class EdgeStore:
                 [
                     qe.Point(
                         p.id,
-                        {DENSE: p.embedding.dense, SPARSE: qe.SparseVector(p.embedding.sparse.indices, p.embedding.sparse.values)},
+                        {
+                            DENSE: p.embedding.dense,
+                            SPARSE: qe.SparseVector(p.embedding.sparse.indices, p.embedding.sparse.values),
+                        },
                         p.payload,
                     )
                     for p in points
@@ -153,7 +156,10 @@ class EdgeStore:
         shard.flush()
 
     def query(
-        self, queries: Sequence[Embedding], limit: int, where: PayloadFilter | None = None,
+        self,
+        queries: Sequence[Embedding],
+        limit: int,
+        where: PayloadFilter | None = None,
         mode: SearchMode = "hybrid",
     ) -> list[Hit]:
         shard = self._require()
@@ -171,8 +177,10 @@ class EdgeStore:
                 with_payload=True,
                 with_vector=vectors,
             )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), (p.vector or {}).get(DENSE))
-                for p in shard.query(request)]
+        return [
+            Hit(str(p.id), float(p.score), dict(p.payload or {}), (p.vector or {}).get(DENSE))
+            for p in shard.query(request)
+        ]
 
     def optimize(self) -> None:
         if self._shard is not None:
