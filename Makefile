@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run test check ingest
+.PHONY: setup run test test-fast lint format typecheck check doctor ingest
 
 setup: $(VENV)/.installed
 
@@ -22,7 +22,26 @@ run: setup
 test: setup
 	$(PY) -m pytest
 
-check: setup
+# The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+# What CI runs: lint, types, then every test.
+check: lint typecheck test
+
+# The configuration and the health of every dependency.
+doctor: setup
 	$(PY) -m rag.check
 
 ingest: setup

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import chainlit as cl
 from chainlit.server import app as server
@@ -34,12 +35,12 @@ async def stop() -> None:
 
 
 @cl.set_starters
-async def starters(user=None, language=None) -> list[cl.Starter]:
+async def starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
     return [cl.Starter(label=label, message=message) for label, message in display.STARTERS]
 
 
 @cl.set_chat_profiles
-async def profiles(user=None, language=None) -> list[cl.ChatProfile]:
+async def profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
     settings = server.state.tutors.settings
     default = choose_provider(settings).name
     records = [provider(settings, name) for name in configured_providers(settings)]
@@ -75,11 +76,12 @@ async def on_message(message: cl.Message) -> None:
                 streamed = True
             elif isinstance(event, Answer):
                 reply.content = display.answer_markdown(event)
-                reply.elements = [
+                panels: list[Any] = [  # Text elements; Message.elements is typed with an unbound TypeVar
                     cl.Text(name=f"[{s.n}]", content=display.source_panel(s), display="side")
                     for s in event.sources
                     if event.covered
                 ]
+                reply.elements = panels
                 await (reply.update() if streamed else reply.send())
     except TutorError as exc:
         await cl.Message(content=display.error_markdown(exc)).send()

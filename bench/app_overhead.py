@@ -37,14 +37,15 @@ async def first_token_ms(client: httpx.AsyncClient, url: str, body: dict) -> flo
 
 
 async def measure(url: str, body: dict, concurrency: int, rounds: int) -> tuple[list[float], int]:
-    times, errors = [], 0
+    times: list[float] = []
+    errors = 0
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
         for _ in range(rounds):
             results = await asyncio.gather(
                 *(first_token_ms(client, url, body) for _ in range(concurrency)), return_exceptions=True
             )
-            errors += sum(isinstance(r, Exception) for r in results)
-            times += [r for r in results if not isinstance(r, Exception)]
+            errors += sum(isinstance(r, BaseException) for r in results)
+            times += [r for r in results if isinstance(r, float)]
     return times, errors
 
 

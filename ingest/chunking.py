@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ingest.docusaurus import Document, Section
 
@@ -71,7 +71,9 @@ def point_id(source_path: str, position: int) -> str:
 
 def _blocks(text: str) -> list[str]:
     """Paragraphs, with a fenced code block kept as one block even if it holds blank lines."""
-    blocks, current, fence = [], [], None
+    blocks: list[str] = []
+    current: list[str] = []
+    fence: str | None = None
     for line in text.split("\n"):
         stripped = line.strip()
         if fence is None and (m := re.match(r"(`{3,}|~{3,})", stripped)):

@@ -8,6 +8,7 @@ stays small enough for the bundled 135M model's context.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents import Agent, Model, ModelSettings, RunContextWrapper, function_tool
@@ -54,7 +55,7 @@ def format_passages(numbered: list[tuple[int, Passage]]) -> str:
     return "\n\n".join(f"[{n}] {p.breadcrumb}\n{p.text}" for n, p in numbered)
 
 
-def _instructions(with_tools: bool):
+def _instructions(with_tools: bool) -> Callable[[RunContextWrapper[TutorContext], Agent], str]:
     def build(ctx: RunContextWrapper[TutorContext], agent: Agent) -> str:
         parts = [INSTRUCTIONS.format(not_covered=NOT_COVERED)]
         if with_tools:

@@ -7,7 +7,7 @@ the fix, so a user fixes their `.env` once instead of once per restart.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -176,7 +176,7 @@ def _env_name(loc: tuple) -> str:
     return "QDRANT_CLUSTER_ENDPOINT" if field.upper() in ("QDRANT_URL",) else field.upper()
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read and validate the settings; raise `ConfigError` naming every bad variable."""
     try:
         settings = Settings(**overrides)

@@ -7,7 +7,7 @@ import re
 from rag.citations import MARKER
 from rag.grounding import CheckedSentence
 from rag.retrieval import Passage, SearchResult
-from rag.sentences import LINE_PREFIX
+from rag.sentences import line_prefix
 from rag.tutor import Answer, Source, TutorError
 
 STARTERS = [
@@ -78,7 +78,7 @@ def mark_unsupported(sentence: CheckedSentence) -> str:
     text = sentence.text
     if text.lstrip().startswith(("```", "~~~")):
         return f"{text}\n\n{UNSUPPORTED_MARK} _This code is not found in the book._"
-    prefix = LINE_PREFIX.match(text).group(0)
+    prefix = line_prefix(text)
     markers = "".join(m.group(0) for m in MARKER.finditer(text))
     body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text[len(prefix) :])).strip()
     return f"{prefix}[{_escape(body)}]({UNSUPPORTED_ANCHOR}) {UNSUPPORTED_MARK}{markers}"
@@ -102,4 +102,5 @@ def answer_markdown(answer: Answer) -> str:
 
 
 def error_markdown(error: TutorError) -> str:
-    return f"⚠️ **{_WHAT_TO_DO.get(error.kind, 'Something went wrong.')}**\n\n{error}\n\nYou can ask again once it is fixed."
+    what = _WHAT_TO_DO.get(error.kind, "Something went wrong.")
+    return f"⚠️ **{what}**\n\n{error}\n\nYou can ask again once it is fixed."

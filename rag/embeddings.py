@@ -17,9 +17,11 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import stopwords
@@ -65,7 +67,7 @@ def _package_dir(module: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _publish(folder: Path, fill) -> Path:
+def _publish(folder: Path, fill: Callable[[Path], None]) -> Path:
     """Build `folder` in a temporary sibling and rename it into place, so a crash or a
     concurrent process never sees a half-written model folder."""
     if folder.exists():
@@ -139,7 +141,7 @@ class Embedder:
                     f"EMBEDDING_MODEL={model_name!r} could not be loaded ({exc}). Use {DEFAULT_EMBEDDING_MODEL} "
                     "offline, or a fastembed model name with internet access."
                 ) from exc
-            self._tokenizer = self._dense.model.tokenizer
+            self._tokenizer = self._dense.model.tokenizer  # type: ignore[attr-defined]  # fastembed's ONNX model
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         self.dim = self._dense.embedding_size
@@ -161,10 +163,8 @@ class Embedder:
         ordered = [texts[i] for i in order]
         dense = self._dense.passage_embed(ordered, batch_size=PASSAGE_BATCH)
         sparse = self._sparse.passage_embed(ordered, batch_size=PASSAGE_BATCH)
-        result: list[Embedding | None] = [None] * len(texts)
-        for i, d, s in zip(order, dense, sparse, strict=True):
-            result[i] = Embedding(d.tolist(), _sparse(s))
-        return result
+        embedded = {i: Embedding(d.tolist(), _sparse(s)) for i, d, s in zip(order, dense, sparse, strict=True)}
+        return [embedded[i] for i in range(len(texts))]
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Unit-length dense vectors of short texts (sentences), one row each: dot products are cosines."""
@@ -176,5 +176,5 @@ class Embedder:
         return Embedding(dense.tolist(), _sparse(sparse))
 
 
-def _sparse(embedding) -> SparseVector:
+def _sparse(embedding: Any) -> SparseVector:
     return SparseVector(embedding.indices.tolist(), embedding.values.tolist())

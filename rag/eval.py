@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import get_args
+from typing import cast, get_args
 
 import pytrec_eval
 
@@ -35,10 +35,10 @@ from rag.grounding import GroundingChecker
 from rag.lexical import content_terms
 from rag.providers import ProviderName
 from rag.retrieval import Retriever, SearchResult
-from rag.store import CollectionSpec, EdgeStore, StoredPoint
+from rag.store import CollectionSpec, EdgeStore, SearchMode, StoredPoint
 from rag.tutor import Tutor
 
-MODES = ("dense", "bm25", "hybrid")
+MODES: tuple[SearchMode, ...] = ("dense", "bm25", "hybrid")
 BEIR_BATCH = 256
 # BEIR SciFact in ../shared joins sentences without a space: "disabilities.A line".
 _JOINED_SENTENCE = re.compile(r"(?<=[a-z0-9)\]%][.!?])(?=[A-Z])")
@@ -56,8 +56,8 @@ def normalise_for_match(text: str) -> str:
     return " ".join(_BULLET.sub(" ", _MARKUP.sub("", text)).lower().split())
 
 
-def _modes(choice: str) -> tuple[str, ...]:
-    return MODES if choice == "all" else (choice,)
+def _modes(choice: str) -> tuple[SearchMode, ...]:
+    return MODES if choice == "all" else (cast(SearchMode, choice),)
 
 
 # -- BEIR -------------------------------------------------------------------------------------------

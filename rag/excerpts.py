@@ -27,7 +27,7 @@ from openai.types.responses import (
 )
 
 from rag.lexical import TermStats, content_terms
-from rag.sentences import LINE_PREFIX, split_markdown
+from rag.sentences import LINE_PREFIX, line_prefix, split_markdown
 
 if TYPE_CHECKING:
     from rag.agent import TutorContext
@@ -107,7 +107,7 @@ def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
         elif raw.startswith(": ") and found and not found[-1].code and len(found[-1].text.split()) <= 8:
             term = found.pop()  # a definition: "**Term**" on the line before
             add(f"{term.text}: {raw[2:]}")
-        elif LINE_PREFIX.match(raw).group(0).strip():  # a list item
+        elif line_prefix(raw).strip():  # a list item
             items.append(_EMPHASIS.sub("", LINE_PREFIX.sub("", raw)).strip())
         elif _LEAD_IN.search(raw):
             flush()

@@ -69,8 +69,8 @@ class LocalLLMServer:
         model = bundled_model_path()
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
-        log_file = tempfile.NamedTemporaryFile(prefix="smollm2-server-", suffix=".log", delete=False)
-        self.log_path = Path(log_file.name)
+        log_fd, log_name = tempfile.mkstemp(prefix="smollm2-server-", suffix=".log")
+        self.log_path = Path(log_name)
         command = [
             sys.executable,
             "-m",
@@ -95,16 +95,17 @@ class LocalLLMServer:
             # The parent-death signal follows the thread that spawned the child, so that thread lives
             # exactly as long as the server: not a pool thread that may end before it.
             try:
-                self.process = subprocess.Popen(
+                process = self.process = subprocess.Popen(
                     command,
-                    stdout=log_file,
+                    stdout=log_fd,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
                 )
             finally:
+                os.close(log_fd)  # the server has its own copy
                 spawned.set()
-            self.process.wait()
+            process.wait()
 
         self.process = None
         threading.Thread(target=spawn_and_wait, name="bundled-llm-server", daemon=True).start()
@@ -112,16 +113,16 @@ class LocalLLMServer:
         if self.process is None:
             raise LocalLLMError(f"Could not start the bundled model server ({sys.executable} -m llama_cpp.server).")
         atexit.register(self.stop)
-        self._wait_until_ready()
+        self._wait_until_ready(self.process)
         log.info("llm.local_server started pid=%s url=%s", self.process.pid, self.base_url)
         return self.base_url
 
-    def _wait_until_ready(self) -> None:
+    def _wait_until_ready(self, process: subprocess.Popen) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise LocalLLMError(
-                    f"The bundled model server exited with code {self.process.returncode}; "
+                    f"The bundled model server exited with code {process.returncode}; "
                     f"its log is {self.log_path}:\n{self._log_tail()}"
                 )
             try:

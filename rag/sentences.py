@@ -149,9 +149,15 @@ def split_markdown(text: str) -> list[Unit]:
     return units
 
 
+def line_prefix(line: str) -> str:
+    """The bullet, number or quote mark a line starts with ("" for none)."""
+    m = LINE_PREFIX.match(line)
+    return m.group(0) if m else ""
+
+
 def _starts_item(line: str) -> bool:
     """A list item, quote or definition (": ...") starts its own unit rather than continuing a paragraph."""
-    return bool(LINE_PREFIX.match(line).group(0).strip()) or line.lstrip().startswith(": ")
+    return bool(line_prefix(line).strip()) or line.lstrip().startswith(": ")
 
 
 def plain(text: str) -> str:

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import openai
 from agents import AgentsException, Model, RunConfig, Runner, SQLiteSession
@@ -130,11 +131,8 @@ class Tutor:
         return SQLiteSession(chat_id, self._sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
 
     async def _search(self, question: str, session: SQLiteSession) -> SearchResult:
-        previous = [
-            i["content"]
-            for i in await session.get_items()
-            if i.get("role") == "user" and isinstance(i.get("content"), str)
-        ]
+        items = cast(list[dict[str, Any]], await session.get_items())
+        previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
         try:
             return await asyncio.to_thread(self.retriever.search, search_queries(question, previous))
         except StoreError as exc:

@@ -26,6 +26,7 @@ _real_connect = socket.socket.connect
 def _loopback_only(sock: socket.socket, address):
     host = address[0] if isinstance(address, tuple) else None
     if host is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:

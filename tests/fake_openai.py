@@ -21,7 +21,8 @@ class FakeOpenAI:
     "hang", or a string to stream back as the answer in a few chunks."""
 
     def __init__(self, script: list, model: str = "fake-model"):
-        self.script, self.model, self.requests = list(script), model, []
+        self.script, self.model = list(script), model
+        self.requests: list[dict] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_experimental_model_streams_its_answer_token_by_token(browser, app):
         if MODEL_LINE.search(text):
             break
         time.sleep(0.25)
-    growth = [b for a, b in zip(lengths, lengths[1:]) if b > a]
+    growth = [b for a, b in pairwise(lengths) if b > a]
     assert len(growth) >= 3, f"the answer did not stream: lengths {lengths}"
     text = wait_done(page)
     assert "bundled: SmolLM2-135M-Instruct" in text and ("Sources:" in text or "Retrieved (not cited):" in text)

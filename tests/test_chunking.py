@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 
 from ingest.chunking import BREADCRUMB_SEPARATOR, Chunker, point_id
@@ -29,7 +31,7 @@ def test_long_section_splits_within_size_with_overlap(embedder):
     assert len(chunks) > 3
     assert all(c.token_count <= 80 for c in chunks)
     assert all(c.section == "Long" for c in chunks)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in pairwise(chunks):
         assert after.text.split("\n\n")[0] in before.text  # the next chunk repeats the previous tail
     joined = "\n\n".join(c.text for c in chunks)
     assert all(p in joined for p in paragraphs)

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from rag.config import CHAINLIT_FAKE_OPENAI_KEY, load_settings
-from rag.config import ConfigError
+from rag.config import CHAINLIT_FAKE_OPENAI_KEY, ConfigError, load_settings
 from rag.providers import by_label, choose_provider, configured_providers, provider
 from rag.tutor import Tutor, TutorError
 from tests.fake_openai import FakeOpenAI

@@ -29,9 +29,10 @@ def message(*parts: str) -> ResponseOutputMessage:
 
 
 def make_tutor(sample_store, embedder, model: ScriptedModel | None = None, monkeypatch=None, **env) -> Tutor:
+    scripted = model if model is not None else ScriptedModel([])
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return Tutor(load_settings(), sample_store, embedder, build=lambda choice, url, timeout: model)
+    return Tutor(load_settings(), sample_store, embedder, build=lambda choice, url, timeout: scripted)
 
 
 def collect(tutor: Tutor, question: str, chat_id: str = "chat", provider_name=None):

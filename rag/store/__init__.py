@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type:
     # qdrant-client takes a second to import; only Cloud users and tests need it.
     if name == "CloudStore":
         from rag.store.cloud import CloudStore

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Literal, Protocol, Sequence
+from typing import Any, Literal, Protocol
 
 from rag.embeddings import Embedding
 
@@ -120,12 +121,19 @@ class Store(Protocol):
     def count(self, where: PayloadFilter | None = None) -> int: ...
 
     def optimize(self) -> None:
-        """Build the vector indexes after bulk writes (a server does this by itself; Edge has no background optimizer)."""
+        """Build the vector indexes after bulk writes (a server does this by itself; Edge has no background
+        optimizer)."""
 
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every point's payload (only `fields`), with its id under "id"."""
 
     def close(self) -> None: ...
+
+
+def dense_vector(vector: object) -> list[float] | None:
+    """The dense vector of a returned point (both clients give named vectors as a dict)."""
+    found = vector.get(DENSE) if isinstance(vector, dict) else None
+    return found if isinstance(found, list) else None
 
 
 def search_legs(queries: Sequence[Embedding], mode: SearchMode) -> list[tuple[str, Embedding]]:

@@ -9,7 +9,8 @@ that cannot be reached is an error.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import httpx
 from qdrant_client import QdrantClient, models
@@ -33,6 +34,7 @@ from rag.store.base import (
     StoreError,
     StoreUnavailable,
     check_spec,
+    dense_vector,
     search_legs,
 )
 
@@ -188,10 +190,11 @@ class CloudStore:
             # Ask only after a failure, so a normal query stays one round-trip.
             if not self._run(self.client.collection_exists, self.collection):
                 raise CollectionMissing(
-                    f"Collection {self.collection} does not exist at {self.endpoint}. Run `python -m ingest` to build it."
+                    f"Collection {self.collection} does not exist at {self.endpoint}. "
+                    "Run `python -m ingest` to build it."
                 ) from None
             raise
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), _dense(p.vector)) for p in response.points]
+        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_vector(p.vector)) for p in response.points]
 
     def optimize(self) -> None:
         """The server's optimizer indexes in the background."""
@@ -219,10 +222,6 @@ def _vector(name: str, query: Embedding) -> list[float] | models.SparseVector:
     if name == DENSE:
         return query.dense
     return models.SparseVector(indices=query.sparse.indices, values=query.sparse.values)
-
-
-def _dense(vector: Any) -> list[float] | None:
-    return vector.get(DENSE) if isinstance(vector, dict) else None
 
 
 def _filter(where: PayloadFilter) -> models.Filter:

@@ -13,8 +13,9 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -34,6 +35,7 @@ from rag.store.base import (
     StoreError,
     StoreLocked,
     check_spec,
+    dense_vector,
     search_legs,
 )
 
@@ -55,7 +57,7 @@ class EdgeStore:
 
     # -- lifecycle -------------------------------------------------------------
 
-    def _open(self, opener) -> qe.EdgeShard:
+    def _open(self, opener: Callable[[], qe.EdgeShard]) -> qe.EdgeShard:
         try:
             shard = opener()
         except Exception as exc:  # Edge raises plain Exception; its text tells the cause
@@ -102,7 +104,8 @@ class EdgeStore:
             return CollectionSpec.from_dict(json.loads((self.folder / SPEC_FILE).read_text()))
         except (OSError, ValueError, KeyError) as exc:
             raise StoreError(
-                f"{self.folder / SPEC_FILE} is missing or unreadable ({exc}); rebuild with `python -m ingest --recreate`."
+                f"{self.folder / SPEC_FILE} is missing or unreadable ({exc}); "
+                "rebuild with `python -m ingest --recreate`."
             ) from exc
 
     def ensure_collection(self, spec: CollectionSpec, recreate: bool = False) -> None:
@@ -172,14 +175,13 @@ class EdgeStore:
             request = qe.QueryRequest(
                 limit=limit,
                 prefetches=[qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=leg, filter=flt) for leg in legs],
-                query=qe.Fusion.Rrf(k=RRF_K),
+                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub leaves Rrf out of Fusion
                 filter=flt,
                 with_payload=True,
                 with_vector=vectors,
             )
         return [
-            Hit(str(p.id), float(p.score), dict(p.payload or {}), (p.vector or {}).get(DENSE))
-            for p in shard.query(request)
+            Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_vector(p.vector)) for p in shard.query(request)
         ]
 
     def optimize(self) -> None:
