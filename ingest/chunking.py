@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from ingest.docusaurus import Document, Section
 
@@ -113,7 +114,7 @@ class Chunker:
             breadcrumb=breadcrumb,
             section=section.path[-1] if section.path else doc.title,
             anchor=section.anchor,
-            url=f"{doc.url}#{section.anchor}" if section.anchor else doc.url,
+            url=f"{doc.url}#{quote(section.anchor, safe='-_')}" if section.anchor else doc.url,
             source_path=doc.source_path,
             doc_id=doc.doc_id,
             category=doc.category,

@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 import frontmatter
 import yaml
@@ -32,6 +33,7 @@ IMG = re.compile(r"<img\b[^>]*?\balt=[\"']([^\"']*)[\"'][^>]*>", re.IGNORECASE)
 BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 TAG = re.compile(r"</?[A-Za-z][\w.:-]*(\s+[^<>]*?)?\s*/?>")
 JSX_COMMENT = re.compile(r"\{/\*.*?\*/\}")
+MDX_EXPRESSION = re.compile(r"\{[^{}\n]*\}")
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 # A thematic break (`---`, `***`) is layout, not text; table rules (with `|`) stay so tables still render.
 THEMATIC_BREAK = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
@@ -107,6 +109,9 @@ def _clean_prose(line: str) -> str:
 
 def _strip_tags(text: str) -> str:
     text = JSX_COMMENT.sub("", text)
+    if "$" not in text:  # MDX evaluates `{1 + 2}`; we cannot, so the expression goes (inline math keeps its braces)
+        while MDX_EXPRESSION.search(text):
+            text = MDX_EXPRESSION.sub("", text)
     text = IMG.sub(lambda m: f"[image: {m.group(1)}]" if m.group(1) else "", text)
     text = BREAK.sub("\n", text)
     return TAG.sub("", text)
@@ -131,7 +136,8 @@ def doc_id_and_url(rel: PurePosixPath, meta: dict, base_url: str) -> tuple[str, 
     else:
         route = "/" + doc_id
     route = re.sub(r"/+", "/", route).rstrip("/") or "/"
-    return doc_id, base_url.rstrip("/") + (route if route != "/" else "/")
+    # Percent-encoded: front matter is text, and a URL is written into markdown links ("/a) [x](javascript:...").
+    return doc_id, base_url.rstrip("/") + quote(route, safe="/-._~")
 
 
 def category_label(folder: Path, docs_root: Path) -> str:
@@ -163,7 +169,12 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     handler = frontmatter.YAMLHandler()
     if not handler.detect(text):
         return {}, text
-    raw, content = handler.split(text)
+    try:
+        raw, content = handler.split(text)
+    except ValueError:  # only the opening `---`
+        raise ParseError(
+            "front matter opened on line 1 is never closed: add a line with `---` after its last `key: value` line"
+        ) from None
     try:
         meta = handler.load(raw) or {}
     except yaml.YAMLError as exc:

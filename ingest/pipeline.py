@@ -29,7 +29,7 @@ from rag.store import CollectionSpec, Store, StoredPoint
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 DOC_SUFFIXES = (".md", ".mdx")
 
 
@@ -51,6 +51,7 @@ class IngestReport:
     new: int = 0
     changed: int = 0
     unchanged: int = 0
+    empty: int = 0
     deleted: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks_upserted: int = 0
@@ -63,7 +64,8 @@ class IngestReport:
     def summary(self) -> str:
         return (
             f"documents: {self.seen} seen, {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
-            f"{self.deleted} deleted, {len(self.failed)} failed | chunks upserted: {self.chunks_upserted} | "
+            f"{self.empty} empty, {self.deleted} deleted, {len(self.failed)} failed | "
+            f"chunks upserted: {self.chunks_upserted} | "
             f"{self.seconds:.1f} s, {self.rate:.1f} chunks/s"
         )
 
@@ -173,9 +175,14 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
         except (ParseError, OSError) as exc:
             report.failed.append((rel, str(exc)))
             log.warning("skipped %s: %s", rel, exc)
+        except Exception as exc:  # a bug met by one page must not cost the other pages
+            report.failed.append((rel, f"unexpected error ({type(exc).__name__}: {exc}); please report it"))
+            log.exception("skipped %s", rel)
         else:
-            if chunks is None or (before is None and not chunks):
-                report.unchanged += 1  # already stored, or an empty page with nothing to store
+            if chunks is None:
+                report.unchanged += 1  # stored complete under the same hash
+            elif before is None and not chunks:
+                report.empty += 1  # a page with no text: nothing to store
             else:
                 if before is None:
                     report.new += 1

@@ -1,7 +1,9 @@
 """REST API: /api/v1/chat, /api/v1/chat/stream (server-sent events) and /api/v1/health.
 
 Mounted on Chainlit's FastAPI app by `app.py`; the tutor comes from `app.state.tutors` (a `TutorHolder`).
-Failures of Qdrant or the LLM answer 503 with the reason; the server stays up.
+Failures of Qdrant or the LLM answer 503 with the reason; the server stays up. Bodies are capped in size,
+invalid input gets 422 without the input echoed back, unknown paths and methods under /api/v1 get JSON 404/405
+(not Chainlit's page), and error texts never show local file paths.
 """
 
 from __future__ import annotations
@@ -9,25 +11,36 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
-from rag.check import check_llm, check_qdrant
+from rag.check import check_llm, store_checks
 from rag.providers import choose_provider
 from rag.tutor import Answer, Tutor, TutorError, clean_question
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1")
+PREFIX = "/api/v1"
+router = APIRouter(prefix=PREFIX)
+
+MAX_BODY_BYTES = 64 * 1024  # a 4,000-character question in JSON is far below this
+# An absolute path on this machine (not the path part of a URL, which follows a host).
+_LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
 
 
 class ChatRequest(BaseModel):
-    content: str
-    chat_id: str | None = None
+    content: str = Field(description="The question (1 to 4,000 characters after control characters are removed).")
+    chat_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9._:-]{1,128}$",
+        description="Pass back the chat_id of an answer to ask a follow-up question in the same chat.",
+    )
 
     @field_validator("content")
     @classmethod
@@ -35,54 +48,112 @@ class ChatRequest(BaseModel):
         return clean_question(value)
 
 
+class SourceOut(BaseModel):
+    n: int
+    title: str
+    section: str
+    url: str
+    path: str
+    score: float
+    text: str
+
+
+class SentenceOut(BaseModel):
+    text: str
+    cites: list[int]
+    supported: bool | None = Field(description="null: the sentence makes no factual claim")
+    score: float
+
+
+class ChatResponse(BaseModel):
+    answer: str
+    sources: list[SourceOut]
+    cited: bool
+    covered: bool
+    coverage: str
+    sentences: list[SentenceOut]
+    grounded: float | None
+    processing_time_ms: int
+    model: str
+    chat_id: str
+
+
+class ServiceHealth(BaseModel):
+    ok: bool
+    detail: str
+
+
+class HealthResponse(BaseModel):
+    status: str
+    qdrant: ServiceHealth
+    llm: ServiceHealth | None = None
+
+
+class ErrorResponse(BaseModel):
+    detail: str | list[dict]
+
+
+ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (413, 422, 503)}
+
+
+def public(message: str) -> str:
+    """An error text fit for anyone who can reach the API: local paths replaced."""
+    return _LOCAL_PATH.sub("<path on the server>", message)
+
+
 def answer_json(answer: Answer, chat_id: str) -> dict:
-    return {
-        "answer": answer.text,
-        "sources": [
-            {
-                "n": s.n,
-                "title": s.passage.title,
-                "section": s.passage.breadcrumb,
-                "url": s.passage.url,
-                "path": s.passage.source_path,
-                "score": round(s.passage.similarity, 4),
-                "text": s.passage.text,
-            }
+    return ChatResponse(
+        answer=answer.text,
+        sources=[
+            SourceOut(
+                n=s.n,
+                title=s.passage.title,
+                section=s.passage.breadcrumb,
+                url=s.passage.url,
+                path=s.passage.source_path,
+                score=round(s.passage.similarity, 4),
+                text=s.passage.text,
+            )
             for s in answer.sources
         ],
-        "cited": answer.cited,
-        "covered": answer.covered,
-        "coverage": answer.coverage_reason,
-        "sentences": [
-            {"text": s.text, "cites": s.cites, "supported": s.supported, "score": round(s.score, 3)}
+        cited=answer.cited,
+        covered=answer.covered,
+        coverage=answer.coverage_reason,
+        sentences=[
+            SentenceOut(text=s.text, cites=s.cites, supported=s.supported, score=round(s.score, 3))
             for s in answer.sentences
         ],
-        "grounded": None if answer.grounded is None else round(answer.grounded, 3),
-        "processing_time_ms": answer.processing_time_ms,
-        "model": answer.model,
-        "chat_id": chat_id,
-    }
+        grounded=None if answer.grounded is None else round(answer.grounded, 3),
+        processing_time_ms=answer.processing_time_ms,
+        model=answer.model,
+        chat_id=chat_id,
+    ).model_dump()
 
 
 async def _tutor(request: Request) -> Tutor:
     try:
         return await request.app.state.tutors.get()
     except TutorError as exc:
-        raise HTTPException(503, detail=str(exc)) from None
+        raise HTTPException(503, detail=public(str(exc))) from None
 
 
-@router.post("/chat")
+@router.post("/chat", response_model=ChatResponse, responses=ERRORS)
 async def chat(body: ChatRequest, request: Request) -> dict:
+    """Ask a question; the answer comes with its sources and each sentence checked against them."""
     tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
     try:
         answer = await tutor.answer(body.content, chat_id)
     except TutorError as exc:
-        raise HTTPException(503, detail=str(exc)) from None
+        raise HTTPException(503, detail=public(str(exc))) from None
     return answer_json(answer, chat_id)
 
 
-@router.post("/chat/stream")
+@router.post(
+    "/chat/stream",
+    responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"}},
+)
 async def chat_stream(body: ChatRequest, request: Request) -> EventSourceResponse:
+    """The same answer as server-sent events: `delta` events with text, then one `answer` event (or `error`)."""
     tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
 
     async def events() -> AsyncIterator[dict]:
@@ -93,34 +164,79 @@ async def chat_stream(body: ChatRequest, request: Request) -> EventSourceRespons
                 elif isinstance(event, Answer):
                     yield {"event": "answer", "data": json.dumps(answer_json(event, chat_id))}
         except TutorError as exc:
-            yield {"event": "error", "data": json.dumps({"status": 503, "detail": str(exc), "service": exc.kind})}
+            error = {"status": 503, "detail": public(str(exc)), "service": exc.kind}
+            yield {"event": "error", "data": json.dumps(error)}
 
     return EventSourceResponse(events())
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def health(request: Request) -> JSONResponse:
+    """200 when the store holds the book and the model answers; 503 naming what is down and the fix."""
     try:
         tutor = await request.app.state.tutors.get()
     except TutorError as exc:
-        return JSONResponse({"status": f"down: {exc.kind}", exc.kind: {"ok": False, "detail": str(exc)}}, 503)
-    qdrant, llm = await asyncio.gather(
-        asyncio.to_thread(check_qdrant, tutor.store),
-        asyncio.to_thread(check_llm, choose_provider(tutor.settings), tutor.settings.qdrant_timeout),
+        unusable = {"ok": False, "detail": public(str(exc))}
+        return JSONResponse({"status": f"down: {exc.kind}", "qdrant": unusable}, 503)
+    checks, llm = await asyncio.gather(
+        asyncio.to_thread(store_checks, tutor.store, tutor.settings),
+        asyncio.to_thread(check_llm, choose_provider(tutor.settings)),
     )
-    status = {
-        "qdrant": {"ok": qdrant.status == "OK", "detail": qdrant.detail},
-        "llm": {"ok": llm.status == "OK", "detail": llm.detail},
-    }
+    failed = [c for c in checks if c.status != "OK"]
+    qdrant = {"ok": not failed, "detail": public(failed[0].detail if failed else checks[0].detail)}
+    status = {"qdrant": qdrant, "llm": {"ok": llm.status == "OK", "detail": public(llm.detail)}}
     down = [name for name, s in status.items() if not s["ok"]]
-    return JSONResponse(
-        {"status": "ok" if not down else f"down: {', '.join(down)}", **status}, status_code=503 if down else 200
+    body = {"status": "ok" if not down else f"down: {', '.join(down)}", **status}
+    return JSONResponse(body, status_code=503 if down else 200)
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def unknown(path: str, request: Request) -> JSONResponse:
+    """Anything else under /api/v1: 405 for a known path with another method, else 404 (never the chat page)."""
+    allowed = sorted(
+        method
+        for route in router.routes
+        if getattr(route, "path", None) == request.url.path and getattr(route, "name", "") != "unknown"
+        for method in getattr(route, "methods", ())
     )
+    if allowed:
+        return JSONResponse({"detail": "Method not allowed"}, 405, headers={"Allow": ", ".join(allowed)})
+    return JSONResponse({"detail": f"No such endpoint: {PREFIX}/{path[:100]}"}, 404)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with where and why, never the input itself (it may be huge, or someone else's text)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    return JSONResponse({"detail": detail}, 422)
+
+
+def _limit_body(app: FastAPI) -> None:
+    """413 for API bodies over MAX_BODY_BYTES, whether or not they declare their length."""
+
+    @app.middleware("http")
+    async def limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if not request.url.path.startswith(PREFIX + "/") or request.method not in ("POST", "PUT", "PATCH"):
+            return await call_next(request)
+        too_large = JSONResponse({"detail": f"The request body is over {MAX_BODY_BYTES} bytes."}, 413)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return too_large
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return too_large
+        request._body = body  # read once here; the route reads it from the request again
+        return await call_next(request)
 
 
 def mount_api(app: FastAPI) -> None:
-    """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health."""
+    """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health,
+    and the body limit and validation-error handler."""
     before = list(app.router.routes)
     app.include_router(router)
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
     app.router.routes[:] = ours + before
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    _limit_body(app)

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.config import ConfigError, Settings, load_settings
+from rag.config import ConfigError, Settings, load_settings, mask_url
 from rag.local_llm import LocalLLMError, bundled_model_path
 from rag.providers import Provider, choose_provider, describe_llm_error
 from rag.store import Store, StoreError, get_store
@@ -65,7 +65,11 @@ def check_collection(store: Store, settings: Settings) -> list[Check]:
     return checks
 
 
-def check_llm(choice: Provider, timeout: float) -> Check:
+# A check answers quickly or counts as down: a hanging model must not hang the health endpoint.
+HEALTH_TIMEOUT = 3.0
+
+
+def check_llm(choice: Provider, timeout: float = HEALTH_TIMEOUT) -> Check:
     """The provider answers and lists its model; the bundled model only needs its files, excerpts nothing."""
     name = f"LLM provider {choice.name}"
     if choice.kind == "excerpts":
@@ -90,10 +94,16 @@ def check_llm(choice: Provider, timeout: float) -> Check:
         return Check(
             "FAIL",
             name,
-            f"{choice.base_url} does not list model {choice.model} (it has: "
+            f"{mask_url(choice.base_url)} does not list model {choice.model} (it has: "
             f"{', '.join(ids[:8]) or 'none'}); fix the model name",
         )
     return Check("OK", name, f"{choice.answered_by} ({choice.where})")
+
+
+def store_checks(store: Store, settings: Settings) -> list[Check]:
+    """Reachable, and (if so) a collection of this tutor's model that holds points."""
+    reachable = check_qdrant(store)
+    return [reachable, *check_collection(store, settings)] if reachable.status == "OK" else [reachable]
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -103,12 +113,10 @@ def run_checks(settings: Settings) -> list[Check]:
         checks = [Check("FAIL", "Qdrant reachable", str(exc))]
     else:
         try:
-            checks = [check_qdrant(store)]
-            if checks[0].status == "OK":
-                checks += check_collection(store, settings)
+            checks = store_checks(store, settings)
         finally:
             store.close()
-    return checks + [check_llm(choose_provider(settings), settings.qdrant_timeout)]
+    return checks + [check_llm(choose_provider(settings))]
 
 
 def main() -> int:

@@ -6,9 +6,10 @@ the fix, so a user fixes their `.env` once instead of once per restart.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -122,7 +123,7 @@ class Settings(BaseSettings):
         if self.uses_cloud and self.qdrant_api_key is None and not _is_plain_local(self.qdrant_cluster_endpoint):
             problems.append(
                 "QDRANT_API_KEY is not set but QDRANT_CLUSTER_ENDPOINT is "
-                f"({self.qdrant_cluster_endpoint}). Set QDRANT_API_KEY to {HINTS['QDRANT_API_KEY']}, "
+                f"({mask_url(self.qdrant_cluster_endpoint)}). Set QDRANT_API_KEY to {HINTS['QDRANT_API_KEY']}, "
                 "or unset QDRANT_CLUSTER_ENDPOINT to use the embedded store."
             )
         if self.llm_provider == "gemini" and self.gemini_api_key is None:
@@ -154,6 +155,8 @@ class Settings(BaseSettings):
         for name, value in self.model_dump().items():
             if isinstance(value, SecretStr):
                 value = mask(value)
+            elif isinstance(value, str) and "://" in value:
+                value = mask_url(value)
             shown[name.upper()] = "(unset)" if value is None else str(value)
         return shown
 
@@ -164,6 +167,20 @@ def mask(secret: SecretStr | None) -> str:
         return "(unset)"
     value = secret.get_secret_value()
     return "****" + value[-4:] if len(value) >= 12 else "****"
+
+
+def mask_url(url: str | None) -> str:
+    """A URL fit to show or log: a password in it becomes `****`, and so do key-like query values."""
+    if not url:
+        return "(unset)"
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":****@", 1)
+    elif parts.username is not None:
+        netloc = netloc.replace(f"{parts.username}@", "****@", 1)
+    query = re.sub(r"(?i)((?:key|token|secret|password|auth)[^=&]*=)[^&]*", r"\1****", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _is_plain_local(url: str | None) -> bool:
@@ -185,6 +202,8 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             name = _env_name(err["loc"])
             got = err.get("input")
+            if isinstance(got, str) and "://" in got:
+                got = mask_url(got)
             shown = "" if "KEY" in name else f" (got {got!r})"
             problems.append(f"{name} is malformed{shown}: {err['msg']}. Set it to {HINTS.get(name, 'a valid value')}.")
         raise ConfigError(problems) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, urlsplit
 
 from rag.citations import MARKER
 from rag.grounding import CheckedSentence
@@ -43,6 +44,19 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
 
 
+def link_target(url: str) -> str | None:
+    """A URL safe to write as a markdown link target: http(s) or site-relative only, with the characters that
+    would end the link (or start another) percent-encoded. None for anything else (`javascript:`, `data:`)."""
+    if urlsplit(url).scheme.lower() not in ("http", "https", "") or url.lstrip().startswith("//"):
+        return None
+    return quote(url.strip(), safe=":/?#&=%+,;@!$*~.-_'")  # no ( ) [ ] < > space or quotes
+
+
+def _link(label: str, url: str) -> str:
+    target = link_target(url)
+    return f"[{_escape(label)}]({target})" if target else _escape(label)
+
+
 def evidence(p: Passage) -> str:
     """Why a passage was found: its similarity to the question and the question's words it holds."""
     matched = f" · matched: {_escape(', '.join(p.matched))}" if p.matched else ""
@@ -62,7 +76,7 @@ def search_step_output(result: SearchResult) -> str:
 def source_panel(source: Source) -> str:
     """The side panel a citation marker opens: where the passage is, the passage itself, a link."""
     p = source.passage
-    link = f"\n\n[Open this section in the book]({p.url})" if p.url else ""
+    link = f"\n\n{_link('Open this section in the book', p.url)}" if link_target(p.url) else ""
     return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_ · {evidence(p)}\n\n---\n\n{p.text}{link}"
 
 
@@ -94,7 +108,7 @@ def answer_markdown(answer: Answer) -> str:
         text = text.replace(sentence.text, mark_unsupported(sentence), 1)
     legend = f"\n\n{LEGEND}" if unsupported else ""
     label = "Sources" if answer.cited else "Retrieved (not cited)"
-    links = " · ".join(f"[{s.n}] [{_escape(s.passage.breadcrumb)}]({s.passage.url})" for s in answer.sources)
+    links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, s.passage.url)}" for s in answer.sources)
     return (
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
         f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"

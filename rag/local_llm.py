@@ -101,6 +101,7 @@ class LocalLLMServer:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     preexec_fn=_die_with_parent,
+                    env=child_environment(),
                 )
             finally:
                 os.close(log_fd)  # the server has its own copy
@@ -150,6 +151,15 @@ class LocalLLMServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
         log.info("llm.local_server stopped")
+
+
+# What the server process inherits. Nothing else: llama_cpp.server reads its settings from the environment too,
+# so a HOST or PORT meant for the app (hosting platforms set PORT) would override its loopback address and port.
+INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
+
+
+def child_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in INHERITED if name in os.environ}
 
 
 def _die_with_parent() -> None:

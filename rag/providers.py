@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import SecretStr
 
-from rag.config import Settings
+from rag.config import Settings, mask_url
 
 if TYPE_CHECKING:
     from agents import OpenAIChatCompletionsModel
@@ -63,7 +63,7 @@ class Provider:
     def where(self) -> str:
         if self.kind == "excerpts":
             return "no model: sentences of the book"
-        return "bundled, started by the app" if self.bundled else str(self.base_url)
+        return "bundled, started by the app" if self.bundled else mask_url(self.base_url)
 
 
 def provider(settings: Settings, name: ProviderName) -> Provider:
@@ -98,7 +98,7 @@ def provider(settings: Settings, name: ProviderName) -> Provider:
             "local",
             "llm",
             f"Local: {settings.local_llm_model}",
-            f"Your model server at {settings.local_llm_base_url}.",
+            f"Your model server at {mask_url(settings.local_llm_base_url)}.",
             settings.local_llm_model,
             settings.local_llm_base_url,
             url_variable="LOCAL_LLM_BASE_URL",
@@ -167,13 +167,15 @@ def describe_llm_error(exc: BaseException, choice: Provider) -> str:
     if isinstance(exc, openai.RateLimitError):
         return f"{who} is over its rate limit or quota: wait a minute, or check the plan of {key}."
     if isinstance(exc, openai.NotFoundError):
-        return f"{who} was not found at {choice.base_url}: check the model name and {url}."
+        return f"{who} was not found at {mask_url(choice.base_url)}: check the model name and {url}."
+    if isinstance(exc, TimeoutError):  # the whole wait, retries included, is bounded by LLM_TIMEOUT
+        return f"{who} did not start answering within LLM_TIMEOUT: try again, or check {url}."
     if isinstance(exc, openai.APITimeoutError):
-        return f"{who} did not answer in time at {choice.base_url}: try again, or check {url}."
+        return f"{who} did not answer in time at {mask_url(choice.base_url)}: try again, or check {url}."
     if isinstance(exc, openai.APIConnectionError):
-        return f"{who} is unreachable at {choice.base_url}: check {url} and your network."
+        return f"{who} is unreachable at {mask_url(choice.base_url)}: check {url} and your network."
     if isinstance(exc, openai.APIStatusError):
-        return f"{who} failed with HTTP {exc.status_code} at {choice.base_url}: try again later."
+        return f"{who} failed with HTTP {exc.status_code} at {mask_url(choice.base_url)}: try again later."
     return f"{who} failed: {type(exc).__name__}: {exc}"
 
 

@@ -77,7 +77,11 @@ class Answer:
 
 
 def clean_question(text: str) -> str:
-    """Control characters stripped; empty or overlong input is a ValueError with the reason."""
+    """Control characters stripped; empty, overlong or invalid Unicode input is a ValueError with the reason."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which is no character at all
+        raise ValueError("The question is not valid Unicode text: it holds an unpaired surrogate code point.") from None
     text = _CONTROL.sub("", text or "").strip()
     if not text:
         raise ValueError("The question is empty: type a question about the textbook.")
@@ -177,7 +181,7 @@ class Tutor:
                     emitted = True
                     yield delta
                 break
-            except (openai.OpenAIError, AgentsException) as exc:
+            except (openai.OpenAIError, AgentsException, TimeoutError) as exc:
                 message = describe_llm_error(exc, choice)
                 if emitted or attempt == len(names) - 1:
                     raise TutorError("llm", message) from None
@@ -250,8 +254,16 @@ class Tutor:
             run_config=RunConfig(tracing_disabled=not choice.tracing, workflow_name="textbook tutor"),
         )
         first_token = None
+        events = aiter(run.stream_events())
+        # LLM_TIMEOUT bounds the wait for the first text, every retry and tool call included.
+        deadline = asyncio.get_running_loop().time() + self.settings.llm_timeout
         try:
-            async for event in run.stream_events():
+            while True:
+                try:
+                    async with asyncio.timeout_at(None if raw else deadline):
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    break
                 if event.type != "raw_response_event" or not isinstance(event.data, ResponseTextDeltaEvent):
                     continue  # tool calls, their argument deltas and other events never reach the text
                 rewriter.passage_count = len(context.passages)

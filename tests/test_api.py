@@ -10,10 +10,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
 
+from ingest.pipeline import IngestOptions, run_ingest
 from rag.api import mount_api
 from rag.config import load_settings
-from rag.store import CloudStore, CollectionSpec, EdgeStore
+from rag.store import CloudStore, EdgeStore
 from rag.tutor import Tutor, TutorHolder
+from tests.conftest import SAMPLE_DOCS
 
 
 def client_for(tutor_factory) -> TestClient:
@@ -146,7 +148,7 @@ def test_locked_store_is_503_then_recovers(tmp_path, monkeypatch, embedder):
     """An ingest holds the embedded store: the API says so, and works once the ingest is done."""
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
     holder = EdgeStore(tmp_path / "qdrant", "textbook_content")
-    holder.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim))
+    run_ingest(IngestOptions(SAMPLE_DOCS), holder, embedder)
     app = FastAPI()
     mount_api(app)
     app.state.tutors = TutorHolder(load_settings())

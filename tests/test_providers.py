@@ -141,9 +141,9 @@ def test_hanging_provider_times_out(monkeypatch, sample_store, embedder, servers
         monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url, LLM_TIMEOUT="0.5"
     )
     started = time.monotonic()
-    with pytest.raises(TutorError, match="did not answer in time"):
+    with pytest.raises(TutorError, match="did not start answering within LLM_TIMEOUT"):
         asyncio.run(tutor.answer(QUESTION, "c1"))
-    assert len(gemini.requests) == 4 and time.monotonic() - started < 25
+    assert time.monotonic() - started < 3  # LLM_TIMEOUT bounds the whole wait, retries included
 
 
 def test_gemini_failure_falls_back_to_openai(monkeypatch, sample_store, embedder, servers):

@@ -14,6 +14,7 @@ from rag.store.base import (
     StoreAuthError,
     StoredPoint,
     StoreError,
+    StoreFull,
     StoreLocked,
     StoreUnavailable,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Store",
     "StoreAuthError",
     "StoreError",
+    "StoreFull",
     "StoreLocked",
     "StoreUnavailable",
     "StoredPoint",

@@ -68,6 +68,10 @@ class StoreAuthError(StoreError):
     """The server rejected the API key."""
 
 
+class StoreFull(StoreError):
+    """The disk cannot take the write."""
+
+
 class StoreLocked(StoreError):
     """Another process holds the embedded store's folder."""
 

@@ -17,6 +17,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 from tenacity import RetryError, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
+from rag.config import mask_url
 from rag.embeddings import Embedding
 from rag.store.base import (
     DENSE,
@@ -57,8 +58,8 @@ class CloudStore:
     def __init__(self, client: QdrantClient, collection: str, endpoint: str, backoff: float = 0.5):
         self.client = client
         self.collection = collection
-        self.endpoint = endpoint
-        self.description = f"Qdrant at {endpoint}, collection {collection}"
+        self.endpoint = mask_url(endpoint)  # only ever shown: the client holds the real one
+        self.description = f"Qdrant at {self.endpoint}, collection {collection}"
         self._call = retry(
             retry=retry_if_exception(_transient),
             stop=stop_after_attempt(ATTEMPTS),

@@ -33,6 +33,7 @@ from rag.store.base import (
     SearchMode,
     StoredPoint,
     StoreError,
+    StoreFull,
     StoreLocked,
     check_spec,
     dense_vector,
@@ -43,6 +44,12 @@ log = logging.getLogger(__name__)
 
 SPEC_FILE = "tutor-collection.json"
 HOLDER_FILE = "holder.json"
+CONFIG_FILE = "edge_config.json"
+# Edge writes through memory-mapped files: on a full disk a write kills the process with SIGBUS instead of
+# raising. So space is checked before writing: the write-ahead log reserves two 32 MB segments, and a point
+# (vectors, payload, indexes) takes a few kB; this is a generous bound.
+WAL_BYTES = 64 * 2**20
+BYTES_PER_POINT = 32 * 2**10
 
 
 class EdgeStore:
@@ -52,7 +59,7 @@ class EdgeStore:
         self.folder = Path(path) / collection
         self.description = f"embedded Qdrant Edge at {self.folder}"
         self._shard: qe.EdgeShard | None = None
-        if (self.folder / "edge_config.json").exists():
+        if (self.folder / CONFIG_FILE).exists():
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self.folder)))
 
     # -- lifecycle -------------------------------------------------------------
@@ -84,9 +91,26 @@ class EdgeStore:
         )
 
     def verify_connection(self) -> None:
+        if self._shard is not None and not (self.folder / CONFIG_FILE).exists():
+            raise StoreError(
+                f"The embedded store folder {self.folder} was removed while in use. Stop the app, rebuild the "
+                "collection with `python -m ingest --source <docs folder>`, and start the app again."
+            )
         self.folder.parent.mkdir(parents=True, exist_ok=True)
         if not os.access(self.folder.parent, os.W_OK):
             raise StoreError(f"QDRANT_PATH {self.folder.parent} is not writable: choose a writable folder.")
+
+    def _require_space(self, points: int) -> None:
+        """Refuse a write the disk cannot take, before Edge crashes on it (see WAL_BYTES)."""
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.folder.parent).free
+        needed = WAL_BYTES + points * BYTES_PER_POINT
+        if free < needed:
+            raise StoreFull(
+                f"Not enough disk space for the embedded store at {self.folder}: {free / 2**20:.1f} MB free, about "
+                f"{needed / 2**20:.0f} MB needed (its write-ahead log alone reserves {WAL_BYTES // 2**20} MB). Free "
+                "some space, or set QDRANT_PATH to a folder on a larger disk, then run the same command again."
+            )
 
     def close(self) -> None:
         if self._shard is not None:
@@ -112,18 +136,27 @@ class EdgeStore:
         if recreate and self.folder.exists():
             self.close()
             shutil.rmtree(self.folder)
+        if self._shard is not None and not (self.folder / SPEC_FILE).exists() and self.count() == 0:
+            self._write_spec(spec)  # an empty collection whose creation was cut short (a full disk): finish it
         if self._shard is not None:
             check_spec(self.collection_spec(), spec, f"The collection in {self.folder}")
             return
+        self._require_space(0)
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=spec.dim, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._write_spec(spec)  # first: a collection is never there without its spec
         self._shard = self._open(lambda: qe.EdgeShard.create(str(self.folder), config))
         for field in KEYWORD_INDEXES:
             self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
-        (self.folder / SPEC_FILE).write_text(json.dumps(spec.as_dict()))
+
+    def _write_spec(self, spec: CollectionSpec) -> None:
+        """Written to a temporary file and renamed into place, so it is whole or absent."""
+        tmp = self.folder / f".{SPEC_FILE}.tmp"
+        tmp.write_text(json.dumps(spec.as_dict()))
+        os.replace(tmp, self.folder / SPEC_FILE)
 
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
@@ -136,6 +169,7 @@ class EdgeStore:
 
     def upsert(self, points: list[StoredPoint]) -> None:
         shard = self._require()
+        self._require_space(len(points))
         shard.update(
             qe.UpdateOperation.upsert_points(
                 [
