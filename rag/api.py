@@ -23,7 +23,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from rag.check import check_llm, store_checks
 from rag.providers import choose_provider
-from rag.tutor import Answer, Tutor, TutorError, clean_question
+from rag.tutor import MAX_QUESTION_CHARS, Answer, Tutor, TutorError, clean_question
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -35,7 +35,11 @@ _LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
 
 
 class ChatRequest(BaseModel):
-    content: str = Field(description="The question (1 to 4,000 characters after control characters are removed).")
+    # The schema states the limits; `clean_question` enforces them, with messages that say what to do.
+    content: str = Field(
+        description="The question: up to 4,000 characters, control characters removed.",
+        json_schema_extra={"maxLength": MAX_QUESTION_CHARS, "pattern": r"[^\s\x00-\x1f\x7f]"},
+    )
     chat_id: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9._:-]{1,128}$",
@@ -93,7 +97,8 @@ class ErrorResponse(BaseModel):
     detail: str | list[dict]
 
 
-ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (413, 422, 503)}
+# 400: a body that is not text at all; 413: too large; 422: not a valid question; 503: a service is down.
+ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (400, 413, 422, 503)}
 
 
 def public(message: str) -> str:

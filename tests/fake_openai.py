@@ -18,9 +18,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 class FakeOpenAI:
     """`script` is a list of behaviours, one per request (the last one repeats): an int status code,
-    "hang", or a string to stream back as the answer in a few chunks."""
+    "hang", or a string to stream back as the answer in a few chunks. `hang_models`: GET /models hangs too
+    (a server that accepts connections but never answers)."""
 
-    def __init__(self, script: list, model: str = "fake-model"):
+    def __init__(self, script: list, model: str = "fake-model", hang_models: bool = False):
         self.script, self.model = list(script), model
         self.requests: list[dict] = []
         outer = self
@@ -29,6 +30,9 @@ class FakeOpenAI:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):
+                if hang_models:
+                    time.sleep(30)
+                    return
                 outer._json(self, 200, {"object": "list", "data": [{"id": outer.model, "object": "model"}]})
 
             def do_POST(self):
