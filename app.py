@@ -3,22 +3,86 @@
 from __future__ import annotations
 
 import logging
+import os
+from http.cookies import SimpleCookie
 from typing import Any
 
 import chainlit as cl
+from chainlit.config import config as chainlit_config
 from chainlit.server import app as server
+from chainlit.types import ThreadDict
+from starlette.datastructures import Headers
 
 from rag import display
+from rag.access import Access
 from rag.api import mount_api
-from rag.config import load_settings
-from rag.providers import by_label, choose_provider, configured_providers, provider
+from rag.config import load_settings, oauth_configured
+from rag.database import Database
+from rag.datalayer import TutorDataLayer
+from rag.history import ChatNotFound
+from rag.identity import VISITOR_COOKIE, Identity, UsersFile, role_of, visitor_from_cookie
+from rag.providers import by_label, choose_provider, provider
 from rag.retrieval import SearchResult
-from rag.tutor import Answer, TutorError, TutorHolder
+from rag.tutor import Answer, Tutor, TutorError, TutorHolder
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
-server.state.tutors = TutorHolder(settings)
-mount_api(server)
+access = Access.from_settings(settings)
+os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
+chainlit_config.project.allow_origins[:] = settings.origins  # same origin only, unless ALLOWED_ORIGINS says more
+database = Database(settings)
+server.state.tutors = TutorHolder(settings, factory=lambda s: Tutor.from_settings(s, database))
+mount_api(server, access)
+
+
+@cl.data_layer
+def data_layer() -> TutorDataLayer:
+    return TutorDataLayer(database, access.storage)
+
+
+# -- who is asking ----------------------------------------------------------------------------------------
+
+
+def _user(identity: Identity) -> cl.User:
+    return cl.User(identifier=identity.id, metadata=identity.metadata)
+
+
+if not settings.login_required:
+
+    @cl.header_auth_callback
+    async def visitor(headers: Headers) -> cl.User | None:
+        """Zero config: the browser's own signed visitor cookie is its identity; no login page."""
+        cookies = SimpleCookie(headers.get("cookie", ""))
+        morsel = cookies.get(VISITOR_COOKIE)
+        identity = visitor_from_cookie(access.secret, morsel.value if morsel else None)
+        return _user(identity) if identity else None
+
+
+if settings.users_file is not None:
+    users = UsersFile(settings.users_file)
+
+    @cl.password_auth_callback
+    async def password_login(username: str, password: str) -> cl.User | None:
+        identity = users.login(username, password)
+        return _user(identity) if identity else None
+
+
+if oauth_configured():
+
+    @cl.oauth_callback
+    async def oauth_login(
+        provider_id: str, token: str, raw_user_data: dict[str, str], default_user: cl.User, *args: Any
+    ) -> cl.User | None:
+        return _user(Identity(default_user.identifier, role_of(default_user.identifier, settings)))
+
+
+def _identity() -> Identity:
+    user = cl.user_session.get("user")
+    role = (user.metadata or {}).get("role") if user else None
+    return Identity(user.identifier if user else "local", "instructor" if role == "instructor" else "student")
+
+
+# -- the chat ---------------------------------------------------------------------------------------------
 
 
 @cl.on_app_startup
@@ -41,9 +105,10 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 @cl.set_chat_profiles
 async def profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
-    settings = server.state.tutors.settings
+    role = (user.metadata or {}).get("role") if user else None
+    offered = access.offered("instructor" if role == "instructor" else "student")
     default = choose_provider(settings).name
-    records = [provider(settings, name) for name in configured_providers(settings)]
+    records = [provider(settings, name) for name in offered]
     return [
         cl.ChatProfile(name=p.label, markdown_description=p.description, default=p.name == default) for p in records
     ]
@@ -60,20 +125,33 @@ async def chat_start() -> None:
         await cl.Message(content=display.EMPTY_COLLECTION).send()
 
 
+@cl.on_chat_resume
+async def chat_resume(thread: ThreadDict) -> None:
+    """Chainlit restores the messages and their citation panels; the tutor's memory of the chat is in the
+    database under the same id, so the conversation simply continues."""
+
+
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    chosen = by_label(server.state.tutors.settings, cl.user_session.get("chat_profile"))
-    reply, streamed = cl.Message(content=""), False
+    identity = _identity()
+    wait = access.limiter.check(identity.id)
+    if wait is not None:
+        await cl.Message(content=display.rate_limited(wait, settings.rate_limit_per_minute)).send()
+        return
+    chosen = by_label(settings, cl.user_session.get("chat_profile"))
+    name = chosen.name if chosen and chosen.name in access.offered(identity.role) else None
+    reply = cl.Message(content="")
     try:
         tutor = await server.state.tutors.get()
-        events = tutor.answer_stream(message.content, cl.context.session.thread_id, chosen.name if chosen else None)
+        run = cl.context.current_run  # Chainlit attaches feedback to the run that answered the message
+        feedback_id = run.id if run else reply.id
+        events = tutor.answer_stream(message.content, cl.context.session.thread_id, name, identity.id, feedback_id)
         async with cl.Step(name="Searching the textbook", type="retrieval", show_input=False) as step:
             result: SearchResult = await anext(events)
             step.output = display.search_step_output(result)
         async for event in events:
             if isinstance(event, str):
                 await reply.stream_token(event)
-                streamed = True
             elif isinstance(event, Answer):
                 reply.content = display.answer_markdown(event)
                 panels: list[Any] = [  # Text elements; Message.elements is typed with an unbound TypeVar
@@ -82,8 +160,10 @@ async def on_message(message: cl.Message) -> None:
                     if event.covered
                 ]
                 reply.elements = panels
-                await (reply.update() if streamed else reply.send())
+                await reply.send()  # ends the stream, and persists the message with its panels
     except TutorError as exc:
         await cl.Message(content=display.error_markdown(exc)).send()
+    except ChatNotFound:
+        await cl.Message(content="⚠️ This chat belongs to someone else: start a new chat.").send()
     except ValueError as exc:  # empty or overlong question
         await cl.Message(content=f"⚠️ {exc}").send()

@@ -1,9 +1,12 @@
-"""REST API: /api/v1/chat, /api/v1/chat/stream (server-sent events) and /api/v1/health.
+"""REST API: /api/v1/chat, /api/v1/chat/stream (server-sent events), /api/v1/health and the element files.
 
-Mounted on Chainlit's FastAPI app by `app.py`; the tutor comes from `app.state.tutors` (a `TutorHolder`).
-Failures of Qdrant or the LLM answer 503 with the reason; the server stays up. Bodies are capped in size,
-invalid input gets 422 without the input echoed back, unknown paths and methods under /api/v1 get JSON 404/405
-(not Chainlit's page), and error texts never show local file paths.
+Mounted on Chainlit's FastAPI app by `app.py`; the tutor comes from `app.state.tutors` (a `TutorHolder`), who may
+do what from `app.state.access` (an `Access`). Callers are identities like browsers: the visitor cookie in zero
+config, a bearer token when login is configured (401 without). A chat belongs to its creator (another
+identity's `chat_id` is 404); questions are rate-limited per identity (429 with Retry-After). Failures of Qdrant,
+the LLM or the database answer 503 with the reason; the server stays up. Bodies are capped in size, invalid
+input gets 422 without the input echoed back, unknown paths and methods under /api/v1 get JSON 404/405 (not
+Chainlit's page), and error texts never show local file paths.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,16 +23,22 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette.sse import EventSourceResponse
 
+from rag.access import Access
 from rag.check import check_llm, store_checks
+from rag.history import ChatNotFound
+from rag.identity import VISITOR_COOKIE, Identity, new_visitor_cookie, visitor_from_cookie
 from rag.providers import choose_provider
+from rag.storage import LocalStorage
 from rag.tutor import MAX_QUESTION_CHARS, Answer, Tutor, TutorError, clean_question
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX)
 
+VISITOR_COOKIE_DAYS = 365
 MAX_BODY_BYTES = 64 * 1024  # a 4,000-character question in JSON is far below this
 # An absolute path on this machine (not the path part of a URL, which follows a host).
 _LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
@@ -75,6 +85,7 @@ class ChatResponse(BaseModel):
     cited: bool
     covered: bool
     coverage: str
+    searched: str = Field(description="what was searched: the question, with the previous one for a follow-up")
     sentences: list[SentenceOut]
     grounded: float | None
     processing_time_ms: int
@@ -97,8 +108,9 @@ class ErrorResponse(BaseModel):
     detail: str | list[dict]
 
 
-# 400: a body that is not text at all; 413: too large; 422: not a valid question; 503: a service is down.
-ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (400, 413, 422, 503)}
+# 400: a body that is not text at all; 401: login is configured and no valid token was sent; 404: the chat_id
+# is another identity's; 413: too large; 422: not a valid question; 429: over the rate limit; 503: a service down.
+ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503)}
 
 
 def public(message: str) -> str:
@@ -124,6 +136,7 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         cited=answer.cited,
         covered=answer.covered,
         coverage=answer.coverage_reason,
+        searched=answer.query,
         sentences=[
             SentenceOut(text=s.text, cites=s.cites, supported=s.supported, score=round(s.score, 3))
             for s in answer.sentences
@@ -142,12 +155,44 @@ async def _tutor(request: Request) -> Tutor:
         raise HTTPException(503, detail=public(str(exc))) from None
 
 
+def caller(request: Request) -> Identity:
+    """The identity asking: 401 when login is configured and the request carries no valid token."""
+    access: Access = request.app.state.access
+    identity = access.identify(request.cookies, request.headers.get("authorization"))
+    identity = identity or getattr(request.state, "visitor", None)
+    if identity is None:
+        raise HTTPException(
+            401,
+            "Log in first: send `Authorization: Bearer <API token>` (README: API tokens).",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return identity
+
+
+async def _start(request: Request, body: ChatRequest) -> tuple[Tutor, str, Identity]:
+    """Who asks, within their rate limit, about a chat that is theirs (or new)."""
+    identity = caller(request)
+    wait = request.app.state.access.limiter.check(identity.id)
+    if wait is not None:
+        raise HTTPException(
+            429, f"Too many questions: wait {math.ceil(wait)} s.", headers={"Retry-After": str(math.ceil(wait))}
+        )
+    tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
+    try:
+        await tutor.history.claim(chat_id, identity.id)
+    except ChatNotFound:
+        raise HTTPException(404, "No chat with this chat_id.") from None
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, f"The chat history database is unavailable ({type(exc).__name__}).") from None
+    return tutor, chat_id, identity
+
+
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS)
 async def chat(body: ChatRequest, request: Request) -> dict:
     """Ask a question; the answer comes with its sources and each sentence checked against them."""
-    tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
+    tutor, chat_id, identity = await _start(request, body)
     try:
-        answer = await tutor.answer(body.content, chat_id)
+        answer = await tutor.answer(body.content, chat_id, owner=identity.id)
     except TutorError as exc:
         raise HTTPException(503, detail=public(str(exc))) from None
     return answer_json(answer, chat_id)
@@ -159,11 +204,11 @@ async def chat(body: ChatRequest, request: Request) -> dict:
 )
 async def chat_stream(body: ChatRequest, request: Request) -> EventSourceResponse:
     """The same answer as server-sent events: `delta` events with text, then one `answer` event (or `error`)."""
-    tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
+    tutor, chat_id, identity = await _start(request, body)
 
     async def events() -> AsyncIterator[dict]:
         try:
-            async for event in tutor.answer_stream(body.content, chat_id):
+            async for event in tutor.answer_stream(body.content, chat_id, owner=identity.id):
                 if isinstance(event, str):
                     yield {"event": "delta", "data": json.dumps({"text": event})}
                 elif isinstance(event, Answer):
@@ -193,6 +238,19 @@ async def health(request: Request) -> JSONResponse:
     down = [name for name, s in status.items() if not s["ok"]]
     body = {"status": "ok" if not down else f"down: {', '.join(down)}", **status}
     return JSONResponse(body, status_code=503 if down else 200)
+
+
+@router.get("/files/{object_key:path}", include_in_schema=False)
+async def element_file(object_key: str, request: Request, expires: int = 0, signature: str = "") -> Response:
+    """A stored element (a cited passage of an earlier answer), for a URL the data layer signed."""
+    storage: LocalStorage = request.app.state.access.storage
+    if not storage.verify(object_key, expires, signature):
+        raise HTTPException(403, "This link has expired or is not valid: reopen the chat.")
+    try:
+        content, mime = await asyncio.to_thread(storage.read, object_key)
+    except (FileNotFoundError, ValueError):
+        raise HTTPException(404, "This file is no longer stored.") from None
+    return Response(content, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
@@ -236,12 +294,37 @@ def _limit_body(app: FastAPI) -> None:
         return await call_next(request)
 
 
-def mount_api(app: FastAPI) -> None:
+def _visitor_cookies(app: FastAPI) -> None:
+    """Without login, every browser and REST client gets its own signed visitor id (an http-only cookie) on its
+    first request, so its chats and history are its own."""
+
+    @app.middleware("http")
+    async def visitor(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        access: Access = request.app.state.access
+        if access.settings.login_required or visitor_from_cookie(access.secret, request.cookies.get(VISITOR_COOKIE)):
+            return await call_next(request)
+        cookie = new_visitor_cookie(access.secret)
+        request.state.visitor = visitor_from_cookie(access.secret, cookie)
+        response = await call_next(request)
+        response.set_cookie(
+            VISITOR_COOKIE,
+            cookie,
+            max_age=VISITOR_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+
+def mount_api(app: FastAPI, access: Access) -> None:
     """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health,
-    and the body limit and validation-error handler."""
+    the body limit, the visitor cookies and the validation-error handler."""
+    app.state.access = access
     before = list(app.router.routes)
     app.include_router(router)
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
     app.router.routes[:] = ours + before
     app.add_exception_handler(RequestValidationError, _validation_error)
     _limit_body(app)
+    _visitor_cookies(app)

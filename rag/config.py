@@ -6,6 +6,7 @@ the fix, so a user fixes their `.env` once instead of once per restart.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -40,7 +41,16 @@ HINTS: dict[str, str] = {
     "TOP_K": "a whole number from 1 to 50, e.g. 5",
     "SCORE_THRESHOLD": "a number from 0 to 1, e.g. 0.30",
     "MODEL_CACHE_DIR": "a writable folder for model files",
-    "SESSIONS_DB": "a writable file path for chat histories, e.g. .data/sessions.db",
+    "DATA_DIR": "a writable folder for the local database, uploaded files and the generated auth secret",
+    "DATABASE_URL": "postgresql://user:password@host:5432/db (or unset for SQLite in DATA_DIR)",
+    "USERS_FILE": "a JSON file of users written by `python -m rag.users add <name>`",
+    "INSTRUCTORS": "comma-separated identifiers (OAuth e-mails or user names) that get the instructor role",
+    "STUDENT_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
+    "INSTRUCTOR_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
+    "RATE_LIMIT_PER_MINUTE": "a whole number of questions per minute per user, 0 for no limit, e.g. 30",
+    "ALLOWED_ORIGINS": "comma-separated origins allowed to call the app from other sites, e.g. https://book.example",
+    "CHAINLIT_AUTH_SECRET": "a long random string: run `chainlit create-secret`",
+    "API_TOKEN": "a long random string that REST callers send as `Authorization: Bearer <token>`",
 }
 
 
@@ -82,7 +92,18 @@ class Settings(BaseSettings):
     # Off-topic questions score below 0.2 and answerable ones above 0.31 on the dev set (README "Quality").
     score_threshold: float = Field(0.30, ge=0, le=1)
     model_cache_dir: Path = Path.home() / ".cache" / "textbook-tutor" / "models"
-    sessions_db: Path = Path(".data/sessions.db")
+
+    # History, identity and access.
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    users_file: Path | None = None
+    instructors: str = ""
+    student_profiles: str = "*"
+    instructor_profiles: str = "*"
+    rate_limit_per_minute: int = Field(30, ge=0)
+    allowed_origins: str = ""
+    chainlit_auth_secret: SecretStr | None = None
+    api_token: SecretStr | None = None
 
     @field_validator(
         "qdrant_cluster_endpoint",
@@ -91,6 +112,10 @@ class Settings(BaseSettings):
         "qdrant_api_key",
         "openai_api_key",
         "gemini_api_key",
+        "database_url",
+        "users_file",
+        "chainlit_auth_secret",
+        "api_token",
         mode="before",
     )
     @classmethod
@@ -108,10 +133,30 @@ class Settings(BaseSettings):
             return value.strip().rstrip("/")
         return value
 
-    @field_validator("qdrant_path", "model_cache_dir", "sessions_db")
+    @field_validator("qdrant_path", "model_cache_dir", "data_dir", "users_file")
     @classmethod
-    def _expand_home(cls, value: Path) -> Path:
-        return value.expanduser()
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _is_database_url(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value).scheme.split("+")[0] not in ("postgres", "postgresql", "sqlite"):
+            raise ValueError(f"{mask_url(value)!r} is not a postgresql:// or sqlite:// URL")
+        return value
+
+    @property
+    def login_required(self) -> bool:
+        """Password or OAuth login is configured: no anonymous visitors, and REST callers need a token."""
+        return self.users_file is not None or oauth_configured()
+
+    @property
+    def origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def instructor_ids(self) -> set[str]:
+        return {i.strip().lower() for i in self.instructors.split(",") if i.strip()}
 
     @property
     def uses_cloud(self) -> bool:
@@ -135,6 +180,16 @@ class Settings(BaseSettings):
             problems.append(
                 f"LLM_PROVIDER=local needs LOCAL_LLM_BASE_URL: set it to {HINTS['LOCAL_LLM_BASE_URL']}, or choose "
                 "LLM_PROVIDER=excerpts (the book's own sentences) or LLM_PROVIDER=bundled (the small SmolLM2 model)."
+            )
+        if self.login_required and self.chainlit_auth_secret is None:
+            problems.append(
+                "CHAINLIT_AUTH_SECRET is not set but login is configured (USERS_FILE or OAUTH_* variables). Set it "
+                f"to {HINTS['CHAINLIT_AUTH_SECRET']}; every app process of the deployment needs the same value."
+            )
+        if self.users_file is not None and not self.users_file.is_file():
+            problems.append(
+                f"USERS_FILE {self.users_file} does not exist: create it with "
+                "`python -m rag.users add <name> --role instructor`, or unset USERS_FILE for login-free use."
             )
         if self.llm_provider == "openai" and not self.has_real_openai_key:
             problems.append(
@@ -167,6 +222,11 @@ def mask(secret: SecretStr | None) -> str:
         return "(unset)"
     value = secret.get_secret_value()
     return "****" + value[-4:] if len(value) >= 12 else "****"
+
+
+def oauth_configured() -> bool:
+    """Chainlit's own OAuth variables (OAUTH_GITHUB_CLIENT_ID, OAUTH_GOOGLE_CLIENT_ID, ...) are set."""
+    return any(re.fullmatch(r"OAUTH_\w+_CLIENT_ID", name) and value for name, value in os.environ.items())
 
 
 def mask_url(url: str | None) -> str:

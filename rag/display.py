@@ -33,6 +33,7 @@ LEGEND = (
 )
 
 _WHAT_TO_DO = {
+    "database": "The chat history database is not available right now.",
     "qdrant": "The textbook store is not available right now.",
     "llm": "The language model is not available right now.",
     "embeddings": "The embedding model could not be loaded.",
@@ -113,6 +114,10 @@ def answer_markdown(answer: Answer) -> str:
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
         f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
     )
+
+
+def rate_limited(wait: float, per_minute: int) -> str:
+    return f"⏳ You are asking faster than {per_minute} questions a minute: ask again in {max(1, round(wait))} s."
 
 
 def error_markdown(error: TutorError) -> str:

@@ -287,7 +287,7 @@ def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[
 
 
 def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
-    settings = load_settings(sessions_db=workdir / "sessions.db")
+    settings = load_settings(data_dir=workdir / "data")
     rows = _read_jsonl(args.file)
     tutors = {}
     for spec in args.corpus:

@@ -9,6 +9,7 @@ SQLite session, keyed by chat id; nothing here is shared between chats except th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -17,16 +18,18 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import openai
-from agents import AgentsException, Model, RunConfig, Runner, SQLiteSession
-from agents.memory import SessionSettings
+from agents import AgentsException, Model, RunConfig, Runner, Session
 from openai.types.responses import ResponseTextDeltaEvent
+from sqlalchemy.exc import SQLAlchemyError
 
 from rag.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.citations import CitationRewriter, renumber, verify
-from rag.config import Settings
+from rag.config import Settings, mask_url
+from rag.database import Database, database_url
 from rag.embeddings import Embedder, EmbeddingError
 from rag.excerpts import ExcerptComposer, ExcerptModel
 from rag.grounding import CheckedSentence, GroundingChecker
+from rag.history import History
 from rag.local_llm import LocalLLMError, LocalLLMServer
 from rag.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
 from rag.retrieval import Passage, Retriever, SearchResult, search_queries
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 4000
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
-HISTORY_ITEMS = 8  # the last four question/answer pairs
+LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 ModelBuilder = Callable[[Provider, str | None, float], Model]
@@ -91,7 +94,14 @@ def clean_question(text: str) -> str:
 
 
 class Tutor:
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder, build: ModelBuilder = build_model):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        build: ModelBuilder = build_model,
+        database: Database | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
@@ -99,17 +109,17 @@ class Tutor:
         self.composer = ExcerptComposer(embedder.embed_texts, lambda: self.retriever.stats)
         self.local_server = LocalLLMServer(settings.local_llm_model)
         self._build = build
-        # Resolved once: the chat histories stay in one file even if the working directory changes later.
-        self._sessions_db = settings.sessions_db.resolve()
-        self._sessions_db.parent.mkdir(parents=True, exist_ok=True)
+        self.database = database or Database(settings)
+        self.history = History(self.database)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Tutor:
+    def from_settings(cls, settings: Settings, database: Database | None = None) -> Tutor:
         """Open the store and load the embedding model (raises StoreError/EmbeddingError with the fix)."""
         store = get_store(settings)
         try:
             store.verify_connection()
-            return cls(settings, store, Embedder(settings.embedding_model, settings.model_cache_dir))
+            embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
+            return cls(settings, store, embedder, database=database)
         except BaseException:
             store.close()  # an embedded store stays locked while open: release it for the next attempt
             raise
@@ -131,11 +141,8 @@ class Tutor:
 
     # -- answering ------------------------------------------------------------------
 
-    def _session(self, chat_id: str) -> SQLiteSession:
-        return SQLiteSession(chat_id, self._sessions_db, session_settings=SessionSettings(limit=HISTORY_ITEMS))
-
-    async def _search(self, question: str, session: SQLiteSession) -> SearchResult:
-        items = cast(list[dict[str, Any]], await session.get_items())
+    async def _search(self, question: str, memory: Session) -> SearchResult:
+        items = cast(list[dict[str, Any]], await memory.get_items())
         previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
         try:
             return await asyncio.to_thread(self.retriever.search, search_queries(question, previous))
@@ -143,31 +150,77 @@ class Tutor:
             raise TutorError("qdrant", str(exc)) from None
 
     async def answer_stream(
-        self, question: str, chat_id: str, provider_name: ProviderName | None = None
+        self,
+        question: str,
+        chat_id: str,
+        provider_name: ProviderName | None = None,
+        owner: str = LOCAL_OWNER,
+        step_id: str | None = None,
     ) -> AsyncIterator[SearchResult | str | Answer]:
-        """Yields the `SearchResult`, then text deltas (citations already verified), then the checked `Answer`."""
+        """Yields the `SearchResult`, then text deltas (citations already verified), then the checked `Answer`,
+        which is recorded in the chat's history. `owner` must own the chat (`ChatNotFound` otherwise); `step_id`
+        is the chat message that shows the answer, where feedback attaches."""
         started = time.perf_counter()
         question = clean_question(question)
-        session = self._session(chat_id)
-        result = await self._search(question, session)
+        async with self._database_errors():
+            await self.history.claim(chat_id, owner)
+        memory = self.history.memory(chat_id)
+        result = await self._search(question, memory)
         yield result
+        answer: Answer | None = None
         if not result.covered:
-            await session.add_items(
-                [{"role": "user", "content": question}, {"role": "assistant", "content": NOT_COVERED}]
-            )
-            yield NOT_COVERED
-            yield Answer(
-                NOT_COVERED,
-                [],
-                False,
-                result.passages,
-                False,
-                _ms(started),
-                "none (not covered)",
-                result.query,
-                coverage_reason=result.coverage.reason,
-            )
-            return
+            answer = await self._refuse(question, result, memory, started)
+            yield answer.text
+        else:
+            async for event in self._generate(question, result, memory, provider_name, started):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    yield event
+        assert answer is not None
+        try:
+            await self.history.record(answer, chat_id, owner, question, step_id)
+        except SQLAlchemyError:
+            log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
+        yield answer
+
+    @contextlib.asynccontextmanager
+    async def _database_errors(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (SQLAlchemyError, OSError) as exc:
+            where = mask_url(database_url(self.settings))
+            raise TutorError(
+                "database",
+                f"The chat history database ({where}) is unavailable: {exc!r:.200}. "
+                "Check DATABASE_URL and that the database server runs.",
+            ) from None
+
+    async def _refuse(self, question: str, result: SearchResult, memory: Session, started: float) -> Answer:
+        """The book does not cover it: say so, and keep the exchange in memory like any other."""
+        await memory.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": NOT_COVERED}])
+        return Answer(
+            text=NOT_COVERED,
+            sources=[],
+            cited=False,
+            passages=result.passages,
+            covered=False,
+            processing_time_ms=_ms(started),
+            model="none (not covered)",
+            query=result.query,
+            coverage_reason=result.coverage.reason,
+        )
+
+    async def _generate(
+        self,
+        question: str,
+        result: SearchResult,
+        memory: Session,
+        provider_name: ProviderName | None,
+        started: float,
+    ) -> AsyncIterator[str | Answer]:
+        """The provider's answer streamed (falling back to another provider before the first token), then
+        checked."""
         first = provider(self.settings, provider_name or choose_provider(self.settings).name)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback else [])]
         context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query)
@@ -177,7 +230,7 @@ class Tutor:
             raw: list[str] = []
             emitted = False
             try:
-                async for delta in self._run(question, context, choice, session, rewriter, raw, started):
+                async for delta in self._run(question, context, choice, memory, rewriter, raw, started):
                     emitted = True
                     yield delta
                 break
@@ -238,7 +291,7 @@ class Tutor:
         question: str,
         context: TutorContext,
         choice: Provider,
-        session: SQLiteSession,
+        memory: Session,
         rewriter: CitationRewriter,
         raw: list[str],
         started: float,
@@ -250,7 +303,7 @@ class Tutor:
             agent,
             question,
             context=context,
-            session=session,
+            session=memory,
             run_config=RunConfig(tracing_disabled=not choice.tracing, workflow_name="textbook tutor"),
         )
         first_token = None
@@ -284,8 +337,10 @@ class Tutor:
             _ms(started),
         )
 
-    async def answer(self, question: str, chat_id: str, provider_name: ProviderName | None = None) -> Answer:
-        async for event in self.answer_stream(question, chat_id, provider_name):
+    async def answer(
+        self, question: str, chat_id: str, provider_name: ProviderName | None = None, owner: str = LOCAL_OWNER
+    ) -> Answer:
+        async for event in self.answer_stream(question, chat_id, provider_name, owner):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("answer_stream ended without an Answer")

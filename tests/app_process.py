@@ -44,7 +44,7 @@ class App:
             "CI": "true",
             "HF_HUB_OFFLINE": "1",
             "QDRANT_PATH": str(data / "qdrant"),
-            "SESSIONS_DB": str(data / "sessions.db"),
+            "DATA_DIR": str(data / "data"),
             **env,
         }
         for name in ("OPENAI_API_KEY", "GEMINI_API_KEY", "QDRANT_CLUSTER_ENDPOINT", "QDRANT_URL", "LLM_PROVIDER"):

@@ -6,29 +6,14 @@ import json
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from qdrant_client import QdrantClient
 
 from ingest.pipeline import IngestOptions, run_ingest
-from rag.api import mount_api
 from rag.config import load_settings
 from rag.store import CloudStore, EdgeStore
-from rag.tutor import Tutor, TutorHolder
+from rag.tutor import Tutor
+from tests.api_client import api_client
 from tests.conftest import SAMPLE_DOCS
-
-
-def client_for(tutor_factory) -> TestClient:
-    app = FastAPI()
-
-    @app.get("/{full_path:path}")  # like Chainlit's catch-all page route
-    async def page(full_path: str):
-        return {"page": full_path}
-
-    mount_api(app)
-    app.state.tutors = TutorHolder(load_settings(), factory=lambda settings: tutor_factory())
-    return TestClient(app)
-
 
 NODE = "A node is a single process in the ROS 2 graph that performs one job [1]."
 
@@ -42,7 +27,7 @@ def scripted(sample_store, embedder, monkeypatch):
 
 
 def test_chat_answers_with_sources(scripted):
-    response = client_for(scripted).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"})
+    response = api_client(scripted).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"})
     assert response.status_code == 200
     body = response.json()
     assert body["answer"] == NODE and body["chat_id"]
@@ -72,7 +57,7 @@ def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
         ]
     )
     tutor._build = lambda c, u, t: model
-    body = client_for(lambda: tutor).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).json()
+    body = api_client(lambda: tutor).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).json()
     miscited, uncited, invented = body["sentences"]
     source = body["sources"][miscited["cites"][0] - 1]
     assert "single process in the ROS 2 graph" in source["text"] and miscited["supported"]
@@ -82,19 +67,19 @@ def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
 
 
 def test_default_answer_is_book_excerpts(sample_store, embedder):
-    client = client_for(lambda: Tutor(load_settings(), sample_store, embedder))
+    client = api_client(lambda: Tutor(load_settings(), sample_store, embedder))
     body = client.post("/api/v1/chat", json={"content": "What is the zero moment point?"}).json()
     assert body["model"] == "excerpts: book-excerpts" and body["cited"] and body["grounded"] == 1.0
     assert all(s["cites"] for s in body["sentences"] if s["supported"] is not None)
 
 
 def test_chat_keeps_the_given_chat_id(scripted):
-    body = client_for(scripted).post("/api/v1/chat", json={"content": "What is a node?", "chat_id": "abc"}).json()
+    body = api_client(scripted).post("/api/v1/chat", json={"content": "What is a node?", "chat_id": "abc"}).json()
     assert body["chat_id"] == "abc"
 
 
 def test_stream_sends_deltas_then_the_answer(scripted):
-    with client_for(scripted).stream("POST", "/api/v1/chat/stream", json={"content": "What is a ROS 2 node?"}) as r:
+    with api_client(scripted).stream("POST", "/api/v1/chat/stream", json={"content": "What is a ROS 2 node?"}) as r:
         lines = [line for line in r.iter_lines() if line]
     events = [line.split(": ", 1)[1] for line in lines if line.startswith("event:")]
     data = [json.loads(line.split(": ", 1)[1]) for line in lines if line.startswith("data:")]
@@ -111,14 +96,14 @@ def test_stream_sends_deltas_then_the_answer(scripted):
     ],
 )
 def test_input_validation(scripted, content, status, words):
-    response = client_for(scripted).post("/api/v1/chat", json={"content": content})
+    response = api_client(scripted).post("/api/v1/chat", json={"content": content})
     assert response.status_code == status and words in response.text
 
 
 def test_control_characters_are_stripped(scripted, sample_store, embedder):
     model = ScriptedModel([[assistant_message("ok [1]")]])  # the scripted fixture set a local server
     tutor = Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
-    response = client_for(lambda: tutor).post("/api/v1/chat", json={"content": "What is a\x00 ROS 2\x07 node?"})
+    response = api_client(lambda: tutor).post("/api/v1/chat", json={"content": "What is a\x00 ROS 2\x07 node?"})
     assert response.status_code == 200
     assert "What is a ROS 2 node?" in str(model.first_call.input)
 
@@ -126,7 +111,7 @@ def test_control_characters_are_stripped(scripted, sample_store, embedder):
 def test_qdrant_failure_is_503_and_the_server_stays_up(embedder, scripted):
     unreachable = QdrantClient(url="http://127.0.0.1:9", timeout=1, check_compatibility=False)
     down = CloudStore(unreachable, "book", "http://127.0.0.1:9", backoff=0)
-    client = client_for(lambda: Tutor(load_settings(), down, embedder))
+    client = api_client(lambda: Tutor(load_settings(), down, embedder))
     response = client.post("/api/v1/chat", json={"content": "What is a node?"})
     assert response.status_code == 503 and "unreachable" in response.json()["detail"]
     with client.stream("POST", "/api/v1/chat/stream", json={"content": "What is a node?"}) as r:
@@ -136,10 +121,10 @@ def test_qdrant_failure_is_503_and_the_server_stays_up(embedder, scripted):
 
 
 def test_health(monkeypatch, sample_store, embedder):
-    ok = client_for(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+    ok = api_client(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
     assert ok.status_code == 200 and ok.json()["qdrant"]["ok"] and ok.json()["llm"]["ok"]
     monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
-    down = client_for(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+    down = api_client(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
     assert down.status_code == 503 and down.json()["status"] == "down: llm"
     assert "unreachable" in down.json()["llm"]["detail"]
 
@@ -149,12 +134,9 @@ def test_locked_store_is_503_then_recovers(tmp_path, monkeypatch, embedder):
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
     holder = EdgeStore(tmp_path / "qdrant", "textbook_content")
     run_ingest(IngestOptions(SAMPLE_DOCS), holder, embedder)
-    app = FastAPI()
-    mount_api(app)
-    app.state.tutors = TutorHolder(load_settings())
-    client = TestClient(app)
+    client = api_client(lambda: Tutor.from_settings(load_settings()))
     first = client.get("/api/v1/health")
     assert first.status_code == 503 and "in use by another process" in first.json()["qdrant"]["detail"]
     holder.close()
     assert client.get("/api/v1/health").status_code == 200
-    app.state.tutors.close()
+    client.app.state.tutors.close()

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from itertools import pairwise
 from pathlib import Path
 
@@ -204,6 +207,55 @@ def test_unsupported_sentences_are_marked_with_a_legend(browser, data):
     finally:
         app.stop()
         fake.close()
+
+
+def test_history_resumes_with_its_citations_and_feedback_and_stays_private(browser, app, data):
+    question = "What is the zero moment point?"
+    page = open_chat(browser, app)
+    ask(page, question)
+    wait_done(page)
+    last_answer(page).locator(".negative-feedback-off").click()
+    page.get_by_placeholder("Your feedback...").fill("The units are missing.")
+    page.locator("#submit-feedback").click()
+    last_answer(page).locator(".negative-feedback-on").wait_for()
+    page.reload()
+    page.goto(app.url)  # a new chat; the old one waits in the sidebar
+    page.locator("#thread-history").get_by_text(question).first.click()
+    page.get_by_text(MODEL_LINE).last.wait_for(timeout=30_000)
+    answer = last_answer(page)
+    assert "zero moment point" in answer.inner_text().lower()
+    assert answer.locator(".negative-feedback-on").count() == 1  # the feedback given is shown again
+    answer.locator("a.element-link", has_text="[1]").first.click()
+    panel = page.locator("#side-view-content")
+    panel.get_by_text("similarity").first.wait_for(timeout=30_000)
+    assert "support polygon" in panel.inner_text()  # the passage itself, read back from storage
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "resumed-chat.png"), full_page=True)
+    page.context.close()
+    stranger = open_chat(browser, app)  # another browser: another visitor
+    assert question not in stranger.locator("body").inner_text()
+    assert stranger.locator("#thread-history").get_by_text(question).count() == 0
+    stranger.context.close()
+    feedback = (
+        sqlite3.connect(data / "data" / "tutor.db")
+        .execute(
+            "SELECT a.question, a.model, a.grounded, f.value, f.comment "
+            'FROM answers a JOIN feedbacks f ON f."forId" = a."stepId"'
+        )
+        .fetchall()
+    )
+    assert feedback == [(question, "excerpts: book-excerpts", 1.0, 0, "The units are missing.")]
+
+
+def test_cross_site_requests_get_no_cors_headers(app):
+    preflight = urllib.request.Request(
+        app.url + "/api/v1/chat",
+        method="OPTIONS",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(preflight, timeout=10)
+    assert refused.value.code == 400 and refused.value.headers.get("access-control-allow-origin") is None
 
 
 def test_unreachable_qdrant_shows_a_friendly_error(browser, tmp_path):

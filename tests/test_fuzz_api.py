@@ -39,6 +39,10 @@ def test_api_conforms_to_its_openapi_document(app, capsys):
         "^/api/v1/",
         "--checks",
         "all",
+        # A chat belongs to the visitor cookie that created it, and schemathesis' follow-up calls carry no cookie:
+        # their 404 for a chat_id a "previous" call created is the ownership rule, not a lost resource.
+        "--exclude-checks",
+        "ensure_resource_availability",
         "--max-examples",
         str(EXAMPLES),
         "--seed",

@@ -13,19 +13,17 @@ from pathlib import Path
 
 import pytest
 from agents.testing import ScriptedModel, assistant_message
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from ingest.__main__ import main as ingest_main
 from ingest.docusaurus import ParseError, parse_document
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.agent import INSTRUCTIONS
-from rag.api import mount_api
 from rag.config import load_settings, mask_url
 from rag.display import answer_markdown, source_panel
 from rag.local_llm import child_environment
 from rag.store import CollectionSpec, EdgeStore, StoreFull
-from rag.tutor import Tutor, TutorHolder
+from rag.tutor import Tutor
+from tests.api_client import api_client
 from tests.app_process import free_port
 from tests.conftest import REPO, SAMPLE_DOCS
 from tests.fake_openai import FakeOpenAI
@@ -34,19 +32,6 @@ from tests.fake_openai import FakeOpenAI
 @pytest.fixture
 def book(tmp_path):
     return shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
-
-
-def api(tutor_factory) -> TestClient:
-    """The API on an app that, like Chainlit's, answers every other GET with its page."""
-    app = FastAPI()
-
-    @app.get("/{full_path:path}")
-    async def page(full_path: str):
-        return {"page": full_path}
-
-    mount_api(app)
-    app.state.tutors = TutorHolder(load_settings(), factory=lambda settings: tutor_factory())
-    return TestClient(app)
 
 
 # -- ingest ----------------------------------------------------------------------------------------------
@@ -171,7 +156,7 @@ def test_parse_errors_stay_parse_errors(tmp_path):
 
 @pytest.fixture
 def client(sample_store, embedder):
-    return api(lambda: Tutor(load_settings(), sample_store, embedder))
+    return api_client(lambda: Tutor(load_settings(), sample_store, embedder))
 
 
 @pytest.mark.parametrize("field", ["content", "chat_id"])
@@ -204,12 +189,14 @@ def test_credentials_in_urls_are_masked_and_paths_hidden(sample_store, embedder,
         mask_url("http://admin:hunter2PASS@host:8/v1?api_key=abc&x=1") == "http://admin:****@host:8/v1?api_key=****&x=1"
     )
     monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://admin:hunter2PASS@127.0.0.1:9/v1")
-    health = api(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+    health = api_client(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
     assert health.status_code == 503 and "hunter2PASS" not in health.text and "admin:****@" in health.text
     holder = EdgeStore(tmp_path / "locked", "textbook_content")
     holder.ensure_collection(CollectionSpec(embedder.model_name, embedder.dim))
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "locked"))
-    locked = api(lambda: Tutor.from_settings(load_settings())).post("/api/v1/chat", json={"content": "What is ROS?"})
+    locked = api_client(lambda: Tutor.from_settings(load_settings())).post(
+        "/api/v1/chat", json={"content": "What is ROS?"}
+    )
     assert locked.status_code == 503 and "in use" in locked.text and str(tmp_path) not in locked.text
     holder.close()
 
@@ -228,11 +215,11 @@ def test_check_masks_the_cluster_password(tmp_path):
 
 def test_health_reports_an_empty_or_removed_collection(tmp_path, embedder, monkeypatch):
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "q"))
-    empty = api(lambda: Tutor.from_settings(load_settings())).get("/api/v1/health")
+    empty = api_client(lambda: Tutor.from_settings(load_settings())).get("/api/v1/health")
     assert empty.status_code == 503 and "python -m ingest" in empty.json()["qdrant"]["detail"]
     store = EdgeStore(tmp_path / "q", "textbook_content")
     run_ingest(IngestOptions(SAMPLE_DOCS), store, embedder)
-    client = api(lambda: Tutor(load_settings(), store, embedder))
+    client = api_client(lambda: Tutor(load_settings(), store, embedder))
     assert client.get("/api/v1/health").status_code == 200
     shutil.rmtree(tmp_path / "q")
     removed = client.get("/api/v1/health")
@@ -245,7 +232,7 @@ def test_a_hanging_model_does_not_hang_health(sample_store, embedder, monkeypatc
     monkeypatch.setenv("LLM_TIMEOUT", "60")
     try:
         started = time.monotonic()
-        response = api(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+        response = api_client(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
         assert response.status_code == 503 and time.monotonic() - started < 10
         assert "did not answer in time" in response.json()["llm"]["detail"]
     finally:

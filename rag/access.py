@@ -1,0 +1,56 @@
+"""Who may use what: identities of requests, the profiles each role may pick, and the question rate limit.
+
+One `Access` per app, shared by the Chainlit callbacks and the REST API, so a browser and a REST client of the
+same identity are the same owner and share one rate limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chainlit.auth.cookie import get_token_from_cookies
+
+from rag.config import Settings
+from rag.identity import VISITOR_COOKIE, Identity, Role, auth_secret, identity_from_token, visitor_from_cookie
+from rag.providers import ProviderName, configured_providers
+from rag.ratelimit import RateLimiter
+from rag.storage import LocalStorage
+
+
+@dataclass
+class Access:
+    settings: Settings
+    secret: str
+    storage: LocalStorage
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.rate_limit_per_minute)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Access:
+        secret = auth_secret(settings)
+        return cls(settings, secret, LocalStorage(settings.data_dir / "files", secret))
+
+    def offered(self, role: Role) -> list[ProviderName]:
+        """The profiles a role may pick: an explicit LLM_PROVIDER is the only one offered; otherwise every
+        configured one, narrowed by STUDENT_PROFILES / INSTRUCTOR_PROFILES."""
+        settings = self.settings
+        names = configured_providers(settings) if settings.llm_provider == "auto" else [settings.llm_provider]
+        allowed = settings.instructor_profiles if role == "instructor" else settings.student_profiles
+        if allowed.strip() == "*":
+            return names
+        wanted = {name.strip() for name in allowed.split(",")}
+        return [name for name in names if name in wanted] or names[:1]
+
+    def identify(self, cookies: dict[str, str], authorization: str | None) -> Identity | None:
+        """The identity of a request: with login configured a bearer token or the browser's Chainlit session;
+        otherwise the visitor cookie. None when there is none (a new visitor, or a 401 with login)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            return identity_from_token(token.strip(), self.settings, self.secret)
+        if session := get_token_from_cookies(cookies):
+            return identity_from_token(session, self.settings, self.secret)
+        if self.settings.login_required:
+            return None
+        return visitor_from_cookie(self.secret, cookies.get(VISITOR_COOKIE))

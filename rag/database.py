@@ -1,0 +1,186 @@
+"""The one database behind history, feedback, the tutor's memory and the instructor view.
+
+SQLite in DATA_DIR by default (zero config), PostgreSQL when DATABASE_URL is set; the schema is created by the
+app itself on first use, the same on both. Chainlit's tables (users, threads, steps, elements, feedbacks) keep
+Chainlit's column names; JSON goes into TEXT columns so one schema serves both databases. `chats` records who
+owns a chat (the REST API's `chat_id` included); `answers` records every answer with what the instructor view
+needs. The Agents SDK's session tables (`agent_sessions`, `agent_messages`) are created by the SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from rag.config import Settings
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("identifier", Text, nullable=False, unique=True),
+    Column("metadata", Text, nullable=False),
+    Column("createdAt", Text),
+)
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("createdAt", Text),
+    Column("name", Text),
+    Column("userId", Text, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("userIdentifier", Text),
+    Column("tags", Text),
+    Column("metadata", Text),
+    Index("threads_user", "userId", "createdAt"),
+)
+steps = Table(
+    "steps",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("threadId", Text, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("parentId", Text),
+    Column("command", Text),
+    Column("modes", Text),
+    Column("streaming", Boolean, nullable=False),
+    Column("waitForAnswer", Boolean),
+    Column("isError", Boolean),
+    Column("metadata", Text),
+    Column("tags", Text),
+    Column("input", Text),
+    Column("output", Text),
+    Column("createdAt", Text),
+    Column("start", Text),
+    Column("end", Text),
+    Column("generation", Text),
+    Column("showInput", Text),
+    Column("defaultOpen", Boolean),
+    Column("autoCollapse", Boolean),
+    Column("language", Text),
+    Column("icon", Text),
+    Index("steps_thread", "threadId", "createdAt"),
+)
+elements = Table(
+    "elements",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("threadId", Text, ForeignKey("threads.id", ondelete="CASCADE")),
+    Column("type", Text),
+    Column("url", Text),
+    Column("chainlitKey", Text),
+    Column("name", Text, nullable=False),
+    Column("display", Text),
+    Column("objectKey", Text),
+    Column("size", Text),
+    Column("page", Integer),
+    Column("language", Text),
+    Column("forId", Text),
+    Column("mime", Text),
+    Column("props", Text),
+    Column("autoPlay", Boolean),
+    Column("playerConfig", Text),
+    Index("elements_thread", "threadId"),
+)
+feedbacks = Table(
+    "feedbacks",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("forId", Text, nullable=False, index=True),
+    Column("threadId", Text, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("comment", Text),
+)
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("createdAt", Text, nullable=False),
+)
+answers = Table(
+    "answers",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("chatId", Text, nullable=False, index=True),
+    Column("owner", Text, nullable=False),
+    Column("stepId", Text, index=True),  # the chat step that feedback on it attaches to (the run answering)
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("sources", Text, nullable=False),  # JSON: [{"n", "id", "section", "path", "url"}]
+    Column("model", Text, nullable=False),
+    Column("covered", Boolean, nullable=False),
+    Column("coverage", Text, nullable=False),
+    Column("grounded", Float),
+    Column("unsupported", Integer, nullable=False),
+    Column("ms", Integer, nullable=False),
+    Column("createdAt", Text, nullable=False, index=True),
+    Column("reviewed", Boolean, nullable=False, default=False),
+)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL with an async driver, or SQLite at DATA_DIR/tutor.db (an absolute path, fixed at start)."""
+    if settings.database_url is None:
+        path = (settings.data_dir / "tutor.db").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+    url = make_url(settings.database_url)
+    driver = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+    return url.set(drivername=driver.get(url.drivername, url.drivername)).render_as_string(hide_password=False)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = database_url(settings)
+    if url.startswith("sqlite"):
+        # A connection per use: opening a SQLite file is cheap, and no connection outlives its event loop.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(connection: Any, _: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
+            cursor.execute("PRAGMA foreign_keys = ON")  # deleting a thread deletes its steps
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """The engine, with the schema created once, on first use."""
+
+    def __init__(self, settings: Settings):
+        self.engine = create_engine(settings)
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> AsyncEngine:
+        if not self._ready:
+            async with self._lock:
+                if not self._ready:
+                    # The Agents SDK adds a connect listener to the engine its first session sees; adding one
+                    # while other tasks connect breaks SQLAlchemy ("deque mutated during iteration"), so it
+                    # happens here, before anything else uses the engine.
+                    SQLAlchemySession("schema", engine=self.engine)
+                    async with self.engine.begin() as connection:
+                        await connection.run_sync(metadata.create_all)
+                    self._ready = True
+        return self.engine
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def sqlite_path(engine: AsyncEngine) -> Path | None:
+    return Path(engine.url.database) if engine.dialect.name == "sqlite" and engine.url.database else None

@@ -1,0 +1,143 @@
+"""Chainlit's SQLAlchemy data layer on the tutor's database, with what it lacks for SQLite, PostgreSQL and a
+long history.
+
+- It shares the app's engine, and the schema exists before its first query (`rag.database`).
+- Lists and dicts (thread tags, step modes) are stored as JSON text, which both databases take; Chainlit binds
+  them as they are, which SQLite refuses (and then silently drops the thread).
+- `list_threads` reads one page of thread rows in SQL. Chainlit's loads every step and element of all the
+  user's threads to show the sidebar, which takes seconds at a thousand threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+from chainlit.data.storage_clients.base import BaseStorageClient
+from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from rag.database import Database
+
+if TYPE_CHECKING:
+    from chainlit.step import StepDict
+
+log = logging.getLogger(__name__)
+
+
+def _json(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, list | dict) else value
+
+
+def _parsed(value: Any, default: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return default
+    return default if value is None else value
+
+
+class TutorDataLayer(SQLAlchemyDataLayer):
+    def __init__(self, database: Database, storage: BaseStorageClient):
+        super().__init__(conninfo=database.engine.url.render_as_string(hide_password=False), storage_provider=storage)
+        self.database = database
+        self.engine = database.engine  # one engine for the whole app, not a second pool
+        self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    async def execute_sql(self, query: str, parameters: dict) -> list[dict[str, Any]] | int | None:
+        await self.database.ready()
+        return await super().execute_sql(query, parameters)
+
+    async def update_thread(
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata)
+        if tags is not None:
+            await self.execute_sql(
+                'UPDATE threads SET "tags" = :tags WHERE "id" = :id', {"tags": _json(tags), "id": thread_id}
+            )
+
+    async def create_step(self, step_dict: StepDict) -> None:
+        step: dict[str, Any] = {k: _json(v) if k in ("tags", "modes") else v for k, v in step_dict.items()}
+        step.pop("feedback", None)  # kept in its own table
+        await super().create_step(step)
+
+    async def get_all_user_threads(
+        self, user_id: str | None = None, thread_id: str | None = None
+    ) -> list[ThreadDict] | None:
+        found = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
+        for thread in found or []:
+            thread["tags"] = _parsed(thread.get("tags"), [])
+            thread["metadata"] = _parsed(thread.get("metadata"), {})
+            for step in thread.get("steps", []):
+                step["metadata"] = _parsed(step.get("metadata"), {})
+                step["tags"] = _parsed(step.get("tags"), None)
+                step["generation"] = _parsed(step.get("generation"), None)
+        return found
+
+    async def list_threads(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse:
+        """A page of the user's threads, most recently active first; search looks in the messages."""
+        if not filters.userId:
+            raise ValueError("userId is required")
+        conditions = ['t."userId" = :user_id']
+        parameters: dict[str, Any] = {"user_id": filters.userId}
+        if filters.search:
+            conditions.append(
+                'EXISTS (SELECT 1 FROM steps s2 WHERE s2."threadId" = t."id" AND LOWER(s2."output") LIKE :search)'
+            )
+            parameters["search"] = f"%{filters.search.lower()}%"
+        if filters.feedback is not None:
+            conditions.append(
+                'EXISTS (SELECT 1 FROM feedbacks f WHERE f."threadId" = t."id" AND f."value" = :feedback)'
+            )
+            parameters["feedback"] = int(filters.feedback)
+        ordered = await self.execute_sql(
+            f"""SELECT t."id" AS id, COALESCE(MAX(s."createdAt"), t."createdAt") AS active
+                FROM threads t LEFT JOIN steps s ON s."threadId" = t."id"
+                WHERE {" AND ".join(conditions)}
+                GROUP BY t."id", t."createdAt"
+                ORDER BY active DESC, t."id" DESC""",
+            parameters,
+        )
+        ids = [row["id"] for row in ordered] if isinstance(ordered, list) else []
+        start = ids.index(pagination.cursor) + 1 if pagination.cursor in ids else 0
+        page = ids[start : start + pagination.first]
+        rows: dict[str, dict[str, Any]] = {}
+        if page:
+            keys = {f"id{i}": thread for i, thread in enumerate(page)}
+            found = await self.execute_sql(
+                f"""SELECT "id", "createdAt", "name", "userId", "userIdentifier", "tags", "metadata" FROM threads
+                    WHERE "id" IN ({", ".join(":" + key for key in keys)})""",
+                keys,
+            )
+            rows = {row["id"]: row for row in found} if isinstance(found, list) else {}
+        threads = [
+            ThreadDict(
+                id=row["id"],
+                createdAt=row["createdAt"],
+                name=row["name"],
+                userId=row["userId"],
+                userIdentifier=row["userIdentifier"],
+                tags=_parsed(row["tags"], []),
+                metadata=_parsed(row["metadata"], {}),
+                steps=[],
+                elements=[],
+            )
+            for row in (rows[i] for i in page if i in rows)
+        ]
+        return PaginatedResponse(
+            pageInfo=PageInfo(
+                hasNextPage=start + pagination.first < len(ids),
+                startCursor=page[0] if page else None,
+                endCursor=page[-1] if page else None,
+            ),
+            data=threads,
+        )

@@ -1,0 +1,98 @@
+"""What the tutor keeps of each chat in the database: who owns it, its memory for the model, and its answers.
+
+Ownership is claimed by the first question: a `chat_id` another identity owns is "not found", never appended to
+(the REST API lets callers choose ids). The model's memory is the Agents SDK's SQLAlchemy session in the same
+database, so any app process of a deployment can continue any chat. Each answer is recorded with its question,
+sources, model, coverage and grounding, for feedback and the instructor view.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
+from agents.memory import SessionSettings
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from rag.database import Database, answers, chats
+
+if TYPE_CHECKING:
+    from rag.tutor import Answer
+
+HISTORY_ITEMS = 8  # the last four question/answer pairs go back to the model
+
+
+class ChatNotFound(LookupError):
+    """The chat belongs to someone else (said as "not found": its existence is not theirs to know)."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class History:
+    def __init__(self, database: Database):
+        self.database = database
+
+    def memory(self, chat_id: str) -> SQLAlchemySession:
+        return SQLAlchemySession(
+            chat_id,
+            engine=self.database.engine,
+            create_tables=True,
+            session_settings=SessionSettings(limit=HISTORY_ITEMS),
+        )
+
+    async def claim(self, chat_id: str, owner: str) -> None:
+        """Make `owner` the owner of a new chat, or check they own an existing one."""
+        engine = await self.database.ready()
+        async with engine.begin() as connection:
+            found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
+            if found is None:
+                try:
+                    await connection.execute(insert(chats).values(id=chat_id, owner=owner, createdAt=now()))
+                    return
+                except IntegrityError:  # claimed at the same moment by another request
+                    found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
+        if found != owner:
+            raise ChatNotFound(chat_id)
+
+    async def record(self, answer: Answer, chat_id: str, owner: str, question: str, step_id: str | None) -> str:
+        """Store one answer; returns its id."""
+        answer_id = str(uuid.uuid4())
+        sources = [
+            {
+                "n": s.n,
+                "id": s.passage.id,
+                "section": s.passage.breadcrumb,
+                "path": s.passage.source_path,
+                "url": s.passage.url,
+            }
+            for s in answer.sources
+            if answer.cited
+        ]
+        engine = await self.database.ready()
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(answers).values(
+                    id=answer_id,
+                    chatId=chat_id,
+                    owner=owner,
+                    stepId=step_id,
+                    question=question,
+                    answer=answer.text,
+                    sources=json.dumps(sources),
+                    model=answer.model,
+                    covered=answer.covered,
+                    coverage=answer.coverage_reason,
+                    grounded=answer.grounded,
+                    unsupported=sum(s.verdict == "unsupported" for s in answer.sentences),
+                    ms=answer.processing_time_ms,
+                    createdAt=now(),
+                    reviewed=False,
+                )
+            )
+        return answer_id

@@ -1,0 +1,165 @@
+"""Who is asking: anonymous visitors, password users, OAuth users and API tokens, each a student or an instructor.
+
+Zero config stays login-free but private: every browser (and every REST client that keeps cookies) gets its
+own random visitor id in a signed, http-only cookie, so its history is its own. A deployment that configures
+USERS_FILE or OAuth requires login instead; REST callers then send `Authorization: Bearer <token>` (a user's
+API token, API_TOKEN, or the browser's own Chainlit session token).
+
+Passwords and API tokens are stored as hashes only: scrypt for passwords (slow on purpose), SHA-256 for the
+random 256-bit API tokens (nothing to guess).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rag.config import Settings
+
+Role = Literal["student", "instructor"]
+ROLES: tuple[Role, ...] = ("student", "instructor")
+VISITOR_COOKIE = "tutor_visitor"
+VISITOR_PREFIX = "visitor:"
+SECRET_FILE = "auth-secret"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """`id` is the Chainlit user identifier too, so REST chats and UI threads share one owner."""
+
+    id: str
+    role: Role = "student"
+
+    @property
+    def anonymous(self) -> bool:
+        return self.id.startswith(VISITOR_PREFIX)
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        return {"role": self.role, "anonymous": self.anonymous}
+
+
+# -- the secret ------------------------------------------------------------------------------------------
+
+
+def auth_secret(settings: Settings) -> str:
+    """CHAINLIT_AUTH_SECRET, or for local use one generated on first run and kept in DATA_DIR (0600)."""
+    if settings.chainlit_auth_secret is not None:
+        return settings.chainlit_auth_secret.get_secret_value()
+    path = settings.data_dir / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+# -- anonymous visitors ----------------------------------------------------------------------------------
+
+
+def _mac(secret: str, value: str) -> str:
+    digest = hmac.new(secret.encode(), f"visitor\n{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+def new_visitor_cookie(secret: str) -> str:
+    visitor = secrets.token_urlsafe(18)
+    return f"{visitor}.{_mac(secret, visitor)}"
+
+
+def visitor_from_cookie(secret: str, cookie: str | None) -> Identity | None:
+    """The visitor a signed cookie names; None for a missing or forged one."""
+    visitor, _, mac = (cookie or "").partition(".")
+    if not visitor or not hmac.compare_digest(mac, _mac(secret, visitor)):
+        return None
+    return Identity(VISITOR_PREFIX + visitor)
+
+
+# -- users file -------------------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    scheme, _, rest = stored.partition("$")
+    salt, _, digest = rest.partition("$")
+    if scheme != "scrypt" or not salt or not digest:
+        return False
+    computed = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
+    return hmac.compare_digest(computed.hex(), digest)
+
+
+def hash_token(token: str) -> str:
+    return "sha256$" + hashlib.sha256(token.encode()).hexdigest()
+
+
+class UsersFile:
+    """`{"users": {"<name>": {"password": "scrypt$...", "role": "student", "tokens": ["sha256$..."]}}}`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def load(self) -> dict[str, dict]:
+        if not self.path.exists():
+            return {}
+        users = json.loads(self.path.read_text()).get("users", {})
+        return users if isinstance(users, dict) else {}
+
+    def save(self, users: dict[str, dict]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            json.dump({"users": users}, file, indent=2, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    def login(self, name: str, password: str) -> Identity | None:
+        user = self.load().get(name)
+        if not user or not check_password(password, str(user.get("password", ""))):
+            return None
+        return Identity(name, _role(user.get("role")))
+
+    def by_token(self, token: str) -> Identity | None:
+        wanted = hash_token(token)
+        for name, user in self.load().items():
+            if any(hmac.compare_digest(wanted, str(stored)) for stored in user.get("tokens", [])):
+                return Identity(name, _role(user.get("role")))
+        return None
+
+
+def _role(value: object) -> Role:
+    return "instructor" if value == "instructor" else "student"
+
+
+def role_of(identifier: str, settings: Settings) -> Role:
+    """An OAuth user's role: instructor when INSTRUCTORS names them."""
+    return "instructor" if identifier.lower() in settings.instructor_ids else "student"
+
+
+def identity_from_token(token: str, settings: Settings, secret: str) -> Identity | None:
+    """A bearer token: API_TOKEN, a user's API token, or a Chainlit session token (JWT) of a logged-in user."""
+    if settings.api_token is not None and hmac.compare_digest(token, settings.api_token.get_secret_value()):
+        return Identity("api", "student")
+    if settings.users_file is not None and (user := UsersFile(settings.users_file).by_token(token)):
+        return user
+    import jwt
+
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    identifier = str(claims.get("identifier", ""))
+    role = (claims.get("metadata") or {}).get("role")
+    return Identity(identifier, _role(role)) if identifier else None

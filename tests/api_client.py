@@ -1,0 +1,26 @@
+"""The REST API on a FastAPI app that, like Chainlit's, answers every other GET with its page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from rag.access import Access
+from rag.api import mount_api
+from rag.config import load_settings
+from rag.tutor import Tutor, TutorHolder
+
+
+def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
+    app = FastAPI()
+
+    @app.get("/{full_path:path}")
+    async def page(full_path: str) -> dict:
+        return {"page": full_path}
+
+    settings = load_settings()
+    mount_api(app, Access.from_settings(settings))
+    app.state.tutors = TutorHolder(settings, factory=lambda _: tutor_factory())
+    return TestClient(app)

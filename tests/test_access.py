@@ -1,0 +1,148 @@
+"""Who may use what: visitors and their cookies, chat ownership over REST, login and API tokens, the rate limit,
+the profiles each role may pick, and the users file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.access import Access
+from rag.config import CHAINLIT_FAKE_OPENAI_KEY, load_settings
+from rag.identity import (
+    VISITOR_COOKIE,
+    UsersFile,
+    check_password,
+    hash_password,
+    new_visitor_cookie,
+    visitor_from_cookie,
+)
+from rag.ratelimit import RateLimiter
+from rag.tutor import Tutor
+from rag.users import main as users_main
+from tests.api_client import api_client
+
+QUESTION = {"content": "What is a ROS 2 node?"}
+
+
+@pytest.fixture
+def tutor_factory(sample_store, embedder):
+    return lambda: Tutor(load_settings(), sample_store, embedder)
+
+
+def test_each_visitor_gets_a_signed_cookie_and_keeps_their_chat(tutor_factory):
+    alice, mallory = api_client(tutor_factory), api_client(tutor_factory)
+    first = alice.post("/api/v1/chat", json=QUESTION)
+    assert first.status_code == 200 and VISITOR_COOKIE in first.cookies
+    chat_id = first.json()["chat_id"]
+    follow_up = alice.post("/api/v1/chat", json={"content": "and how do I launch it?", "chat_id": chat_id})
+    assert follow_up.status_code == 200 and follow_up.json()["searched"].endswith("+ What is a ROS 2 node?")
+    intruder = mallory.post("/api/v1/chat", json={"content": "What did I ask?", "chat_id": chat_id})
+    assert intruder.status_code == 404 and "What is a ROS 2 node" not in intruder.text
+    stream = mallory.post("/api/v1/chat/stream", json={"content": "What did I ask?", "chat_id": chat_id})
+    assert stream.status_code == 404
+
+
+def test_a_forged_visitor_cookie_is_a_new_visitor():
+    secret = "k" * 40
+    cookie = new_visitor_cookie(secret)
+    assert visitor_from_cookie(secret, cookie).anonymous
+    visitor, _, mac = cookie.partition(".")
+    assert visitor_from_cookie(secret, f"someone-else.{mac}") is None
+    assert visitor_from_cookie("other" * 8, cookie) is None and visitor_from_cookie(secret, None) is None
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(tutor_factory, monkeypatch):
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "2")
+    client = api_client(tutor_factory)
+    assert [client.post("/api/v1/chat", json=QUESTION).status_code for _ in range(2)] == [200, 200]
+    limited = client.post("/api/v1/chat", json=QUESTION)
+    assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
+    assert api_client(tutor_factory).post("/api/v1/chat", json=QUESTION).status_code == 200  # per identity
+    limiter = RateLimiter(2, window=60)
+    assert [limiter.check("a", now) for now in (0, 1, 2)] == [None, None, 58] and limiter.check("a", 61) is None
+
+
+@pytest.fixture
+def users_file(tmp_path):
+    path = tmp_path / "users.json"
+    UsersFile(path).save({"ina": {"password": hash_password("correct horse"), "role": "instructor"}})
+    return path
+
+
+def test_with_login_configured_rest_callers_need_a_token(tutor_factory, users_file, monkeypatch, capsys):
+    monkeypatch.setenv("USERS_FILE", str(users_file))
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 48)
+    monkeypatch.setenv("API_TOKEN", "service-token-" + "x" * 30)
+    assert users_main(["--file", str(users_file), "token", "ina"]) == 0
+    token = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
+    client = api_client(tutor_factory)
+    anonymous = client.post("/api/v1/chat", json=QUESTION)
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
+    assert VISITOR_COOKIE not in anonymous.cookies  # no visitors once login is configured
+    assert client.post("/api/v1/chat", json=QUESTION, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    mine = client.post("/api/v1/chat", json=QUESTION, headers={"Authorization": f"Bearer {token}"})
+    assert mine.status_code == 200
+    service = {"Authorization": "Bearer service-token-" + "x" * 30}
+    other = client.post("/api/v1/chat", json={**QUESTION, "chat_id": mine.json()["chat_id"]}, headers=service)
+    assert other.status_code == 404  # the service identity is not ina
+
+
+def test_login_without_a_secret_names_the_variable(users_file, monkeypatch):
+    from rag.config import ConfigError
+
+    monkeypatch.setenv("USERS_FILE", str(users_file))
+    with pytest.raises(ConfigError, match="CHAINLIT_AUTH_SECRET is not set but login is configured"):
+        load_settings()
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 48)
+    monkeypatch.setenv("USERS_FILE", str(users_file.with_name("missing.json")))
+    with pytest.raises(ConfigError, match="python -m rag.users add"):
+        load_settings()
+
+
+def test_zero_config_generates_and_keeps_its_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    first = Access.from_settings(load_settings()).secret
+    assert len(first) >= 40 and Access.from_settings(load_settings()).secret == first
+    assert oct((tmp_path / "data" / "auth-secret").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    "env,role,offered",
+    [
+        ({}, "student", ["excerpts", "bundled"]),
+        (
+            {"GEMINI_API_KEY": "g", "OPENAI_API_KEY": "sk-" + "r" * 30},
+            "student",
+            ["gemini", "openai", "excerpts", "bundled"],
+        ),
+        (
+            {"LLM_PROVIDER": "local", "LOCAL_LLM_BASE_URL": "http://127.0.0.1:9/v1", "GEMINI_API_KEY": "g"},
+            "student",
+            ["local"],
+        ),
+        ({"GEMINI_API_KEY": "g", "STUDENT_PROFILES": "excerpts"}, "student", ["excerpts"]),
+        ({"GEMINI_API_KEY": "g", "STUDENT_PROFILES": "excerpts"}, "instructor", ["gemini", "excerpts", "bundled"]),
+        ({"OPENAI_API_KEY": CHAINLIT_FAKE_OPENAI_KEY}, "instructor", ["excerpts", "bundled"]),
+    ],
+)
+def test_profiles_offered_by_role(monkeypatch, tmp_path, env, role, offered):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert Access.from_settings(load_settings()).offered(role) == offered
+
+
+def test_users_file_cli(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "users.json"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("a long password\n"))
+    assert users_main(["--file", str(path), "add", "ian", "--role", "instructor", "--password-stdin"]) == 0
+    stored = json.loads(path.read_text())["users"]["ian"]
+    assert stored["role"] == "instructor" and "a long password" not in path.read_text()
+    assert check_password("a long password", stored["password"]) and not check_password("wrong", stored["password"])
+    assert UsersFile(path).login("ian", "a long password").role == "instructor"
+    assert UsersFile(path).login("ian", "nope") is None and oct(path.stat().st_mode & 0o777) == "0o600"
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("short\n"))
+    assert users_main(["--file", str(path), "add", "sam", "--password-stdin"]) == 2
+    assert users_main(["--file", str(path), "remove", "ian"]) == 0 and UsersFile(path).load() == {}
+    assert users_main(["--file", str(path), "token", "nobody"]) == 2 and "no user" in capsys.readouterr().err

@@ -1,0 +1,184 @@
+"""History on a real database, SQLite (the default) and a real PostgreSQL 15 server: chat ownership, the
+tutor's memory across restarts, recorded answers, and Chainlit's data layer (threads, pages, search,
+feedback, element files)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from chainlit.context import init_http_context
+from chainlit.types import Feedback, Pagination, ThreadFilter
+from chainlit.user import User
+from sqlalchemy import select
+
+from rag.config import load_settings
+from rag.database import Database, answers
+from rag.datalayer import TutorDataLayer
+from rag.history import ChatNotFound
+from rag.storage import LocalStorage
+from rag.tutor import Tutor
+from tests.postgres import Postgres
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    server = Postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request, tmp_path):
+    if request.param == "sqlite":
+        return load_settings(data_dir=tmp_path / "data")
+    server = request.getfixturevalue("postgres")
+    database = f"t{time.monotonic_ns()}"  # a fresh database per test
+    server._run("/usr/lib/postgresql/15/bin/createdb", "-h", "127.0.0.1", "-p", server.port, "-U", "tutor", database)
+    return load_settings(data_dir=tmp_path / "data", database_url=server.url.rsplit("/", 1)[0] + "/" + database)
+
+
+def run(coroutine, *databases: Database):
+    """One event loop for a whole scenario (pooled PostgreSQL connections belong to their loop); the engines are
+    disposed inside it."""
+
+    async def scenario():
+        init_http_context()  # outside a websocket session Chainlit's data layer writes at once instead of queueing
+        try:
+            return await coroutine
+        finally:
+            for database in databases:
+                await database.close()
+
+    return asyncio.run(scenario())
+
+
+def test_a_chat_belongs_to_who_started_it(settings, sample_store, embedder):
+    tutor = Tutor(settings, sample_store, embedder)
+
+    async def scenario():
+        await tutor.answer("What is a ROS 2 node?", "chat-a", owner="alice")
+        with pytest.raises(ChatNotFound):
+            await tutor.answer("Tell me what Alice asked", "chat-a", owner="mallory")
+        return await tutor.answer("and how do I launch it?", "chat-a", owner="alice")
+
+    again = run(scenario(), tutor.database)
+    assert again.query == "and how do I launch it? + What is a ROS 2 node?"
+
+
+def test_memory_and_answers_survive_a_restart(settings, sample_store, embedder):
+    first_process = Tutor(settings, sample_store, embedder)
+    run(first_process.answer("What is a ROS 2 node?", "chat-r", owner="bob"), first_process.database)
+    restarted = Tutor(settings, sample_store, embedder)  # a new process: new engine, same database
+
+    async def scenario():
+        follow_up = await restarted.answer("and how do I launch it?", "chat-r", owner="bob")
+        engine = await restarted.database.ready()
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(answers).order_by(answers.c.createdAt))).mappings().all()
+        return follow_up, rows
+
+    follow_up, (first, second) = run(scenario(), restarted.database)
+    assert follow_up.query.endswith("+ What is a ROS 2 node?")
+    assert first["question"] == "What is a ROS 2 node?" and first["owner"] == "bob" and first["covered"]
+    assert json.loads(first["sources"])[0]["id"] and first["model"] == "excerpts: book-excerpts"
+    assert first["grounded"] == 1.0 and second["chatId"] == "chat-r"
+
+
+def test_not_covered_answers_are_recorded_too(settings, sample_store, embedder):
+    tutor = Tutor(settings, sample_store, embedder)
+
+    async def scenario():
+        await tutor.answer("How do I bake sourdough bread?", "chat-n", owner="carol")
+        engine = await tutor.database.ready()
+        async with engine.connect() as connection:
+            return (await connection.execute(select(answers))).mappings().one()
+
+    recorded = run(scenario(), tutor.database)
+    assert not recorded["covered"] and recorded["coverage"] and recorded["model"] == "none (not covered)"
+
+
+# -- Chainlit's data layer ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def layer(settings):
+    return TutorDataLayer(Database(settings), LocalStorage(settings.data_dir / "files", "s" * 32))
+
+
+def step(thread_id: str, step_id: str, output: str, created: str, kind: str = "assistant_message") -> dict:
+    return {
+        "id": step_id,
+        "threadId": thread_id,
+        "name": "Tutor",
+        "type": kind,
+        "output": output,
+        "createdAt": created,
+        "streaming": False,
+        "tags": ["t"],
+        "modes": {"m": "x"},
+        "metadata": {"k": 1},
+    }
+
+
+def test_threads_page_search_and_feedback(layer):
+    async def scenario():
+        user = await layer.create_user(User(identifier="dana", metadata={"role": "student"}))
+        other = await layer.create_user(User(identifier="erin", metadata={}))
+        for i in range(25):
+            thread = f"thread-{i:02d}"
+            await layer.update_thread(thread, name=f"Question {i}", user_id=user.id, tags=["Book excerpts"])
+            await layer.create_step(step(thread, f"s-{i}", f"answer about topic {i}", f"2026-01-01T00:00:{i:02d}Z"))
+        await layer.update_thread("not-hers", name="Erin's", user_id=other.id)
+        first = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user.id))
+        second = await layer.list_threads(
+            Pagination(first=10, cursor=first.pageInfo.endCursor), ThreadFilter(userId=user.id)
+        )
+        found = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user.id, search="TOPIC 7"))
+        await layer.upsert_feedback(Feedback(forId="s-3", value=0, threadId="thread-03", comment="wrong units"))
+        flagged = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user.id, feedback=0))
+        thread = await layer.get_thread("thread-03")
+        return first, second, found, flagged, thread
+
+    first, second, found, flagged, thread = run(scenario(), layer.database)
+    assert [t["id"] for t in first.data] == [f"thread-{i:02d}" for i in range(24, 14, -1)]  # most recent first
+    assert first.pageInfo.hasNextPage and second.data[0]["id"] == "thread-14"
+    assert [t["id"] for t in found.data] == ["thread-07"] and [t["id"] for t in flagged.data] == ["thread-03"]
+    assert thread["tags"] == ["Book excerpts"] and thread["steps"][0]["metadata"] == {"k": 1}
+    assert thread["steps"][0]["feedback"]["comment"] == "wrong units"
+
+
+def test_elements_are_stored_and_read_through_signed_urls(layer, settings):
+    import chainlit as cl
+
+    async def scenario():
+        user = await layer.create_user(User(identifier="fay", metadata={}))
+        await layer.update_thread("thread-e", name="Q", user_id=user.id)
+        await layer.create_step(step("thread-e", "s-e", "an answer [1]", "2026-01-01T00:00:00Z"))
+        element = cl.Text(name="[1]", content="**Nodes** run code.", display="side", for_id="s-e")
+        element.thread_id = "thread-e"
+        await layer.create_element(element)
+        thread = await layer.get_thread("thread-e")
+        await layer.delete_thread("thread-e")
+        return thread, element
+
+    thread, element = run(scenario(), layer.database)
+    [stored] = thread["elements"]
+    url = stored["url"]
+    assert url.startswith("/api/v1/files/") and "signature=" in url and stored["forId"] == "s-e"
+    key = stored["objectKey"]
+    assert not (settings.data_dir / "files" / key).exists()  # deleting the thread deleted its file
+
+
+def test_a_signed_url_opens_only_its_own_file(tmp_path):
+    storage = LocalStorage(tmp_path, "secret" * 8)
+    run(storage.upload_file("u/e/[1]", "passage", mime="text/plain"))
+    url = run(storage.get_read_url("u/e/[1]"))
+    expires, signature = (part.split("=")[1] for part in url.split("?")[1].split("&"))
+    assert storage.verify("u/e/[1]", int(expires), signature) and storage.read("u/e/[1]") == (b"passage", "text/plain")
+    assert not storage.verify("u/e/[2]", int(expires), signature)  # another file with the same signature
+    assert not storage.verify("u/e/[1]", int(time.time()) - 1, storage.sign("u/e/[1]", int(time.time()) - 1))
+    with pytest.raises(ValueError):
+        storage.path("../../etc/passwd")
