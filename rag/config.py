@@ -49,7 +49,9 @@ HINTS: dict[str, str] = {
     "INSTRUCTOR_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
     "RATE_LIMIT_PER_MINUTE": "a whole number of questions per minute per user, 0 for no limit, e.g. 30",
     "ALLOWED_ORIGINS": "comma-separated origins allowed to call the app from other sites, e.g. https://book.example",
-    "CHAINLIT_AUTH_SECRET": "a long random string: run `chainlit create-secret`",
+    "CHAINLIT_AUTH_SECRET": (
+        "a long random string, e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+    ),
     "API_TOKEN": "a long random string that REST callers send as `Authorization: Bearer <token>`",
 }
 

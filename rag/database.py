@@ -17,7 +17,6 @@ from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from rag.config import Settings
 
@@ -143,13 +142,13 @@ def database_url(settings: Settings) -> str:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = database_url(settings)
     if url.startswith("sqlite"):
-        # A connection per use: opening a SQLite file is cheap, and no connection outlives its event loop.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(connection: Any, _: Any) -> None:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer
+            cursor.execute("PRAGMA synchronous = NORMAL")  # with WAL: safe from crashes, no fsync per commit
             cursor.execute("PRAGMA foreign_keys = ON")  # deleting a thread deletes its steps
             cursor.close()
 

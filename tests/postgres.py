@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ class Postgres:
     @property
     def url(self) -> str:
         return f"postgresql://tutor@127.0.0.1:{self.port}/tutor"
+
+    def new_database(self) -> str:
+        """A fresh, empty database on this server; its URL."""
+        name = f"t{time.monotonic_ns()}"
+        self._run(BIN / "createdb", "-h", "127.0.0.1", "-p", self.port, "-U", "tutor", name)
+        return self.url.rsplit("/", 1)[0] + "/" + name
 
     def _run(self, *command: object) -> None:
         args = [str(c) for c in command]

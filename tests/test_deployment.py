@@ -4,6 +4,8 @@ only it) gets CORS headers."""
 
 from __future__ import annotations
 
+import secrets
+
 import httpx
 import pytest
 
@@ -12,7 +14,7 @@ from tests.postgres import Postgres
 from tests.test_browser import ingest_sample
 
 pytestmark = pytest.mark.slow
-SECRET = "shared-deployment-secret-" + "x" * 32
+SECRET = secrets.token_urlsafe(40)  # the one every process of the deployment shares
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,7 @@ def postgres():
 def settings(request, tmp_path):
     if request.param == "sqlite":
         return load_settings(data_dir=tmp_path / "data")
-    server = request.getfixturevalue("postgres")
-    database = f"t{time.monotonic_ns()}"  # a fresh database per test
-    server._run("/usr/lib/postgresql/15/bin/createdb", "-h", "127.0.0.1", "-p", server.port, "-U", "tutor", database)
-    return load_settings(data_dir=tmp_path / "data", database_url=server.url.rsplit("/", 1)[0] + "/" + database)
+    return load_settings(data_dir=tmp_path / "data", database_url=request.getfixturevalue("postgres").new_database())
 
 
 def run(coroutine, *databases: Database):
@@ -182,3 +179,28 @@ def test_a_signed_url_opens_only_its_own_file(tmp_path):
     assert not storage.verify("u/e/[1]", int(time.time()) - 1, storage.sign("u/e/[1]", int(time.time()) - 1))
     with pytest.raises(ValueError):
         storage.path("../../etc/passwd")
+
+
+def test_history_moves_to_postgresql_and_back(tmp_path, sample_store, embedder, postgres, monkeypatch, capsys):
+    """The migration guide's commands: SQLite -> PostgreSQL, then back into a fresh SQLite file."""
+    from rag.migrate import main as migrate
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    tutor = Tutor(load_settings(), sample_store, embedder)
+
+    async def chat():
+        await tutor.answer("What is a ROS 2 node?", "moved", owner="gil")
+        await tutor.answer("and how do I launch it?", "moved", owner="gil")
+
+    run(chat(), tutor.database)
+    target = postgres.new_database()
+    assert migrate(["--to", target]) == 0
+    out = capsys.readouterr().out
+    assert "answers                 2 ->        2" in out and "agent_messages          4 ->        4" in out
+    assert migrate(["--to", target]) == 2  # never into a database that already holds history
+    monkeypatch.setenv("DATABASE_URL", target)
+    on_postgres = Tutor(load_settings(), sample_store, embedder)
+    follow_up = run(on_postgres.answer("and what about parameters?", "moved", owner="gil"), on_postgres.database)
+    assert "and how do I launch it?" in follow_up.query  # the memory moved with it
+    assert migrate(["--to", f"sqlite:///{tmp_path / 'back.db'}"]) == 0  # the way back
+    assert "answers                 3 ->        3" in capsys.readouterr().out
