@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import os
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, cast
 
 import chainlit as cl
 from chainlit.config import config as chainlit_config
 from chainlit.server import app as server
-from chainlit.types import ThreadDict
+from chainlit.types import CommandDict, ThreadDict
 from starlette.datastructures import Headers
 
 from rag import display
@@ -21,6 +21,7 @@ from rag.database import Database
 from rag.datalayer import TutorDataLayer
 from rag.history import ChatNotFound
 from rag.identity import VISITOR_COOKIE, Identity, UsersFile, role_of, visitor_from_cookie
+from rag.instructor_web import LOOPBACK
 from rag.providers import by_label, choose_provider, provider
 from rag.retrieval import SearchResult
 from rag.tutor import Answer, Tutor, TutorError, TutorHolder
@@ -76,6 +77,14 @@ if oauth_configured():
         return _user(Identity(default_user.identifier, role_of(default_user.identifier, settings)))
 
 
+def _may_see_the_instructor_view(identity: Identity) -> bool:
+    """Instructors; with no login configured, whoever uses the app on this computer (as `/instructor` allows)."""
+    if settings.login_required:
+        return identity.role == "instructor"
+    client = (cl.context.session.environ or {}).get("asgi.scope", {}).get("client") or ("", 0)
+    return client[0] in LOOPBACK
+
+
 def _identity() -> Identity:
     user = cl.user_session.get("user")
     role = (user.metadata or {}).get("role") if user else None
@@ -123,6 +132,8 @@ async def chat_start() -> None:
         return
     if tutor.store.count() == 0:
         await cl.Message(content=display.EMPTY_COLLECTION).send()
+    if _may_see_the_instructor_view(_identity()):
+        await cl.context.emitter.set_commands([cast(CommandDict, display.INSTRUCTOR_COMMAND)])
 
 
 @cl.on_chat_resume
@@ -134,6 +145,9 @@ async def chat_resume(thread: ThreadDict) -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     identity = _identity()
+    if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
+        await cl.Message(content=display.INSTRUCTOR_LINK).send()
+        return
     wait = access.limiter.check(identity.id)
     if wait is not None:
         await cl.Message(content=display.rate_limited(wait, settings.rate_limit_per_minute)).send()

@@ -29,7 +29,7 @@ from bench.common import percentiles
 from rag.config import load_settings
 from rag.database import Database
 from rag.datalayer import TutorDataLayer
-from rag.history import History, now
+from rag.history import Asked, History, now
 from rag.retrieval import Passage
 from rag.storage import LocalStorage
 from rag.tutor import Answer, Source
@@ -92,7 +92,7 @@ async def write_exchange(layer: TutorDataLayer, history: History, thread_id: str
     await memory.add_items(
         [{"role": "user", "content": "What is a node?"}, {"role": "assistant", "content": ANSWER.text}]
     )
-    await history.record(ANSWER, thread_id, owner, "What is a node?", run)
+    await history.record(ANSWER, Asked("What is a node?", thread_id, owner, "excerpts", run))
     return (on_path + time.perf_counter() - started) * 1000
 
 

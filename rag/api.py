@@ -30,6 +30,7 @@ from rag.access import Access
 from rag.check import check_llm, store_checks
 from rag.history import ChatNotFound
 from rag.identity import VISITOR_COOKIE, Identity, new_visitor_cookie, visitor_from_cookie
+from rag.instructor_web import router as instructor_router
 from rag.providers import choose_provider
 from rag.storage import LocalStorage
 from rag.tutor import MAX_QUESTION_CHARS, Answer, Tutor, TutorError, clean_question
@@ -322,6 +323,7 @@ def mount_api(app: FastAPI, access: Access) -> None:
     the body limit, the visitor cookies and the validation-error handler."""
     app.state.access = access
     before = list(app.router.routes)
+    app.include_router(instructor_router)
     app.include_router(router)
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
     app.router.routes[:] = ours + before

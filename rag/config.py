@@ -53,6 +53,7 @@ HINTS: dict[str, str] = {
         "a long random string, e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
     ),
     "API_TOKEN": "a long random string that REST callers send as `Authorization: Bearer <token>`",
+    "SHOW_STUDENT_IDENTITY": "true to show instructors who asked (user names), false for anonymous ids",
 }
 
 
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     allowed_origins: str = ""
     chainlit_auth_secret: SecretStr | None = None
     api_token: SecretStr | None = None
+    show_student_identity: bool = False
 
     @field_validator(
         "qdrant_cluster_endpoint",

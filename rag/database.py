@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, Table, Text, event
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -118,10 +118,14 @@ answers = Table(
     Column("answer", Text, nullable=False),
     Column("sources", Text, nullable=False),  # JSON: [{"n", "id", "section", "path", "url"}]
     Column("model", Text, nullable=False),
+    Column("profile", Text, nullable=False),  # the provider asked, also for a question refused before any model
     Column("covered", Boolean, nullable=False),
     Column("coverage", Text, nullable=False),
+    Column("similarity", Float),  # the best passage's similarity to the question: far below = off-topic
     Column("grounded", Float),
+    Column("claims", Integer, nullable=False),
     Column("unsupported", Integer, nullable=False),
+    Column("vector", LargeBinary),  # the question's embedding (float32), to group questions by meaning
     Column("ms", Integer, nullable=False),
     Column("createdAt", Text, nullable=False, index=True),
     Column("reviewed", Boolean, nullable=False, default=False),

@@ -24,6 +24,17 @@ EMPTY_COLLECTION = (
     "```bash\npython -m ingest --source samples/textbook/docs   # or your book's docs folder\n```"
 )
 
+INSTRUCTOR_COMMAND = {
+    "id": "Instructor view",
+    "icon": "chart-column",
+    "button": True,
+    "description": "What students ask, where the book falls short, and the answers they flagged",
+}
+INSTRUCTOR_LINK = (
+    "📊 **[Open the instructor view](/instructor)**: questions per day and chapter, coverage gaps, "
+    "the most cited sections, flagged answers and the quality of each model."
+)
+
 # A sentence no passage supports is shown as a link to this anchor, which `public/tutor.css` greys out.
 UNSUPPORTED_ANCHOR = "#not-in-book"
 UNSUPPORTED_MARK = "⚠"

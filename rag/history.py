@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from agents.memory import SessionSettings
 from sqlalchemy import insert, select
@@ -21,9 +23,21 @@ from sqlalchemy.exc import IntegrityError
 from rag.database import Database, answers, chats
 
 if TYPE_CHECKING:
+    from rag.retrieval import SearchResult
     from rag.tutor import Answer
 
 HISTORY_ITEMS = 8  # the last four question/answer pairs go back to the model
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Who asked what, in which chat and of which profile: what an answer is recorded with."""
+
+    question: str
+    chat_id: str
+    owner: str
+    profile: str
+    step_id: str | None = None  # the chat step feedback on the answer attaches to
 
 
 class ChatNotFound(LookupError):
@@ -60,8 +74,8 @@ class History:
         if found != owner:
             raise ChatNotFound(chat_id)
 
-    async def record(self, answer: Answer, chat_id: str, owner: str, question: str, step_id: str | None) -> str:
-        """Store one answer; returns its id."""
+    async def record(self, answer: Answer, asked: Asked, search: SearchResult | None = None) -> str:
+        """Store one answer with what the instructor view reads; returns its id."""
         answer_id = str(uuid.uuid4())
         sources = [
             {
@@ -70,26 +84,32 @@ class History:
                 "section": s.passage.breadcrumb,
                 "path": s.passage.source_path,
                 "url": s.passage.url,
+                "chapter": s.passage.chapter,
             }
             for s in answer.sources
             if answer.cited
         ]
+        claims = [s for s in answer.sentences if s.supported is not None]
         engine = await self.database.ready()
         async with engine.begin() as connection:
             await connection.execute(
                 insert(answers).values(
                     id=answer_id,
-                    chatId=chat_id,
-                    owner=owner,
-                    stepId=step_id,
-                    question=question,
+                    chatId=asked.chat_id,
+                    owner=asked.owner,
+                    stepId=asked.step_id,
+                    question=asked.question,
                     answer=answer.text,
                     sources=json.dumps(sources),
                     model=answer.model,
+                    profile=asked.profile,
                     covered=answer.covered,
                     coverage=answer.coverage_reason,
                     grounded=answer.grounded,
-                    unsupported=sum(s.verdict == "unsupported" for s in answer.sentences),
+                    claims=len(claims),
+                    unsupported=sum(not s.supported for s in claims),
+                    similarity=search.best_similarity if search else None,
+                    vector=np.asarray(search.vector, dtype=np.float32).tobytes() if search and search.vector else None,
                     ms=answer.processing_time_ms,
                     createdAt=now(),
                     reviewed=False,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.coverage import Coverage, assess
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, Embedding, SparseVector
 from rag.lexical import STOPWORDS, TermStats, term, words
 from rag.store import SearchMode, Store
 
@@ -45,6 +45,7 @@ class Passage:
     score: float  # RRF rank score of the hybrid search
     similarity: float  # cosine similarity of its dense vector to the question
     matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
+    chapter: str = ""  # the book's sidebar category the page sits in
 
     @classmethod
     def from_hit(
@@ -61,6 +62,7 @@ class Passage:
             score=score,
             similarity=similarity,
             matched=matched,
+            chapter=payload.get("category") or payload.get("title", ""),
         )
 
 
@@ -69,6 +71,7 @@ class SearchResult:
     query: str  # the question, with " + previous question" when it was searched too
     passages: list[Passage]
     coverage: Coverage
+    vector: list[float] | None = None  # the question's dense vector (the instructor view groups questions by it)
 
     @property
     def covered(self) -> bool:
@@ -118,6 +121,16 @@ class Retriever:
                 )
             return self._stats
 
+    def nearest(self, vector: list[float]) -> tuple[str, str] | None:
+        """The (breadcrumb, url) of the chunk closest in meaning to a vector."""
+        with self._lock:
+            hits = self.store.query([Embedding(vector, SparseVector([], []))], limit=1, mode="dense")
+        return (hits[0].payload.get("breadcrumb", ""), hits[0].payload.get("url", "")) if hits else None
+
+    def payloads(self, ids: list[str]) -> dict[str, dict]:
+        with self._lock:
+            return self.store.get(ids)
+
     def search(self, queries: str | list[str], k: int | None = None, mode: SearchMode = "hybrid") -> SearchResult:
         """Top-k passages for the query (or the fused queries), with each one's similarity and matched words."""
         queries = [queries] if isinstance(queries, str) else queries
@@ -156,7 +169,7 @@ class Retriever:
             (embedded - started) * 1000,
             (time.perf_counter() - embedded) * 1000,
         )
-        return SearchResult(" + ".join(queries), passages, coverage)
+        return SearchResult(" + ".join(queries), passages, coverage, embeddings[0].dense)
 
 
 def _similarity(queries: np.ndarray, dense: list[float] | None) -> float:

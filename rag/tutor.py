@@ -29,7 +29,7 @@ from rag.database import Database, database_url
 from rag.embeddings import Embedder, EmbeddingError
 from rag.excerpts import ExcerptComposer, ExcerptModel
 from rag.grounding import CheckedSentence, GroundingChecker
-from rag.history import History
+from rag.history import Asked, History
 from rag.local_llm import LocalLLMError, LocalLLMServer
 from rag.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
 from rag.retrieval import Passage, Retriever, SearchResult, search_queries
@@ -161,25 +161,26 @@ class Tutor:
         which is recorded in the chat's history. `owner` must own the chat (`ChatNotFound` otherwise); `step_id`
         is the chat message that shows the answer, where feedback attaches."""
         started = time.perf_counter()
-        question = clean_question(question)
+        profile = provider_name or choose_provider(self.settings).name
+        asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
         async with self._database_errors():
             await self.history.claim(chat_id, owner)
         memory = self.history.memory(chat_id)
-        result = await self._search(question, memory)
+        result = await self._search(asked.question, memory)
         yield result
         answer: Answer | None = None
         if not result.covered:
-            answer = await self._refuse(question, result, memory, started)
+            answer = await self._refuse(asked.question, result, memory, started)
             yield answer.text
         else:
-            async for event in self._generate(question, result, memory, provider_name, started):
+            async for event in self._generate(asked.question, result, memory, profile, started):
                 if isinstance(event, Answer):
                     answer = event
                 else:
                     yield event
         assert answer is not None
         try:
-            await self.history.record(answer, chat_id, owner, question, step_id)
+            await self.history.record(answer, asked, result)
         except SQLAlchemyError:
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
         yield answer
@@ -216,12 +217,12 @@ class Tutor:
         question: str,
         result: SearchResult,
         memory: Session,
-        provider_name: ProviderName | None,
+        profile: ProviderName,
         started: float,
     ) -> AsyncIterator[str | Answer]:
         """The provider's answer streamed (falling back to another provider before the first token), then
         checked."""
-        first = provider(self.settings, provider_name or choose_provider(self.settings).name)
+        first = provider(self.settings, profile)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback else [])]
         context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query)
         for attempt, name in enumerate(names):

@@ -13,7 +13,7 @@ from rag.config import load_settings
 from rag.tutor import Tutor, TutorHolder
 
 
-def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
+def api_client(tutor_factory: Callable[[], Tutor], client_host: str = "127.0.0.1") -> TestClient:
     app = FastAPI()
 
     @app.get("/{full_path:path}")
@@ -23,4 +23,4 @@ def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
     settings = load_settings()
     mount_api(app, Access.from_settings(settings))
     app.state.tutors = TutorHolder(settings, factory=lambda _: tutor_factory())
-    return TestClient(app)
+    return TestClient(app, client=(client_host, 50000))

@@ -128,6 +128,12 @@ def test_scroll_returns_every_payload_with_id(store):
     assert len(rows) == 4 and all(set(r) == {"id", "source_path"} for r in rows)
 
 
+def test_get_returns_the_payloads_of_existing_points(store):
+    first, gone = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000099"
+    found = store.get([first, gone])
+    assert list(found) == [first] and found[first]["source_path"] == "a.md" and store.get([]) == {}
+
+
 def test_other_model_is_refused(backend, store):
     store.close()
     with pytest.raises(ModelMismatch, match="EMBEDDING_MODEL"):

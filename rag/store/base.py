@@ -131,6 +131,9 @@ class Store(Protocol):
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         """Every point's payload (only `fields`), with its id under "id"."""
 
+    def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The payloads of these points by id (points that are gone are left out)."""
+
     def close(self) -> None: ...
 
 

@@ -205,6 +205,12 @@ class CloudStore:
             return 0
         return self._run(self.client.count, self.collection, count_filter=_filter(where) if where else None).count
 
+    def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids or not self._run(self.client.collection_exists, self.collection):
+            return {}
+        records = self._run(self.client.retrieve, self.collection, ids=list(ids), with_payload=True)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         if not self._run(self.client.collection_exists, self.collection):
             return

@@ -228,6 +228,12 @@ class EdgeStore:
             return 0
         return self._shard.count(qe.CountRequest(exact=True, filter=_filter(where) if where else None))
 
+    def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if self._shard is None or not ids:
+            return {}
+        records = self._shard.retrieve(list(ids), with_payload=True, with_vector=False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         if self._shard is None:
             return

@@ -1,0 +1,206 @@
+"""The instructor view on a database seeded with a few hundred chats asked through the real tutor (book excerpts,
+and a scripted model standing in for a paid one): the counts, the gaps grouped by meaning, the flagged answers,
+the quality per model, and who may see it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from datetime import date, timedelta
+
+import pytest
+from agents.testing import ModelStep, ScriptedModel, assistant_message
+from chainlit.context import init_http_context
+from chainlit.types import Feedback
+from chainlit.user import User
+from sqlalchemy import func, select, update
+
+from rag.config import load_settings
+from rag.database import answers
+from rag.datalayer import TutorDataLayer
+from rag.identity import UsersFile, hash_password, hash_token
+from rag.instructor import LOW_GROUNDING, Period, build_report, group_questions, mark_reviewed
+from rag.providers import ProviderName
+from rag.sentences import split_markdown
+from rag.storage import LocalStorage
+from rag.tutor import Tutor
+from tests.api_client import api_client
+
+pytestmark = pytest.mark.slow
+
+BOOK = [
+    "What is the zero moment point?",
+    "How do I describe a robot's links and joints in URDF?",
+    "What is a ROS 2 topic?",
+    "How do launch files start several nodes?",
+    "What does a camera intrinsic matrix do?",
+]
+COOKING = [
+    "How do I bake sourdough bread at home?",
+    "What temperature should I bake a sponge cake at?",
+    "How long should I knead pizza dough?",
+    "How do I make bread rise faster?",
+]
+FOOTBALL = [
+    "Who won the football world cup in 2014?",
+    "How does the offside rule work in football?",
+    "Which football club has won the most league titles?",
+]
+INVENTED = "Every humanoid robot in the course weighs exactly 300 kg."
+TODAY = date.today()
+
+
+async def seed(tutor: Tutor, layer: TutorDataLayer) -> dict:
+    """Ask 220 questions over 6 days; thumbs-down on the answers the scripted model invented."""
+    init_http_context()
+    user = await layer.create_user(User(identifier="student-one", metadata={"role": "student"}))
+    assert user is not None
+    questions: list[tuple[str, ProviderName]] = [(q, "excerpts") for q in BOOK * 30] + [(q, "local") for q in BOOK * 8]
+    questions += [(q, "excerpts") for q in COOKING * 5] + [(q, "excerpts") for q in FOOTBALL * 5]
+    downvoted, step_ids = [], itertools.count()
+    for i, (question, profile) in enumerate(questions):
+        chat_id, step_id = f"chat-{i}", f"step-{next(step_ids)}"
+        await layer.update_thread(chat_id, name=question, user_id=user.id)
+        async for _ in tutor.answer_stream(question, chat_id, profile, user.identifier, step_id):
+            pass
+        if profile == "local" and i % 2 == 0:
+            await layer.upsert_feedback(Feedback(forId=step_id, value=0, threadId=chat_id, comment=f"wrong {i}"))
+            downvoted.append(chat_id)
+        elif profile == "excerpts" and i % 10 == 0:
+            await layer.upsert_feedback(Feedback(forId=step_id, value=1, threadId=chat_id))
+    engine = await tutor.database.ready()
+    async with engine.begin() as connection:  # spread over the last six days, as a week of use would
+        for day in range(6):
+            stamp = (TODAY - timedelta(days=day)).isoformat()
+            await connection.execute(
+                update(answers).where(answers.c.chatId.like(f"chat-%{day}")).values(createdAt=stamp + "T10:00:00.000Z")
+            )
+        low = (await connection.execute(select(func.count()).where(answers.c.grounded < LOW_GROUNDING))).scalar()
+    return {
+        "total": len(questions),
+        "off_topic": len(COOKING + FOOTBALL) * 5,
+        "downvoted": len(downvoted),
+        "local": len(BOOK) * 8,
+        "excerpts": len(questions) - len(BOOK) * 8,
+        "low_grounding": low,
+    }
+
+
+def half_invented(call):
+    """An answer of two sentences: the first of passage [1], cited, then an invented one."""
+    passage = call.system_instructions.split("<passage>\n[1] ", 1)[1].split("\n", 1)[1]
+    first = next(u.text for u in split_markdown(passage) if u.kind == "sentence" and len(u.text.split()) >= 6)
+    return [assistant_message(f"{first} [1] {INVENTED}")]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, sample_store, embedder):
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("instructor"), local_llm_base_url="http://127.0.0.1:9/v1")
+    model = ScriptedModel([ModelStep.respond(half_invented)] * 1000)
+    tutor = Tutor(settings, sample_store, embedder, build=lambda c, u, t: model)
+    layer = TutorDataLayer(tutor.database, LocalStorage(settings.data_dir / "files", "s" * 40))
+    counts = asyncio.run(seed(tutor, layer))
+    return tutor, counts
+
+
+def report(tutor: Tutor, days: int = 7):
+    async def build():
+        try:
+            return await build_report(
+                tutor.database, Period.last(days), tutor.retriever.nearest, tutor.retriever.payloads
+            )
+        finally:
+            await tutor.database.close()
+
+    return asyncio.run(build())
+
+
+def test_activity_counts(seeded):
+    tutor, counts = seeded
+    found = report(tutor)
+    assert found.questions == counts["total"] and found.refused == counts["off_topic"]
+    assert sum(n for _, n in found.per_day) == counts["total"] and len(found.per_day) == 7
+    assert all(n > 0 for _, n in found.per_day[1:])  # six days with questions, the oldest of seven without
+    chapters = dict(found.per_chapter)
+    assert chapters["Not covered"] == counts["off_topic"] and sum(chapters.values()) == counts["total"]
+    assert chapters["Module 4: Humanoid Control"] > 0  # the sidebar category of the balance page
+    assert report(tutor, days=1).questions < counts["total"]  # the date range narrows it
+
+
+def test_off_topic_questions_group_together(seeded):
+    tutor, counts = seeded
+    gaps = report(tutor).gaps
+    [off_topic] = [g for g in gaps if set(g.examples) & set(COOKING + FOOTBALL)]
+    assert off_topic.off_topic and off_topic.count == counts["off_topic"] and off_topic.refused == off_topic.count
+    assert set(off_topic.examples) <= set(COOKING + FOOTBALL)
+    near = [g for g in gaps if not g.off_topic]  # the scripted model's low-grounding answers, by meaning
+    assert near and all(g.low_grounding == g.count and g.section and g.url for g in near)
+    assert sum(g.count for g in near) == counts["low_grounding"]
+    assert all(len(set(g.examples)) == 1 for g in near)  # one book question per group: unlike ones stay apart
+
+
+def test_flagged_answers_and_quality_per_model(seeded):
+    tutor, counts = seeded
+    found = report(tutor)
+    assert len(found.flagged) == counts["downvoted"]
+    first = found.flagged[0]
+    assert first.comment.startswith("wrong ") and INVENTED in first.answer and first.model.startswith("local")
+    assert first.student.startswith("student-") and first.student != "student-one"  # anonymous by default
+    assert first.sources and first.sources[0]["text"]  # the cited passage, opened inline
+    models = {m.profile: m for m in found.models}
+    assert models["local"].answers == counts["local"] and models["local"].thumbs_down == counts["downvoted"]
+    assert models["excerpts"].supported == 1.0 and 0.25 <= models["local"].supported <= 0.5
+    assert models["excerpts"].refused == counts["off_topic"] and models["excerpts"].thumbs_up > 0
+    assert found.sections and found.sections[0].text and found.pages[0].count >= found.pages[-1].count
+    assert asyncio.run(mark_reviewed(tutor.database, first.answer_id))
+    assert report(tutor).flagged[-1].answer_id == first.answer_id and report(tutor).flagged[-1].reviewed
+
+
+def test_the_page_and_its_data(seeded):
+    tutor, counts = seeded
+    client = api_client(lambda: tutor)
+    page = client.get("/instructor")
+    assert page.status_code == 200 and "Coverage gaps" in page.text and "wrong " in page.text
+    assert f"<b>{counts['total']}</b>questions" in page.text and "<svg" in page.text
+    data = client.get("/api/v1/instructor/report").json()
+    assert data["questions"] == counts["total"] and data["period"]["until"] == str(TODAY)
+    csv = client.get("/api/v1/instructor/gaps.csv")
+    assert csv.headers["content-type"].startswith("text/csv") and csv.text.splitlines()[0].startswith("questions,")
+    assert any("sourdough" in line for line in csv.text.splitlines())
+    assert client.get("/instructor?since=nonsense").status_code == 422
+
+
+def test_who_may_see_it(seeded, tmp_path, monkeypatch):
+    tutor, _ = seeded
+    assert api_client(lambda: tutor, client_host="192.0.2.7").get("/instructor").status_code == 403
+    users = tmp_path / "users.json"
+    UsersFile(users).save(
+        {
+            "ina": {"password": hash_password("x" * 10), "role": "instructor", "tokens": [hash_token("i" * 40)]},
+            "sam": {"password": hash_password("x" * 10), "role": "student", "tokens": [hash_token("s" * 40)]},
+        }
+    )
+    monkeypatch.setenv("USERS_FILE", str(users))
+    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "k" * 48)
+    client = api_client(lambda: tutor)
+    for path in ("/instructor", "/api/v1/instructor/report", "/api/v1/instructor/gaps.csv"):
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers={"Authorization": "Bearer " + "s" * 40}).status_code == 403
+        assert client.get(path, headers={"Authorization": "Bearer " + "i" * 40}).status_code == 200
+    flagged = report(tutor).flagged[0]
+    forged = client.post(
+        f"/instructor/flagged/{flagged.answer_id}/reviewed",
+        data={"token": "forged"},
+        headers={"Authorization": "Bearer " + "i" * 40},
+    )
+    assert forged.status_code == 403
+
+
+def test_grouping_keeps_unlike_questions_apart():
+    import numpy as np
+
+    a, b = np.array([1.0, 0, 0], dtype=np.float32), np.array([0, 1.0, 0], dtype=np.float32)
+    near_a = np.array([0.9, 0.1, 0], dtype=np.float32) / np.linalg.norm([0.9, 0.1, 0])
+    assert group_questions(np.vstack([a, b, near_a, a])) == [[0, 2, 3], [1]]
+    assert json.dumps(group_questions(np.zeros((0, 3), dtype=np.float32))) == "[]"
