@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 
 from bench.common import build_collection, percentiles
+from harness.app import App
+from harness.fake_servers import FakeOpenAI
 from rag.embeddings import Embedder
-from tests.app_process import App
-from tests.fake_openai import FakeOpenAI
 
 QUESTION = "What is the effect of exercise on insulin sensitivity?"
 

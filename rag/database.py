@@ -17,6 +17,7 @@ from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from rag.config import Settings
 
@@ -143,10 +144,13 @@ def database_url(settings: Settings) -> str:
     return url.set(drivername=driver.get(url.drivername, url.drivername)).render_as_string(hide_password=False)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, pooled: bool = True) -> AsyncEngine:
+    """`pooled=False`: a connection per use, for callers that run one event loop after another (a pooled
+    connection belongs to the loop that opened it)."""
     url = database_url(settings)
+    pool = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(connection: Any, _: Any) -> None:
@@ -157,14 +161,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, **pool)
 
 
 class Database:
     """The engine, with the schema created once, on first use."""
 
-    def __init__(self, settings: Settings):
-        self.engine = create_engine(settings)
+    def __init__(self, settings: Settings, pooled: bool = True):
+        self.engine = create_engine(settings, pooled)
         self._ready = False
         self._lock = asyncio.Lock()
 

@@ -30,6 +30,7 @@ import pytrec_eval
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.citations import MARKER
 from rag.config import load_settings
+from rag.database import Database
 from rag.embeddings import Embedder
 from rag.grounding import GroundingChecker
 from rag.lexical import content_terms
@@ -294,7 +295,7 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
         name, folder = spec.split("=", 1)
         store = EdgeStore(workdir / f"corpus-{name}", "book")
         print(f"corpus {name}: {run_ingest(IngestOptions(Path(folder)), store, embedder).summary()}", file=sys.stderr)
-        tutors[name] = Tutor(settings, store, embedder)
+        tutors[name] = Tutor(settings, store, embedder, database=Database(settings, pooled=False))  # asyncio.run each
     details, times = [], []
     tally: Counter[str] = Counter()
     for row in rows:

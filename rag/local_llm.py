@@ -67,7 +67,7 @@ class LocalLLMServer:
         if self.process is not None and self.process.poll() is None:
             return self.base_url
         model = bundled_model_path()
-        port = _free_port()
+        port = free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
         log_fd, log_name = tempfile.mkstemp(prefix="smollm2-server-", suffix=".log")
         self.log_path = Path(log_name)
@@ -169,7 +169,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -5,16 +5,21 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from agents import Model
 
-from rag.config import Settings
+from harness.app import REPO, SAMPLE_DOCS
+from rag.config import Settings, load_settings
+from rag.database import Database
 from rag.embeddings import Embedder
+from rag.providers import build_model
+from rag.tutor import Tutor
 
-REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-SAMPLE_DOCS = REPO / "samples" / "textbook" / "docs"
 CONFIG_VARIABLES = [name.upper() for name in Settings.model_fields] + ["QDRANT_URL"]
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -48,6 +53,50 @@ def offline_and_clean_env(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder()
+
+
+def unpooled() -> Database:
+    """The history database of this test's settings, a connection per use: tests run one event loop after
+    another, and a pooled connection belongs to the loop that opened it."""
+    return Database(load_settings(), pooled=False)
+
+
+@pytest.fixture
+def env(monkeypatch) -> Callable[..., None]:
+    """Configuration variables for this test only: `env(LLM_PROVIDER="bundled", TOP_K="3")`."""
+
+    def set_variables(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return set_variables
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., Any]]:
+    """Local fake servers for this test, closed after it: `servers(FakeOpenAI, ["an answer [1]."])`."""
+    started: list[Any] = []
+
+    def start(kind: type, *args: Any, **kwargs: Any) -> Any:
+        started.append(kind(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def make_tutor(sample_store, embedder, env) -> Callable[..., Tutor]:
+    """The one way a test builds a tutor: the sample book, these variables, and a scripted model standing in for
+    an LLM provider (None: the real clients, say against a fake server)."""
+
+    def make(model: Model | None = None, **variables: str) -> Tutor:
+        env(**variables)
+        build = build_model if model is None else (lambda choice, url, timeout: model)
+        return Tutor(load_settings(), sample_store, embedder, build=build, database=unpooled())
+
+    return make
 
 
 def requires_shared(*parts: str) -> Path:

@@ -18,7 +18,6 @@ from rag.identity import (
     visitor_from_cookie,
 )
 from rag.ratelimit import RateLimiter
-from rag.tutor import Tutor
 from rag.users import main as users_main
 from tests.api_client import api_client
 
@@ -26,8 +25,8 @@ QUESTION = {"content": "What is a ROS 2 node?"}
 
 
 @pytest.fixture
-def tutor_factory(sample_store, embedder):
-    return lambda: Tutor(load_settings(), sample_store, embedder)
+def tutor_factory(make_tutor):
+    return lambda: make_tutor()
 
 
 def test_each_visitor_gets_a_signed_cookie_and_keeps_their_chat(tutor_factory):
@@ -108,7 +107,7 @@ def test_zero_config_generates_and_keeps_its_secret(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "env,role,offered",
+    "variables,role,offered",
     [
         ({}, "student", ["excerpts", "bundled"]),
         (
@@ -126,10 +125,8 @@ def test_zero_config_generates_and_keeps_its_secret(tmp_path, monkeypatch):
         ({"OPENAI_API_KEY": CHAINLIT_FAKE_OPENAI_KEY}, "instructor", ["excerpts", "bundled"]),
     ],
 )
-def test_profiles_offered_by_role(monkeypatch, tmp_path, env, role, offered):
-    monkeypatch.setenv("DATA_DIR", str(tmp_path))
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def test_profiles_offered_by_role(env, tmp_path, variables, role, offered):
+    env(DATA_DIR=str(tmp_path), **variables)
     assert Access.from_settings(load_settings()).offered(role) == offered
 
 

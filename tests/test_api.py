@@ -13,17 +13,16 @@ from rag.config import load_settings
 from rag.store import CloudStore, EdgeStore
 from rag.tutor import Tutor
 from tests.api_client import api_client
-from tests.conftest import SAMPLE_DOCS
+from tests.conftest import SAMPLE_DOCS, unpooled
 
 NODE = "A node is a single process in the ROS 2 graph that performs one job [1]."
 
 
 @pytest.fixture
-def scripted(sample_store, embedder, monkeypatch):
+def scripted(make_tutor):
     """A tutor whose provider (a user's local server) is a scripted model."""
-    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     model = ScriptedModel([[assistant_message(NODE)]] * 5)
-    return lambda: Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
+    return lambda: make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
 
 
 def test_chat_answers_with_sources(scripted):
@@ -38,11 +37,9 @@ def test_chat_answers_with_sources(scripted):
     assert body["grounded"] == 1.0 and "similarity" in body["coverage"]
 
 
-def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
+def test_checked_sentences_over_rest(make_tutor):
     """An invented sentence is listed unsupported, a miscited one re-cited, an uncited one given its source."""
-    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
-    tutor = Tutor(load_settings(), sample_store, embedder)
-    passages = tutor.retriever.search("What is a ROS 2 node?").passages
+    passages = make_tutor().retriever.search("What is a ROS 2 node?").passages
     node = next(i for i, p in enumerate(passages, 1) if "single process in the ROS 2 graph" in p.text)
     wrong = next(i for i in range(1, len(passages) + 1) if i != node)
     model = ScriptedModel(
@@ -56,7 +53,7 @@ def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
             ]
         ]
     )
-    tutor._build = lambda c, u, t: model
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
     body = api_client(lambda: tutor).post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).json()
     miscited, uncited, invented = body["sentences"]
     source = body["sources"][miscited["cites"][0] - 1]
@@ -66,8 +63,8 @@ def test_checked_sentences_over_rest(sample_store, embedder, monkeypatch):
     assert body["grounded"] == pytest.approx(2 / 3, abs=0.001)
 
 
-def test_default_answer_is_book_excerpts(sample_store, embedder):
-    client = api_client(lambda: Tutor(load_settings(), sample_store, embedder))
+def test_default_answer_is_book_excerpts(make_tutor):
+    client = api_client(lambda: make_tutor())
     body = client.post("/api/v1/chat", json={"content": "What is the zero moment point?"}).json()
     assert body["model"] == "excerpts: book-excerpts" and body["cited"] and body["grounded"] == 1.0
     assert all(s["cites"] for s in body["sentences"] if s["supported"] is not None)
@@ -100,18 +97,18 @@ def test_input_validation(scripted, content, status, words):
     assert response.status_code == status and words in response.text
 
 
-def test_control_characters_are_stripped(scripted, sample_store, embedder):
-    model = ScriptedModel([[assistant_message("ok [1]")]])  # the scripted fixture set a local server
-    tutor = Tutor(load_settings(), sample_store, embedder, build=lambda c, u, t: model)
+def test_control_characters_are_stripped(make_tutor):
+    model = ScriptedModel([[assistant_message("ok [1]")]])
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
     response = api_client(lambda: tutor).post("/api/v1/chat", json={"content": "What is a\x00 ROS 2\x07 node?"})
     assert response.status_code == 200
     assert "What is a ROS 2 node?" in str(model.first_call.input)
 
 
-def test_qdrant_failure_is_503_and_the_server_stays_up(embedder, scripted):
+def test_qdrant_failure_is_503_and_the_server_stays_up(embedder):
     unreachable = QdrantClient(url="http://127.0.0.1:9", timeout=1, check_compatibility=False)
     down = CloudStore(unreachable, "book", "http://127.0.0.1:9", backoff=0)
-    client = api_client(lambda: Tutor(load_settings(), down, embedder))
+    client = api_client(lambda: Tutor(load_settings(), down, embedder, database=unpooled()))
     response = client.post("/api/v1/chat", json={"content": "What is a node?"})
     assert response.status_code == 503 and "unreachable" in response.json()["detail"]
     with client.stream("POST", "/api/v1/chat/stream", json={"content": "What is a node?"}) as r:
@@ -120,11 +117,10 @@ def test_qdrant_failure_is_503_and_the_server_stays_up(embedder, scripted):
     assert client.get("/api/v1/health").status_code == 503
 
 
-def test_health(monkeypatch, sample_store, embedder):
-    ok = api_client(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+def test_health(make_tutor):
+    ok = api_client(lambda: make_tutor()).get("/api/v1/health")
     assert ok.status_code == 200 and ok.json()["qdrant"]["ok"] and ok.json()["llm"]["ok"]
-    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://127.0.0.1:9/v1")
-    down = api_client(lambda: Tutor(load_settings(), sample_store, embedder)).get("/api/v1/health")
+    down = api_client(lambda: make_tutor(LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")).get("/api/v1/health")
     assert down.status_code == 503 and down.json()["status"] == "down: llm"
     assert "unreachable" in down.json()["llm"]["detail"]
 
@@ -134,7 +130,7 @@ def test_locked_store_is_503_then_recovers(tmp_path, monkeypatch, embedder):
     monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
     holder = EdgeStore(tmp_path / "qdrant", "textbook_content")
     run_ingest(IngestOptions(SAMPLE_DOCS), holder, embedder)
-    client = api_client(lambda: Tutor.from_settings(load_settings()))
+    client = api_client(lambda: Tutor.from_settings(load_settings(), unpooled()))
     first = client.get("/api/v1/health")
     assert first.status_code == 503 and "in use by another process" in first.json()["qdrant"]["detail"]
     holder.close()

@@ -3,12 +3,9 @@ with the bundled local LLM and the sample book ingested into a temporary store."
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_process import App, http
-from tests.conftest import REPO, SAMPLE_DOCS
-from tests.fake_openai import FakeOpenAI
+from harness.app import App, http, ingest_sample
+from harness.fake_servers import FakeOpenAI
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,17 +28,6 @@ def data(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("app-data")
     ingest_sample(data / "qdrant")
     return data
-
-
-def ingest_sample(folder: Path) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(folder)}
-    subprocess.run(
-        [sys.executable, "-m", "ingest", "--source", str(SAMPLE_DOCS), "--base-url", "https://book.example/docs"],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="module")

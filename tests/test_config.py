@@ -10,12 +10,17 @@ from tests.conftest import REPO
 SECRET = "-".join(["sk", "test", "abcdefghijklmnop1234"])  # built so the secret scan does not flag it
 
 
-def problems_for(monkeypatch, **env) -> str:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError) as info:
-        load_settings()
-    return str(info.value)
+@pytest.fixture
+def problems_for(env):
+    """The configuration problems these variables give."""
+
+    def problems(**variables: str) -> str:
+        env(**variables)
+        with pytest.raises(ConfigError) as info:
+            load_settings()
+        return str(info.value)
+
+    return problems
 
 
 def test_defaults_need_no_configuration():
@@ -26,8 +31,8 @@ def test_defaults_need_no_configuration():
     assert settings.qdrant_timeout == 10
 
 
-def test_endpoint_without_key_names_the_key(monkeypatch):
-    message = problems_for(monkeypatch, QDRANT_CLUSTER_ENDPOINT="https://example.cloud.qdrant.io")
+def test_endpoint_without_key_names_the_key(problems_for):
+    message = problems_for(QDRANT_CLUSTER_ENDPOINT="https://example.cloud.qdrant.io")
     assert "QDRANT_API_KEY" in message and "QDRANT_CLUSTER_ENDPOINT" in message
 
 
@@ -37,18 +42,18 @@ def test_plain_http_localhost_endpoint_needs_no_key(monkeypatch):
     assert settings.qdrant_cluster_endpoint == "http://localhost:6333"
 
 
-def test_gemini_provider_without_key(monkeypatch):
-    assert "GEMINI_API_KEY" in problems_for(monkeypatch, LLM_PROVIDER="gemini")
+def test_gemini_provider_without_key(problems_for):
+    assert "GEMINI_API_KEY" in problems_for(LLM_PROVIDER="gemini")
 
 
-def test_malformed_url_and_timeout_are_reported_together(monkeypatch):
-    message = problems_for(monkeypatch, LOCAL_LLM_BASE_URL="localhost:11434", QDRANT_TIMEOUT="ten")
+def test_malformed_url_and_timeout_are_reported_together(problems_for):
+    message = problems_for(LOCAL_LLM_BASE_URL="localhost:11434", QDRANT_TIMEOUT="ten")
     assert "LOCAL_LLM_BASE_URL" in message and "QDRANT_TIMEOUT" in message
     assert "number of seconds" in message
 
 
-def test_unknown_provider_lists_the_choices(monkeypatch):
-    assert "auto, excerpts, bundled, local, gemini, openai" in problems_for(monkeypatch, LLM_PROVIDER="claude")
+def test_unknown_provider_lists_the_choices(problems_for):
+    assert "auto, excerpts, bundled, local, gemini, openai" in problems_for(LLM_PROVIDER="claude")
 
 
 def test_dotenv_file_is_read(tmp_path):

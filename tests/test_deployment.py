@@ -9,9 +9,8 @@ import secrets
 import httpx
 import pytest
 
-from tests.app_process import App
-from tests.postgres import Postgres
-from tests.test_browser import ingest_sample
+from harness.app import App, ingest_sample
+from harness.postgres import Postgres
 
 pytestmark = pytest.mark.slow
 SECRET = secrets.token_urlsafe(40)  # the one every process of the deployment shares

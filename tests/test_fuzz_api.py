@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from tests.app_process import App
-from tests.test_browser import ingest_sample
+from harness.app import App, ingest_sample
 
 pytestmark = pytest.mark.slow
 

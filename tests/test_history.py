@@ -14,13 +14,13 @@ from chainlit.types import Feedback, Pagination, ThreadFilter
 from chainlit.user import User
 from sqlalchemy import select
 
+from harness.postgres import Postgres
 from rag.config import load_settings
 from rag.database import Database, answers
 from rag.datalayer import TutorDataLayer
 from rag.history import ChatNotFound
 from rag.storage import LocalStorage
 from rag.tutor import Tutor
-from tests.postgres import Postgres
 
 
 @pytest.fixture(scope="module")
@@ -181,12 +181,12 @@ def test_a_signed_url_opens_only_its_own_file(tmp_path):
         storage.path("../../etc/passwd")
 
 
-def test_history_moves_to_postgresql_and_back(tmp_path, sample_store, embedder, postgres, monkeypatch, capsys):
+def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, monkeypatch, capsys):
     """The migration guide's commands: SQLite -> PostgreSQL, then back into a fresh SQLite file."""
     from rag.migrate import main as migrate
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    tutor = Tutor(load_settings(), sample_store, embedder)
+    tutor = make_tutor()
 
     async def chat():
         await tutor.answer("What is a ROS 2 node?", "moved", owner="gil")
@@ -199,7 +199,7 @@ def test_history_moves_to_postgresql_and_back(tmp_path, sample_store, embedder, 
     assert "answers                 2 ->        2" in out and "agent_messages          4 ->        4" in out
     assert migrate(["--to", target]) == 2  # never into a database that already holds history
     monkeypatch.setenv("DATABASE_URL", target)
-    on_postgres = Tutor(load_settings(), sample_store, embedder)
+    on_postgres = make_tutor()
     follow_up = run(on_postgres.answer("and what about parameters?", "moved", owner="gil"), on_postgres.database)
     assert "and how do I launch it?" in follow_up.query  # the memory moved with it
     assert migrate(["--to", f"sqlite:///{tmp_path / 'back.db'}"]) == 0  # the way back

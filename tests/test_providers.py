@@ -7,16 +7,16 @@ import time
 
 import pytest
 
+from harness.fake_servers import FakeOpenAI
 from rag.config import CHAINLIT_FAKE_OPENAI_KEY, ConfigError, load_settings
 from rag.providers import by_label, choose_provider, configured_providers, provider
-from rag.tutor import Tutor, TutorError
-from tests.fake_openai import FakeOpenAI
+from rag.tutor import TutorError
 
 REAL_KEY = "-".join(["sk", "real", "0123456789abcdef"])
 
 
 @pytest.mark.parametrize(
-    "env,expected",
+    "variables,expected",
     [
         ({}, "excerpts"),
         ({"OPENAI_API_KEY": REAL_KEY}, "openai"),
@@ -29,18 +29,17 @@ REAL_KEY = "-".join(["sk", "real", "0123456789abcdef"])
         ({"LOCAL_LLM_BASE_URL": "http://localhost:11434/v1"}, "local"),
     ],
 )
-def test_provider_selection(monkeypatch, env, expected):
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+def test_provider_selection(env, variables, expected):
+    env(**variables)
     settings = load_settings()
     assert choose_provider(settings).name == expected
     assert configured_providers(settings)[-2:] == ["excerpts", "bundled"]
 
 
-def test_bundled_vs_configured_local_server(monkeypatch):
+def test_bundled_vs_configured_local_server(env):
     bundled = provider(load_settings(), "bundled")
     assert bundled.bundled and bundled.experimental and not bundled.tools and bundled.passage_budget == 3
-    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://localhost:11434/v1")
+    env(LOCAL_LLM_BASE_URL="http://localhost:11434/v1")
     choice = choose_provider(load_settings())
     assert choice.name == "local" and not choice.bundled and choice.base_url == "http://localhost:11434/v1"
     assert choice.tools and choice.passage_budget is None  # a user's own server is not held to the 135M limits
@@ -67,34 +66,12 @@ def test_profiles_are_found_by_their_label(monkeypatch):
     assert [provider(settings, n).tracing for n in ("openai", "gemini", "excerpts")] == [True, False, False]
 
 
-@pytest.fixture
-def servers():
-    started = []
-
-    def start(script, model="fake-model") -> FakeOpenAI:
-        started.append(FakeOpenAI(script, model))
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.close()
-
-
-def tutor_for(monkeypatch, sample_store, embedder, **env) -> Tutor:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return Tutor(load_settings(), sample_store, embedder)
-
-
 QUESTION = "What is a ROS 2 topic?"
 
 
-def test_gemini_answers_through_its_openai_compatible_endpoint(monkeypatch, sample_store, embedder, servers):
-    gemini = servers(["A topic is a named channel [1]."], "gemini-test")
-    tutor = tutor_for(
-        monkeypatch,
-        sample_store,
-        embedder,
+def test_gemini_answers_through_its_openai_compatible_endpoint(make_tutor, servers):
+    gemini = servers(FakeOpenAI, ["A topic is a named channel [1]."], "gemini-test")
+    tutor = make_tutor(
         GEMINI_API_KEY="g-key",
         GEMINI_BASE_URL=gemini.base_url,
         MODEL_NAME="gemini-test",
@@ -108,12 +85,9 @@ def test_gemini_answers_through_its_openai_compatible_endpoint(monkeypatch, samp
     assert any(t["function"]["name"] == "search_textbook" for t in gemini.requests[0]["tools"])
 
 
-def test_rate_limit_is_retried(monkeypatch, sample_store, embedder, servers):
-    openai_server = servers([429, "Retried fine [1]."])
-    tutor = tutor_for(
-        monkeypatch,
-        sample_store,
-        embedder,
+def test_rate_limit_is_retried(make_tutor, servers):
+    openai_server = servers(FakeOpenAI, [429, "Retried fine [1]."])
+    tutor = make_tutor(
         OPENAI_API_KEY=REAL_KEY,
         OPENAI_BASE_URL=openai_server.base_url,
         OPENAI_MODEL="fake-model",
@@ -126,32 +100,27 @@ def test_rate_limit_is_retried(monkeypatch, sample_store, embedder, servers):
     "status,words",
     [(401, "rejected the API key: check GEMINI_API_KEY"), (429, "rate limit or quota"), (500, "HTTP 500")],
 )
-def test_gemini_errors_say_what_failed(monkeypatch, sample_store, embedder, servers, status, words):
-    gemini = servers([status])
-    tutor = tutor_for(monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url)
+def test_gemini_errors_say_what_failed(make_tutor, servers, status, words):
+    gemini = servers(FakeOpenAI, [status])
+    tutor = make_tutor(GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url)
     with pytest.raises(TutorError) as info:
         asyncio.run(tutor.answer(QUESTION, "c1"))
     assert info.value.kind == "llm" and words in str(info.value)
     assert len(gemini.requests) == (1 if status == 401 else 4)  # 429/5xx: the first try and 3 retries
 
 
-def test_hanging_provider_times_out(monkeypatch, sample_store, embedder, servers):
-    gemini = servers(["hang"])
-    tutor = tutor_for(
-        monkeypatch, sample_store, embedder, GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url, LLM_TIMEOUT="0.5"
-    )
+def test_hanging_provider_times_out(make_tutor, servers):
+    gemini = servers(FakeOpenAI, ["hang"])
+    tutor = make_tutor(GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url, LLM_TIMEOUT="0.5")
     started = time.monotonic()
     with pytest.raises(TutorError, match="did not start answering within LLM_TIMEOUT"):
         asyncio.run(tutor.answer(QUESTION, "c1"))
     assert time.monotonic() - started < 3  # LLM_TIMEOUT bounds the whole wait, retries included
 
 
-def test_gemini_failure_falls_back_to_openai(monkeypatch, sample_store, embedder, servers):
-    gemini, openai_server = servers([401]), servers(["From OpenAI [1]."])
-    tutor = tutor_for(
-        monkeypatch,
-        sample_store,
-        embedder,
+def test_gemini_failure_falls_back_to_openai(make_tutor, servers):
+    gemini, openai_server = servers(FakeOpenAI, [401]), servers(FakeOpenAI, ["From OpenAI [1]."])
+    tutor = make_tutor(
         GEMINI_API_KEY="bad",
         GEMINI_BASE_URL=gemini.base_url,
         OPENAI_API_KEY=REAL_KEY,

@@ -28,13 +28,6 @@ def message(*parts: str) -> ResponseOutputMessage:
     )
 
 
-def make_tutor(sample_store, embedder, model: ScriptedModel | None = None, monkeypatch=None, **env) -> Tutor:
-    scripted = model if model is not None else ScriptedModel([])
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return Tutor(load_settings(), sample_store, embedder, build=lambda choice, url, timeout: scripted)
-
-
 def collect(tutor: Tutor, question: str, chat_id: str = "chat", provider_name=None):
     async def run():
         return [event async for event in tutor.answer_stream(question, chat_id, provider_name)]
@@ -55,8 +48,8 @@ ZMP = "What is the zero moment point?"
 # -- book excerpts: the offline default ------------------------------------------------------------------
 
 
-def test_default_answer_is_cited_book_sentences(sample_store, embedder):
-    search, deltas, answer = collect(make_tutor(sample_store, embedder), "What is the zero moment point?")
+def test_default_answer_is_cited_book_sentences(make_tutor):
+    search, deltas, answer = collect(make_tutor(), "What is the zero moment point?")
     assert answer.model == "excerpts: book-excerpts" and answer.cited and answer.covered
     assert len(deltas) > 10 and "".join(deltas) == answer.text  # streamed word by word, nothing changed after
     assert 30 <= len(answer.text.split()) <= 200
@@ -67,21 +60,20 @@ def test_default_answer_is_cited_book_sentences(sample_store, embedder):
         assert set(content_terms(sentence.text)) <= set(book.split()), sentence.text
 
 
-def test_excerpts_are_the_default_only_without_keys(monkeypatch):
+def test_excerpts_are_the_default_only_without_keys(env):
     assert provider(load_settings(), "excerpts").kind == "excerpts"
     from rag.providers import choose_provider
 
     assert choose_provider(load_settings()).name == "excerpts"
-    monkeypatch.setenv("LOCAL_LLM_BASE_URL", "http://localhost:11434/v1")
+    env(LOCAL_LLM_BASE_URL="http://localhost:11434/v1")
     assert choose_provider(load_settings()).name == "local"
 
 
 # -- a scripted LLM ------------------------------------------------------------------------------------
 
 
-def test_deltas_stream_and_citations_are_renumbered(sample_store, embedder, monkeypatch):
-    tutor = make_tutor(sample_store, embedder, None, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
-    search = tutor.retriever.search(ZMP)
+def test_deltas_stream_and_citations_are_renumbered(make_tutor):
+    search = make_tutor().retriever.search(ZMP)
     n = number_of(search, "zero moment point")
     model = ScriptedModel(
         [
@@ -95,8 +87,7 @@ def test_deltas_stream_and_citations_are_renumbered(sample_store, embedder, monk
             ]
         ]
     )
-    tutor._build = lambda choice, url, timeout: model
-    _, deltas, answer = collect(tutor, ZMP, provider_name="local")
+    _, deltas, answer = collect(make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1"), ZMP, "chat", "local")
     assert len(deltas) >= 3
     assert (
         "".join(deltas)
@@ -110,9 +101,8 @@ def test_deltas_stream_and_citations_are_renumbered(sample_store, embedder, monk
     assert answer.model == "local: SmolLM2-135M-Instruct" and answer.grounded == 1.0
 
 
-def test_invented_miscited_and_uncited_sentences_are_checked(sample_store, embedder, monkeypatch):
-    tutor = make_tutor(sample_store, embedder, None, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
-    search = tutor.retriever.search("What is a ROS 2 node?")
+def test_invented_miscited_and_uncited_sentences_are_checked(make_tutor):
+    search = make_tutor().retriever.search("What is a ROS 2 node?")
     node = number_of(search, "single process in the ROS 2 graph")
     other = next(i for i, p in enumerate(search.passages, 1) if "single process" not in p.text)
     model = ScriptedModel(
@@ -126,7 +116,7 @@ def test_invented_miscited_and_uncited_sentences_are_checked(sample_store, embed
             ]
         ]
     )
-    tutor._build = lambda choice, url, timeout: model
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
     _, _, answer = collect(tutor, "What is a ROS 2 node?", provider_name="local")
     first, second, third = answer.sentences
     assert first.verdict == "recited" and answer.sources[first.cites[0] - 1].passage == search.passages[node - 1]
@@ -135,11 +125,9 @@ def test_invented_miscited_and_uncited_sentences_are_checked(sample_store, embed
     assert answer.grounded == pytest.approx(2 / 3)
 
 
-def test_passages_reach_the_model_numbered_with_titles(sample_store, embedder, monkeypatch):
+def test_passages_reach_the_model_numbered_with_titles(make_tutor):
     model = ScriptedModel([[assistant_message("Launch files start nodes [1].")]])
-    search, _, _ = collect(
-        make_tutor(sample_store, embedder, model), "How do launch files work?", provider_name="bundled"
-    )
+    search, _, _ = collect(make_tutor(model), "How do launch files work?", provider_name="bundled")
     instructions = model.first_call.system_instructions
     budget = provider(load_settings(), "bundled").passage_budget  # the bundled small model reads the best few
     given = search.passages[:budget]
@@ -150,49 +138,43 @@ def test_passages_reach_the_model_numbered_with_titles(sample_store, embedder, m
     assert model.first_call.tools == []  # the small bundled model gets no tools
 
 
-def test_a_users_local_server_gets_tools_and_every_passage(sample_store, embedder, monkeypatch):
+def test_a_users_local_server_gets_tools_and_every_passage(make_tutor):
     model = ScriptedModel([[assistant_message("Launch files start nodes [1].")]])
-    tutor = make_tutor(sample_store, embedder, model, monkeypatch, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
     search, _, answer = collect(tutor, "How do launch files work?")
     assert answer.model.startswith("local: ")
     assert f"[{len(search.passages)}] " in model.first_call.system_instructions
     assert [t.name for t in model.first_call.tools] == ["search_textbook"]
 
 
-def test_uncited_answer_gets_citations_from_the_check(sample_store, embedder, monkeypatch):
+def test_uncited_answer_gets_citations_from_the_check(make_tutor):
     model = ScriptedModel([[assistant_message("A launch file starts several nodes at once.")]])
-    _, _, answer = collect(make_tutor(sample_store, embedder, model), "What is a launch file?", provider_name="bundled")
+    _, _, answer = collect(make_tutor(model), "What is a launch file?", provider_name="bundled")
     assert answer.cited and answer.sentences[0].verdict == "cited"
     assert "Launch" in answer.sources[0].passage.title
 
 
-def test_unsupported_uncited_answer_lists_sources_as_retrieved(sample_store, embedder):
+def test_unsupported_uncited_answer_lists_sources_as_retrieved(make_tutor):
     model = ScriptedModel([[assistant_message("Bananas grow on trees in tropical climates everywhere.")]])
-    search, _, answer = collect(
-        make_tutor(sample_store, embedder, model), "What is a launch file?", provider_name="bundled"
-    )
+    search, _, answer = collect(make_tutor(model), "What is a launch file?", provider_name="bundled")
     assert not answer.cited and [s.passage for s in answer.sources] == search.passages[:3]
     assert answer.sentences[0].verdict == "unsupported" and answer.grounded == 0.0
 
 
-def test_empty_model_output_still_answers(sample_store, embedder):
+def test_empty_model_output_still_answers(make_tutor):
     model = ScriptedModel([[assistant_message("")]])
-    _, deltas, answer = collect(
-        make_tutor(sample_store, embedder, model), "What is a launch file?", provider_name="bundled"
-    )
+    _, deltas, answer = collect(make_tutor(model), "What is a launch file?", provider_name="bundled")
     assert answer.text == EMPTY_ANSWER == "".join(deltas) and answer.sources and not answer.cited
 
 
-def test_not_covered_never_calls_the_model(sample_store, embedder):
+def test_not_covered_never_calls_the_model(make_tutor):
     model = ScriptedModel([])  # any call would fail
-    search, deltas, answer = collect(
-        make_tutor(sample_store, embedder, model), "How do I bake sourdough bread?", provider_name="bundled"
-    )
+    search, deltas, answer = collect(make_tutor(model), "How do I bake sourdough bread?", provider_name="bundled")
     assert not search.covered and not answer.covered and answer.sources == []
     assert deltas == [NOT_COVERED] and model.calls == () and answer.coverage_reason
 
 
-def test_tool_results_join_the_numbering_and_arguments_never_leak(sample_store, embedder, monkeypatch):
+def test_tool_results_join_the_numbering_and_arguments_never_leak(make_tutor):
     model = ScriptedModel(
         [
             [function_call("search_textbook", {"query": "zero moment point balance"}, call_id="call-1")],
@@ -205,7 +187,7 @@ def test_tool_results_join_the_numbering_and_arguments_never_leak(sample_store, 
             ],
         ]
     )
-    tutor = make_tutor(sample_store, embedder, model, monkeypatch, GEMINI_API_KEY="g-key")
+    tutor = make_tutor(model, GEMINI_API_KEY="g-key")
     search, deltas, answer = collect(tutor, "What is a ROS 2 topic?")
     text = "".join(deltas)
     assert "zero moment point balance" not in text and "query" not in text and "{" not in text
@@ -215,11 +197,11 @@ def test_tool_results_join_the_numbering_and_arguments_never_leak(sample_store, 
     assert answer.model.startswith("gemini")
 
 
-def test_follow_up_searches_with_the_previous_question(sample_store, embedder):
+def test_follow_up_searches_with_the_previous_question(make_tutor):
     model = ScriptedModel(
         [[assistant_message("Nodes are processes [1].")], [assistant_message("Use ros2 launch [1].")]]
     )
-    tutor = make_tutor(sample_store, embedder, model)
+    tutor = make_tutor(model)
     collect(tutor, "What is a ROS 2 node?", "chat-f", "bundled")
     search, _, _ = collect(tutor, "and how do I launch it?", "chat-f", "bundled")
     assert search.query == "and how do I launch it? + What is a ROS 2 node?"
@@ -228,12 +210,12 @@ def test_follow_up_searches_with_the_previous_question(sample_store, embedder):
     assert "What is a ROS 2 node?" in second_input and "Nodes are processes" in second_input  # chat memory
 
 
-def test_two_concurrent_chats_keep_their_own_history_and_sources(sample_store, embedder):
+def test_two_concurrent_chats_keep_their_own_history_and_sources(make_tutor):
     def echo(call):
         return [assistant_message(f"seen: {call.input!s} [1]")]
 
     model = ScriptedModel([ModelStep.respond(echo)] * 4)
-    tutor = make_tutor(sample_store, embedder, model)
+    tutor = make_tutor(model)
 
     async def chat(chat_id: str, first: str, second: str) -> Answer:
         await tutor.answer(first, chat_id, "bundled")
@@ -252,7 +234,7 @@ def test_two_concurrent_chats_keep_their_own_history_and_sources(sample_store, e
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\x01"])
-def test_empty_question_is_refused(sample_store, embedder, bad):
-    tutor = make_tutor(sample_store, embedder, ScriptedModel([]))
+def test_empty_question_is_refused(make_tutor, bad):
+    tutor = make_tutor(ScriptedModel([]))
     with pytest.raises(ValueError, match="empty"):
         asyncio.run(tutor.answer(bad, "c"))

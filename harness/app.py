@@ -1,11 +1,11 @@
-"""`chainlit run app.py` as a child process, for the browser tests and the benchmarks."""
+"""`chainlit run app.py` as a child process, for the browser tests and the benchmarks, and the sample book
+ingested the way a maintainer does it."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +13,22 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from rag.local_llm import free_port
+
 REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = REPO / "samples" / "textbook" / "docs"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def ingest_sample(folder: Path) -> None:
+    """`python -m ingest` of the sample book into an embedded store at `folder`."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(folder)}
+    subprocess.run(
+        [sys.executable, "-m", "ingest", "--source", str(SAMPLE_DOCS), "--base-url", "https://book.example/docs"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 120) -> tuple[int, dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_process import free_port
+from rag.local_llm import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
