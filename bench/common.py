@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.data import load_beir
 from rag.embeddings import Embedder, Embedding, SparseVector
-from rag.eval import load_beir
 from rag.store import CollectionSpec, EdgeStore, StoredPoint
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from bench.common import SCIFACT, build_collection, percentiles
+from evaluation.data import load_beir
 from rag.embeddings import Embedder
-from rag.eval import load_beir
 from rag.retrieval import Retriever
 
 

@@ -1,9 +1,10 @@
-"""`python -m rag.eval` on small data written here (the real benchmark runs are in the README)."""
+"""`python -m evaluation` on small data written here (the real benchmark runs are in the README)."""
 
 import json
 import re
 
-from rag.eval import main, normalise_beir_text, normalise_for_match
+from evaluation.__main__ import main
+from evaluation.data import normalise_beir_text, normalise_for_match
 from tests.conftest import SAMPLE_DOCS
 
 

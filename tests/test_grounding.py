@@ -108,8 +108,8 @@ def test_splitter_keeps_markers_with_their_sentence_and_reads_markdown():
 
 
 def test_dev_answers_meet_the_targets(checker):
-    """The labelled dev answers (../shared): the issue's targets, as `python -m rag.eval grounding` reports."""
-    from rag.eval import grounding_scores
+    """The labelled dev answers (../shared): the issue's targets, as `python -m evaluation grounding` reports."""
+    from evaluation.grounding import grounding_scores
 
     items = [json.loads(line) for line in requires_shared("eval", "grounding-dev.jsonl").read_text().splitlines()]
     scores = grounding_scores(items, checker)

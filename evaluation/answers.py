@@ -1,0 +1,109 @@
+"""The whole tutor per question: retrieval, coverage, the default provider and the checker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+from collections import Counter
+from pathlib import Path
+
+from evaluation.data import normalise_for_match, read_jsonl
+from ingest.pipeline import IngestOptions, run_ingest
+from rag.citations import MARKER
+from rag.config import load_settings
+from rag.database import Database
+from rag.embeddings import Embedder
+from rag.lexical import content_terms
+from rag.store import EdgeStore
+from rag.tutor import Tutor
+
+# A sentence counts toward "support" with this many content words, and is supported when this share of them
+# is in one returned passage (the issue's measure).
+SUPPORT_MIN_WORDS = 4
+SUPPORT_SHARE = 0.6
+
+
+def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[int, int]:
+    """(supported, counted) sentences: those with enough content words, and those mostly found in one passage."""
+    found = [set(content_terms(p)) for p in passages]
+    counted = supported = 0
+    for sentence in answer_sentences:
+        terms = content_terms(MARKER.sub("", sentence))
+        if len(terms) < SUPPORT_MIN_WORDS:
+            continue
+        counted += 1
+        supported += any(sum(t in f for t in terms) / len(terms) >= SUPPORT_SHARE for f in found)
+    return supported, counted
+
+
+def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
+    settings = load_settings(data_dir=workdir / "data")
+    rows = read_jsonl(args.file)
+    tutors = {}
+    for spec in args.corpus:
+        name, folder = spec.split("=", 1)
+        store = EdgeStore(workdir / f"corpus-{name}", "book")
+        print(f"corpus {name}: {run_ingest(IngestOptions(Path(folder)), store, embedder).summary()}", file=sys.stderr)
+        tutors[name] = Tutor(settings, store, embedder, database=Database(settings, pooled=False))  # asyncio.run each
+    details, times = [], []
+    tally: Counter[str] = Counter()
+    for row in rows:
+        if row["corpus"] not in tutors:
+            continue
+        answer = asyncio.run(tutors[row["corpus"]].answer(row["question"], f"eval-{row['id']}", args.provider))
+        times.append(answer.processing_time_ms)
+        supported, counted = sentence_support([s.text for s in answer.sentences], [p.text for p in answer.passages])
+        entry = {
+            "id": row["id"],
+            "answerable": row["answerable"],
+            "covered": answer.covered,
+            "reason": answer.coverage_reason,
+            "model": answer.model,
+            "ms": answer.processing_time_ms,
+            "answer": answer.text,
+            "supported": supported,
+            "counted": counted,
+            "grounded": answer.grounded,
+        }
+        if row["answerable"]:
+            tally["answerable"] += 1
+            tally["wrongly_refused"] += not answer.covered
+            tally["cited"] += answer.covered and answer.cited
+            section = answer.cited and _answers_question(row, [s.passage for s in answer.sources])
+            tally["section"] += section
+            tally["supported"] += supported
+            tally["counted"] += counted
+            entry["section"] = section
+        else:
+            tally["unanswerable"] += 1
+            tally["refused"] += not answer.covered
+        details.append(entry)
+        print(
+            f"{row['id']:<5} {'covered' if answer.covered else 'refused':<8} {answer.processing_time_ms:>6} ms "
+            f"{supported}/{counted} supported  {answer.coverage_reason}",
+            file=sys.stderr,
+        )
+    for tutor in tutors.values():
+        tutor.close()
+    n = max(tally["answerable"], 1)
+    line = (
+        f"answers cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
+        f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
+        f"refused={tally['refused']}/{tally['unanswerable']} "
+        f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']} "
+        f"p50_ms={statistics.median(times) if times else 0:.0f}"
+    )
+    return [line], {"questions": details, **tally}
+
+
+def _answers_question(row: dict, cited: list) -> bool:
+    """A cited passage holds the answering quote, or is the answering section of the answering file."""
+    quote, expected = normalise_for_match(row["quote"]), row["file"].split("/", 1)[1]
+    heading = normalise_for_match(row.get("heading") or "")
+    return any(
+        quote in normalise_for_match(p.text)
+        or (p.source_path == expected and heading and heading in normalise_for_match(p.breadcrumb))
+        for p in cited
+    )
