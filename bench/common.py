@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.data import load_beir
-from rag.embeddings import Embedder, Embedding, SparseVector
+from rag.embeddings import Embedder
 from rag.store import CollectionSpec, EdgeStore, StoredPoint
+from rag.store.vectors import Embedding, SparseVector
 
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "eval" / "scifact"

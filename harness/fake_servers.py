@@ -118,14 +118,15 @@ class FakeOpenAI(LocalServer):
 
 
 class FakeQdrant(LocalServer):
-    """Answers every request with `status` (or hangs for `hang` seconds) and counts the requests."""
+    """Answers every request with `status` and Qdrant's error body (or hangs for `hang` seconds), and counts
+    the requests."""
 
-    def __init__(self, status: int = 200, hang: float = 0.0):
-        self.status, self.hang, self.requests = status, hang, 0
+    def __init__(self, status: int = 200, hang: float = 0.0, error: str = "simulated"):
+        self.status, self.hang, self.error, self.requests = status, hang, error, 0
         super().__init__(self._handle)
 
     def _handle(self, method: str, handler: BaseHTTPRequestHandler) -> None:
         self.requests += 1
         if self.hang:
             time.sleep(self.hang)
-        self.send_json(handler, self.status, {"status": {"error": "simulated"}, "time": 0})
+        self.send_json(handler, self.status, {"status": {"error": self.error}, "time": 0})

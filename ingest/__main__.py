@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
-from rag.check import check_qdrant
 from rag.config import ConfigError, load_settings
 from rag.embeddings import Embedder, EmbeddingError
 from rag.store import StoreError, get_store
@@ -121,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        check = check_qdrant(store)
-        if check.status != "OK":
-            print(f"error: {check.detail}", file=sys.stderr)
-            return 2
+        store.verify_connection()
         if args.if_empty and store.count() > 0:
             print(f"{store.description} already holds {store.count()} chunks: nothing to do (--if-empty).")
             return 0

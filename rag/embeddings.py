@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -30,26 +29,13 @@ from fastembed.common.model_description import ModelSource, PoolingType
 from tokenizers import Tokenizer
 
 from rag.config import DEFAULT_EMBEDDING_MODEL
+from rag.store.vectors import Embedding, SparseVector
 
 log = logging.getLogger(__name__)
 
 BM25_MODEL = "Qdrant/bm25"
 PASSAGE_BATCH = 16
 _TOKENIZER_FILES = ("tokenizer.json", "special_tokens_map.json", "config.json")
-
-
-@dataclass(frozen=True)
-class SparseVector:
-    indices: list[int]
-    values: list[float]
-
-
-@dataclass(frozen=True)
-class Embedding:
-    """What the store needs for one text: both vectors."""
-
-    dense: list[float]
-    sparse: SparseVector
 
 
 class EmbeddingError(RuntimeError):

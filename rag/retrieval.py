@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.coverage import Coverage, assess
-from rag.embeddings import Embedder, Embedding, SparseVector
+from rag.embeddings import Embedder
 from rag.lexical import STOPWORDS, TermStats, term, words
 from rag.store import SearchMode, Store
+from rag.store.vectors import Embedding, SparseVector
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,13 @@ class Retriever:
 
     def __init__(self, store: Store, embedder: Embedder, top_k: int, threshold: float):
         self.store, self.embedder, self.top_k, self.threshold = store, embedder, top_k, threshold
-        self._lock = threading.Lock()  # one engine call at a time on the shared store handle
+        self._stats_lock = threading.Lock()  # the term statistics are built once, by the first search
         self._stats: TermStats | None = None
 
     @property
     def stats(self) -> TermStats:
         """Term statistics of the collection, read once (a scroll over every chunk's text)."""
-        with self._lock:
+        with self._stats_lock:
             if self._stats is None:
                 started = time.perf_counter()
                 self._stats = TermStats.build(
@@ -123,13 +124,11 @@ class Retriever:
 
     def nearest(self, vector: list[float]) -> tuple[str, str] | None:
         """The (breadcrumb, url) of the chunk closest in meaning to a vector."""
-        with self._lock:
-            hits = self.store.query([Embedding(vector, SparseVector([], []))], limit=1, mode="dense")
+        hits = self.store.query([Embedding(vector, SparseVector([], []))], limit=1, mode="dense")
         return (hits[0].payload.get("breadcrumb", ""), hits[0].payload.get("url", "")) if hits else None
 
     def payloads(self, ids: list[str]) -> dict[str, dict]:
-        with self._lock:
-            return self.store.get(ids)
+        return self.store.get(ids)
 
     def search(self, queries: str | list[str], k: int | None = None, mode: SearchMode = "hybrid") -> SearchResult:
         """Top-k passages for the query (or the fused queries), with each one's similarity and matched words."""
@@ -139,9 +138,8 @@ class Retriever:
         embeddings = [self.embedder.embed_query(q) for q in queries]
         embedded = time.perf_counter()
         stats = self.stats
-        with self._lock:
-            hits = self.store.query(embeddings, limit=k, mode=mode)
-            nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
+        hits = self.store.query(embeddings, limit=k, mode=mode)
+        nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
         vectors = np.array([e.dense for e in embeddings])
         text = " ".join(queries)
         passages = [

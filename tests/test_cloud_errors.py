@@ -8,7 +8,8 @@ import pytest
 
 from harness.fake_servers import FakeQdrant
 from rag.config import load_settings
-from rag.store import StoreAuthError, StoreUnavailable, get_store
+from rag.store import CollectionMissing, StoreAuthError, StoreError, StoreUnavailable, get_store
+from rag.store.vectors import Embedding, SparseVector
 
 
 @pytest.fixture
@@ -61,3 +62,17 @@ def test_unreachable_endpoint_is_an_error_not_a_fallback(connect):
     store = connect("http://127.0.0.1:9")  # discard port: nothing listens
     with pytest.raises(StoreUnavailable, match="unset QDRANT_CLUSTER_ENDPOINT"):
         store.verify_connection()
+
+
+def test_missing_collection_on_a_server_says_run_the_ingest(servers, connect):
+    server = servers(FakeQdrant, status=404, error="Not found: Collection `textbook` doesn't exist!")
+    with pytest.raises(CollectionMissing, match="python -m ingest"):
+        connect(server.url).query([Embedding([1.0], SparseVector([], []))], limit=3)
+    assert server.requests == 1, "a missing collection is not retried, and costs no second request"
+
+
+def test_other_not_found_is_not_taken_for_a_missing_collection(servers, connect):
+    """A 404 for the whole API (an endpoint with a wrong path) must not send the user to the ingest."""
+    with pytest.raises(StoreError, match="HTTP 404") as info:
+        connect(servers(FakeQdrant, status=404, error="Not Found").url).verify_connection()
+    assert not isinstance(info.value, CollectionMissing)

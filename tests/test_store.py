@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from qdrant_client import QdrantClient
 
-from rag.embeddings import Embedding, SparseVector
 from rag.store import (
     CloudStore,
     CollectionMissing,
@@ -20,6 +20,7 @@ from rag.store import (
     ModelMismatch,
     StoredPoint,
 )
+from rag.store.vectors import Embedding, SparseVector
 from tests.conftest import REPO
 
 SPEC = CollectionSpec("test-model", 4)
@@ -132,6 +133,24 @@ def test_get_returns_the_payloads_of_existing_points(store):
     first, gone = "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000099"
     found = store.get([first, gone])
     assert list(found) == [first] and found[first]["source_path"] == "a.md" and store.get([]) == {}
+
+
+def test_concurrent_queries_scrolls_and_writes_from_threads(backend, store):
+    """Chats search from worker threads through one store handle while the instructor view scrolls."""
+    if backend.kind == "cloud":
+        pytest.skip("qdrant-client's local mode, the stand-in for a server, is not thread-safe (a server is)")
+
+    def work(n: int) -> tuple[str, int]:
+        if n % 5 == 0:
+            store.upsert([point(100 + n, "d.md", 0, 0, 0, 1)])
+        first = store.query([vec(1, 0, 0, 0, terms=(10,))], limit=2)[0].payload["source_path"]
+        return first, sum(1 for _ in store.scroll(["source_path"]))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(40)))
+    assert {first for first, _ in results} == {"a.md"}
+    assert all(4 <= seen <= 12 for _, seen in results)
+    assert store.count() == 12
 
 
 def test_other_model_is_refused(backend, store):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
-from rag.embeddings import Embedding
+from rag.store.vectors import Embedding
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -147,3 +147,15 @@ def search_legs(queries: Sequence[Embedding], mode: SearchMode) -> list[tuple[st
     """(vector name, query) for each search to run: the dense and/or BM25 leg of every query."""
     names = {"hybrid": (DENSE, SPARSE), "dense": (DENSE,), "bm25": (SPARSE,)}[mode]
     return [(name, q) for q in queries for name in names]
+
+
+def scroll_payloads(page: Callable[[Any], tuple[Sequence[Any], Any]]) -> Iterator[dict[str, Any]]:
+    """Every record's payload with its id under "id": `page(offset)` returns (records, next offset), both
+    clients' way of scrolling, until there is no next offset."""
+    offset = None
+    while True:
+        records, offset = page(offset)
+        for record in records:
+            yield {"id": str(record.id), **(record.payload or {})}
+        if offset is None:
+            return

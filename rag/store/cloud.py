@@ -18,7 +18,6 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from tenacity import RetryError, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from rag.config import mask_url
-from rag.embeddings import Embedding
 from rag.store.base import (
     DENSE,
     KEYWORD_INDEXES,
@@ -36,8 +35,10 @@ from rag.store.base import (
     StoreUnavailable,
     check_spec,
     dense_vector,
+    scroll_payloads,
     search_legs,
 )
+from rag.store.vectors import Embedding
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,7 +90,14 @@ class CloudStore:
                 "QDRANT_CLUSTER_ENDPOINT and your network, or raise QDRANT_TIMEOUT; unset QDRANT_CLUSTER_ENDPOINT "
                 "to use the embedded store instead."
             ) from cause
-        except UnexpectedResponse as exc:
+        except (UnexpectedResponse, ValueError) as exc:
+            if _collection_not_found(exc):
+                raise CollectionMissing(
+                    f"Collection {self.collection} does not exist at {self.endpoint}. "
+                    "Run `python -m ingest` to build it."
+                ) from None
+            if not isinstance(exc, UnexpectedResponse):
+                raise
             if exc.status_code in (401, 403):
                 raise StoreAuthError(
                     f"Qdrant at {self.endpoint} rejected the API key (HTTP {exc.status_code}). Check QDRANT_API_KEY: "
@@ -177,24 +185,15 @@ class CloudStore:
                 ],
                 query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
             )
-        try:
-            response = self._run(
-                self.client.query_points,
-                self.collection,
-                limit=limit,
-                query_filter=flt,
-                with_payload=True,
-                with_vectors=[DENSE] if mode != "bm25" else False,
-                **args,
-            )
-        except (StoreError, ValueError):
-            # Ask only after a failure, so a normal query stays one round-trip.
-            if not self._run(self.client.collection_exists, self.collection):
-                raise CollectionMissing(
-                    f"Collection {self.collection} does not exist at {self.endpoint}. "
-                    "Run `python -m ingest` to build it."
-                ) from None
-            raise
+        response = self._run(
+            self.client.query_points,
+            self.collection,
+            limit=limit,
+            query_filter=flt,
+            with_payload=True,
+            with_vectors=[DENSE] if mode != "bm25" else False,
+            **args,
+        )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_vector(p.vector)) for p in response.points]
 
     def optimize(self) -> None:
@@ -214,15 +213,11 @@ class CloudStore:
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         if not self._run(self.client.collection_exists, self.collection):
             return
-        offset = None
-        while True:
-            records, offset = self._run(
+        yield from scroll_payloads(
+            lambda offset: self._run(
                 self.client.scroll, self.collection, limit=1000, offset=offset, with_payload=fields
             )
-            for record in records:
-                yield {"id": str(record.id), **(record.payload or {})}
-            if offset is None:
-                return
+        )
 
 
 def _vector(name: str, query: Embedding) -> list[float] | models.SparseVector:
@@ -241,6 +236,14 @@ def _filter(where: PayloadFilter) -> models.Filter:
             for key, value in where.items()
         ]
     )
+
+
+def _collection_not_found(exc: Exception) -> bool:
+    """A server says 404 "Not found: Collection `x` doesn't exist!"; qdrant-client's local mode (the tests'
+    stand-in) raises ValueError("Collection x not found")."""
+    if isinstance(exc, UnexpectedResponse):
+        return exc.status_code == 404 and b"collection" in exc.content.lower()
+    return "collection" in str(exc).lower() and "not found" in str(exc).lower()
 
 
 def _reason(exc: BaseException | None) -> str:

@@ -7,19 +7,20 @@ can say which program to stop instead of showing Edge's WAL error.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import qdrant_edge as qe
 
-from rag.embeddings import Embedding
 from rag.store.base import (
     DENSE,
     KEYWORD_INDEXES,
@@ -37,8 +38,10 @@ from rag.store.base import (
     StoreLocked,
     check_spec,
     dense_vector,
+    scroll_payloads,
     search_legs,
 )
+from rag.store.vectors import Embedding
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,20 @@ CONFIG_FILE = "edge_config.json"
 WAL_BYTES = 64 * 2**20
 BYTES_PER_POINT = 32 * 2**10
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialized(method: Callable[Concatenate[EdgeStore, P], R]) -> Callable[Concatenate[EdgeStore, P], R]:
+    """One shard call at a time: chats search from several threads through one shard handle."""
+
+    @functools.wraps(method)
+    def locked(self: EdgeStore, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
 
 class EdgeStore:
     """A collection in an Edge shard folder; loaded at construction so a lock shows up at once."""
@@ -59,6 +76,7 @@ class EdgeStore:
         self.folder = Path(path) / collection
         self.description = f"embedded Qdrant Edge at {self.folder}"
         self._shard: qe.EdgeShard | None = None
+        self._lock = threading.RLock()
         if (self.folder / CONFIG_FILE).exists():
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self.folder)))
 
@@ -112,6 +130,7 @@ class EdgeStore:
                 "some space, or set QDRANT_PATH to a folder on a larger disk, then run the same command again."
             )
 
+    @_serialized
     def close(self) -> None:
         if self._shard is not None:
             self._shard.flush()
@@ -132,6 +151,7 @@ class EdgeStore:
                 "rebuild with `python -m ingest --recreate`."
             ) from exc
 
+    @_serialized
     def ensure_collection(self, spec: CollectionSpec, recreate: bool = False) -> None:
         if recreate and self.folder.exists():
             self.close()
@@ -167,6 +187,7 @@ class EdgeStore:
 
     # -- points --------------------------------------------------------------------
 
+    @_serialized
     def upsert(self, points: list[StoredPoint]) -> None:
         shard = self._require()
         self._require_space(len(points))
@@ -187,11 +208,13 @@ class EdgeStore:
         )
         shard.flush()
 
+    @_serialized
     def delete(self, where: PayloadFilter) -> None:
         shard = self._require()
         shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
         shard.flush()
 
+    @_serialized
     def query(
         self,
         queries: Sequence[Embedding],
@@ -218,16 +241,19 @@ class EdgeStore:
             Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_vector(p.vector)) for p in shard.query(request)
         ]
 
+    @_serialized
     def optimize(self) -> None:
         if self._shard is not None:
             self._shard.optimize()
             self._shard.flush()
 
+    @_serialized
     def count(self, where: PayloadFilter | None = None) -> int:
         if self._shard is None:
             return 0
         return self._shard.count(qe.CountRequest(exact=True, filter=_filter(where) if where else None))
 
+    @_serialized
     def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if self._shard is None or not ids:
             return {}
@@ -237,13 +263,11 @@ class EdgeStore:
     def scroll(self, fields: list[str]) -> Iterator[dict[str, Any]]:
         if self._shard is None:
             return
-        offset = None
-        while True:
-            records, offset = self._shard.scroll(qe.ScrollRequest(offset=offset, limit=1000, with_payload=fields))
-            for record in records:
-                yield {"id": str(record.id), **(record.payload or {})}
-            if offset is None:
-                return
+        yield from scroll_payloads(functools.partial(self._scroll_page, fields=fields))
+
+    @_serialized
+    def _scroll_page(self, offset: Any, fields: list[str]) -> tuple[list[qe.Record], Any]:
+        return self._require().scroll(qe.ScrollRequest(offset=offset, limit=1000, with_payload=fields))
 
 
 def _nearest(name: str, query: Embedding) -> qe.Query:
