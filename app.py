@@ -24,7 +24,7 @@ from rag.identity import VISITOR_COOKIE, Identity, UsersFile, role_of, visitor_f
 from rag.instructor_web import LOOPBACK
 from rag.providers import by_label, choose_provider, provider
 from rag.retrieval import SearchResult
-from rag.tutor import Answer, Tutor, TutorError, TutorHolder
+from rag.tutor import Answer, QuestionError, Tutor, TutorError, TutorHolder
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
@@ -179,5 +179,5 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content=display.error_markdown(exc)).send()
     except ChatNotFound:
         await cl.Message(content="⚠️ This chat belongs to someone else: start a new chat.").send()
-    except ValueError as exc:  # empty or overlong question
+    except QuestionError as exc:
         await cl.Message(content=f"⚠️ {exc}").send()

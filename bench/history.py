@@ -46,14 +46,14 @@ PASSAGE = Passage(
     0.6,
 )
 ANSWER = Answer(
-    "A node is a single process in the ROS 2 graph [1]. " * 4,
-    [Source(1, PASSAGE)],
-    True,
-    [PASSAGE],
-    True,
-    120,
-    "excerpts: book-excerpts",
-    "What is a node?",
+    text="A node is a single process in the ROS 2 graph [1]. " * 4,
+    sources=[Source(1, PASSAGE)],
+    cited=True,
+    passages=[PASSAGE],
+    covered=True,
+    processing_time_ms=120,
+    model="excerpts: book-excerpts",
+    query="What is a node?",
 )
 
 

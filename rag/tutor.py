@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import openai
 from agents import AgentsException, Model, RunConfig, Runner, Session
@@ -43,14 +43,19 @@ LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), n
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 ModelBuilder = Callable[[Provider, str | None, float], Model]
+Service = Literal["qdrant", "llm", "embeddings", "database"]
 
 
 class TutorError(RuntimeError):
-    """A failure to show the user: `kind` says which service ("qdrant" or "llm"), the message what to do."""
+    """A failure to show the user: `kind` says which service failed, the message what to do."""
 
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: Service, message: str):
         super().__init__(message)
-        self.kind = kind
+        self.kind: Service = kind
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as typed (empty, too long, not text); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Source:
     passage: Passage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     text: str
     sources: list[Source]  # cited passages renumbered 1..n; all retrieved ones when nothing was cited
@@ -80,16 +85,18 @@ class Answer:
 
 
 def clean_question(text: str) -> str:
-    """Control characters stripped; empty, overlong or invalid Unicode input is a ValueError with the reason."""
+    """Control characters stripped; empty, overlong or invalid Unicode input is a QuestionError with the reason."""
     try:
         (text or "").encode("utf-8")
     except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which is no character at all
-        raise ValueError("The question is not valid Unicode text: it holds an unpaired surrogate code point.") from None
+        raise QuestionError(
+            "The question is not valid Unicode text: it holds an unpaired surrogate code point."
+        ) from None
     text = _CONTROL.sub("", text or "").strip()
     if not text:
-        raise ValueError("The question is empty: type a question about the textbook.")
+        raise QuestionError("The question is empty: type a question about the textbook.")
     if len(text) > MAX_QUESTION_CHARS:
-        raise ValueError(f"The question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}.")
+        raise QuestionError(f"The question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}.")
     return text
 
 
@@ -255,11 +262,11 @@ class Tutor:
         sources = [Source(i, context.passages[n - 1]) for i, n in enumerate(order, 1)]
         sentences = [
             CheckedSentence(
-                renumber(s.text, order),
-                [order.index(n) + 1 for n in s.cites if n in order],
-                s.verdict,
-                s.score,
-                s.reason,
+                text=renumber(s.text, order),
+                cites=[order.index(n) + 1 for n in s.cites if n in order],
+                verdict=s.verdict,
+                score=s.score,
+                reason=s.reason,
             )
             for s in checked.sentences
         ]
@@ -267,16 +274,16 @@ class Tutor:
         if not cited:
             sources = [Source(i, p) for i, p in enumerate(context.passages, 1)]
         answer = Answer(
-            text,
-            sources,
-            cited,
-            context.passages,
-            True,
-            _ms(started),
-            choice.answered_by,
-            result.query,
-            sentences,
-            result.coverage.reason,
+            text=text,
+            sources=sources,
+            cited=cited,
+            passages=context.passages,
+            covered=True,
+            processing_time_ms=_ms(started),
+            model=choice.answered_by,
+            query=result.query,
+            sentences=sentences,
+            coverage_reason=result.coverage.reason,
         )
         log.info(
             "tutor.answer provider=%s grounded=%s unsupported=%d total_ms=%d",

@@ -5,17 +5,32 @@ from rag.tutor import Answer, Source
 PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/docs/urdf#links", "u.md", 0.03, 0.61)
 
 
+def answer(text: str, cited: bool = True, covered: bool = True, sentences=()) -> Answer:
+    sources = [Source(1, PASSAGE)] if covered else []
+    return Answer(
+        text=text,
+        sources=sources,
+        cited=cited,
+        passages=[PASSAGE] if covered else [],
+        covered=covered,
+        processing_time_ms=5,
+        model="local: m",
+        query="q",
+        sentences=list(sentences),
+    )
+
+
 def test_unclosed_code_block_is_closed_before_the_sources():
     text = 'Use this:\n```xml\n<robot name="arm">'
     assert close_code_fences(text).endswith("\n```")
     assert close_code_fences("```\ncode\n```\nDone.") == "```\ncode\n```\nDone."
-    shown = answer_markdown(Answer(text, [Source(1, PASSAGE)], False, [PASSAGE], True, 5, "local: m", "q"))
+    shown = answer_markdown(answer(text, cited=False))
     head, sources = shown.split("**Retrieved (not cited):**")
     assert head.count("```") % 2 == 0 and "[1] [URDF › Links](https://b/docs/urdf#links)" in sources
 
 
 def test_not_covered_has_no_sources():
-    shown = answer_markdown(Answer("The textbook does not cover this.", [], False, [], False, 5, "none", "q"))
+    shown = answer_markdown(answer("The textbook does not cover this.", cited=False, covered=False))
     assert "Not covered by the textbook" in shown and "Sources" not in shown
 
 
@@ -29,7 +44,7 @@ def test_unsupported_sentences_are_greyed_and_explained():
         CheckedSentence("Nodes run in the cloud [1].", [1], "unsupported", 0.2, "not in the passage"),
         CheckedSentence("- Topics [carry] data.", [], "unsupported", 0.1),
     ]
-    shown = answer_markdown(Answer(text, [Source(1, PASSAGE)], True, [PASSAGE], True, 5, "local: m", "q", sentences))
+    shown = answer_markdown(answer(text, sentences=sentences))
     assert f"Nodes are processes [1]. [Nodes run in the cloud.]({UNSUPPORTED_ANCHOR}) ⚠[1]" in shown
     assert f"- [Topics \\[carry\\] data.]({UNSUPPORTED_ANCHOR}) ⚠" in shown  # the bullet stays outside
     assert shown.count(LEGEND) == 1
@@ -38,5 +53,5 @@ def test_unsupported_sentences_are_greyed_and_explained():
 def test_no_legend_when_everything_is_supported():
     from rag.display import LEGEND
 
-    shown = answer_markdown(Answer("Fine [1].", [Source(1, PASSAGE)], True, [PASSAGE], True, 5, "m", "q"))
+    shown = answer_markdown(answer("Fine [1]."))
     assert LEGEND not in shown and "#not-in-book" not in shown

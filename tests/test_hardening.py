@@ -128,7 +128,19 @@ def test_unsafe_urls_already_stored_are_not_written_as_links():
 
     evil = Passage("i", "t", "T", "T › S", "S", "javascript:alert(1)", "p.md", 0.1, 0.5)
     spaced = Passage("j", "t", "T", "T [x]", "S", "/docs/a b) [PWN](javascript:x)", "p.md", 0.1, 0.5)
-    shown = answer_markdown(Answer("A [1][2].", [Source(1, evil), Source(2, spaced)], True, [], True, 1, "m", "q"))
+    sources = [Source(1, evil), Source(2, spaced)]
+    shown = answer_markdown(
+        Answer(
+            text="A [1][2].",
+            sources=sources,
+            cited=True,
+            passages=[],
+            covered=True,
+            processing_time_ms=1,
+            model="m",
+            query="q",
+        )
+    )
     assert "javascript:alert" not in shown and "](/docs/a%20b%29%20%5BPWN%5D%28javascript:x%29)" in shown
     assert "javascript" not in source_panel(Source(1, evil))
 
