@@ -55,6 +55,14 @@ class Hit:
     payload: dict[str, Any]
     dense: list[float] | None = None  # the point's dense vector, for searches with a dense leg
 
+    @classmethod
+    def from_point(cls, point: Any) -> Hit:
+        """A scored point as either client returns it (both give named vectors as a dict)."""
+        dense = point.vector.get(DENSE) if isinstance(point.vector, dict) else None
+        return cls(
+            str(point.id), float(point.score), dict(point.payload or {}), dense if isinstance(dense, list) else None
+        )
+
 
 class StoreError(RuntimeError):
     """A store failure with a message meant for the user (what happened, what to do)."""
@@ -135,12 +143,6 @@ class Store(Protocol):
         """The payloads of these points by id (points that are gone are left out)."""
 
     def close(self) -> None: ...
-
-
-def dense_vector(vector: object) -> list[float] | None:
-    """The dense vector of a returned point (both clients give named vectors as a dict)."""
-    found = vector.get(DENSE) if isinstance(vector, dict) else None
-    return found if isinstance(found, list) else None
 
 
 def search_legs(queries: Sequence[Embedding], mode: SearchMode) -> list[tuple[str, Embedding]]:

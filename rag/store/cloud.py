@@ -34,7 +34,6 @@ from rag.store.base import (
     StoreError,
     StoreUnavailable,
     check_spec,
-    dense_vector,
     scroll_payloads,
     search_legs,
 )
@@ -194,7 +193,7 @@ class CloudStore:
             with_vectors=[DENSE] if mode != "bm25" else False,
             **args,
         )
-        return [Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_vector(p.vector)) for p in response.points]
+        return [Hit.from_point(p) for p in response.points]
 
     def optimize(self) -> None:
         """The server's optimizer indexes in the background."""

@@ -37,7 +37,6 @@ from rag.store.base import (
     StoreFull,
     StoreLocked,
     check_spec,
-    dense_vector,
     scroll_payloads,
     search_legs,
 )
@@ -237,9 +236,7 @@ class EdgeStore:
                 with_payload=True,
                 with_vector=vectors,
             )
-        return [
-            Hit(str(p.id), float(p.score), dict(p.payload or {}), dense_vector(p.vector)) for p in shard.query(request)
-        ]
+        return [Hit.from_point(p) for p in shard.query(request)]
 
     @_serialized
     def optimize(self) -> None:
