@@ -135,10 +135,9 @@ def test_get_returns_the_payloads_of_existing_points(store):
     assert list(found) == [first] and found[first]["source_path"] == "a.md" and store.get([]) == {}
 
 
-def test_concurrent_queries_scrolls_and_writes_from_threads(backend, store):
+@pytest.mark.parametrize("backend", ["edge"], indirect=True)  # local mode, the server's stand-in, is not thread-safe
+def test_concurrent_queries_scrolls_and_writes_from_threads(store):
     """Chats search from worker threads through one store handle while the instructor view scrolls."""
-    if backend.kind == "cloud":
-        pytest.skip("qdrant-client's local mode, the stand-in for a server, is not thread-safe (a server is)")
 
     def work(n: int) -> tuple[str, int]:
         if n % 5 == 0:
