@@ -17,6 +17,7 @@ from rag.config import Settings, load_settings
 from rag.database import Database
 from rag.embeddings import Embedder
 from rag.providers import build_model
+from rag.store import Store
 from rag.tutor import Tutor
 
 SHARED = REPO.parent / "shared"
@@ -86,15 +87,28 @@ def servers() -> Iterator[Callable[..., Any]]:
         server.close()
 
 
+def build_tutor(
+    store: Store,
+    embedder: Embedder,
+    model: Model | None = None,
+    settings: Settings | None = None,
+    pooled: bool = False,
+) -> Tutor:
+    """The one way a test builds a tutor: a store, the settings (default: this test's environment), and a
+    scripted model standing in for an LLM provider (None: the real clients, say against a fake server). The
+    database is unpooled (see `unpooled`) unless a test runs in one event loop and wants the app's pool."""
+    settings = settings or load_settings()
+    build = build_model if model is None else (lambda choice, url, timeout: model)
+    return Tutor(settings, store, embedder, build=build, database=Database(settings, pooled=pooled))
+
+
 @pytest.fixture
 def make_tutor(sample_store, embedder, env) -> Callable[..., Tutor]:
-    """The one way a test builds a tutor: the sample book, these variables, and a scripted model standing in for
-    an LLM provider (None: the real clients, say against a fake server)."""
+    """`build_tutor` on the sample book (or `store`), with these variables set for the test."""
 
-    def make(model: Model | None = None, **variables: str) -> Tutor:
+    def make(model: Model | None = None, store: Store | None = None, **variables: str) -> Tutor:
         env(**variables)
-        build = build_model if model is None else (lambda choice, url, timeout: model)
-        return Tutor(load_settings(), sample_store, embedder, build=build, database=unpooled())
+        return build_tutor(store or sample_store, embedder, model)
 
     return make
 

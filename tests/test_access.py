@@ -51,8 +51,8 @@ def test_a_forged_visitor_cookie_is_a_new_visitor():
     assert visitor_from_cookie("other" * 8, cookie) is None and visitor_from_cookie(secret, None) is None
 
 
-def test_over_the_rate_limit_is_429_with_retry_after(tutor_factory, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "2")
+def test_over_the_rate_limit_is_429_with_retry_after(tutor_factory, env):
+    env(RATE_LIMIT_PER_MINUTE="2")
     client = api_client(tutor_factory)
     assert [client.post("/api/v1/chat", json=QUESTION).status_code for _ in range(2)] == [200, 200]
     limited = client.post("/api/v1/chat", json=QUESTION)
@@ -69,10 +69,8 @@ def users_file(tmp_path):
     return path
 
 
-def test_with_login_configured_rest_callers_need_a_token(tutor_factory, users_file, monkeypatch, capsys):
-    monkeypatch.setenv("USERS_FILE", str(users_file))
-    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 48)
-    monkeypatch.setenv("API_TOKEN", "service-token-" + "x" * 30)
+def test_with_login_configured_rest_callers_need_a_token(tutor_factory, users_file, env, capsys):
+    env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48, API_TOKEN="service-token-" + "x" * 30)
     assert users_main(["--file", str(users_file), "token", "ina"]) == 0
     token = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
     client = api_client(tutor_factory)
@@ -87,20 +85,19 @@ def test_with_login_configured_rest_callers_need_a_token(tutor_factory, users_fi
     assert other.status_code == 404  # the service identity is not ina
 
 
-def test_login_without_a_secret_names_the_variable(users_file, monkeypatch):
+def test_login_without_a_secret_names_the_variable(users_file, env):
     from rag.config import ConfigError
 
-    monkeypatch.setenv("USERS_FILE", str(users_file))
+    env(USERS_FILE=str(users_file))
     with pytest.raises(ConfigError, match="CHAINLIT_AUTH_SECRET is not set but login is configured"):
         load_settings()
-    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "s" * 48)
-    monkeypatch.setenv("USERS_FILE", str(users_file.with_name("missing.json")))
+    env(CHAINLIT_AUTH_SECRET="s" * 48, USERS_FILE=str(users_file.with_name("missing.json")))
     with pytest.raises(ConfigError, match="python -m rag.users add"):
         load_settings()
 
 
-def test_zero_config_generates_and_keeps_its_secret(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+def test_zero_config_generates_and_keeps_its_secret(tmp_path, env):
+    env(DATA_DIR=str(tmp_path / "data"))
     first = Access.from_settings(load_settings()).secret
     assert len(first) >= 40 and Access.from_settings(load_settings()).secret == first
     assert oct((tmp_path / "data" / "auth-secret").stat().st_mode & 0o777) == "0o600"

@@ -105,10 +105,10 @@ def test_control_characters_are_stripped(make_tutor):
     assert "What is a ROS 2 node?" in str(model.first_call.input)
 
 
-def test_qdrant_failure_is_503_and_the_server_stays_up(embedder):
+def test_qdrant_failure_is_503_and_the_server_stays_up(make_tutor):
     unreachable = QdrantClient(url="http://127.0.0.1:9", timeout=1, check_compatibility=False)
     down = CloudStore(unreachable, "book", "http://127.0.0.1:9", backoff=0)
-    client = api_client(lambda: Tutor(load_settings(), down, embedder, database=unpooled()))
+    client = api_client(lambda: make_tutor(store=down))
     response = client.post("/api/v1/chat", json={"content": "What is a node?"})
     assert response.status_code == 503 and "unreachable" in response.json()["detail"]
     with client.stream("POST", "/api/v1/chat/stream", json={"content": "What is a node?"}) as r:
@@ -125,9 +125,9 @@ def test_health(make_tutor):
     assert "unreachable" in down.json()["llm"]["detail"]
 
 
-def test_locked_store_is_503_then_recovers(tmp_path, monkeypatch, embedder):
+def test_locked_store_is_503_then_recovers(tmp_path, env, embedder):
     """An ingest holds the embedded store: the API says so, and works once the ingest is done."""
-    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
     holder = EdgeStore(tmp_path / "qdrant", "textbook_content")
     run_ingest(IngestOptions(SAMPLE_DOCS), holder, embedder)
     client = api_client(lambda: Tutor.from_settings(load_settings(), unpooled()))

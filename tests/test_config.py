@@ -36,8 +36,8 @@ def test_endpoint_without_key_names_the_key(problems_for):
     assert "QDRANT_API_KEY" in message and "QDRANT_CLUSTER_ENDPOINT" in message
 
 
-def test_plain_http_localhost_endpoint_needs_no_key(monkeypatch):
-    monkeypatch.setenv("QDRANT_URL", "http://localhost:6333")
+def test_plain_http_localhost_endpoint_needs_no_key(env):
+    env(QDRANT_URL="http://localhost:6333")
     settings = load_settings()
     assert settings.qdrant_cluster_endpoint == "http://localhost:6333"
 
@@ -63,14 +63,13 @@ def test_dotenv_file_is_read(tmp_path):
     assert settings.openai_api_key is None
 
 
-def test_chainlit_ci_fake_key_is_not_a_real_key(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", CHAINLIT_FAKE_OPENAI_KEY)
+def test_chainlit_ci_fake_key_is_not_a_real_key(env):
+    env(OPENAI_API_KEY=CHAINLIT_FAKE_OPENAI_KEY)
     assert not load_settings().has_real_openai_key
 
 
-def test_secrets_are_masked_in_repr_summary_and_logs(monkeypatch, caplog):
-    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    monkeypatch.setenv("QDRANT_API_KEY", SECRET)
+def test_secrets_are_masked_in_repr_summary_and_logs(env, caplog):
+    env(OPENAI_API_KEY=SECRET, QDRANT_API_KEY=SECRET)
     settings = load_settings()
     caplog.set_level(logging.DEBUG)
     logging.getLogger("test").info("settings: %s %r", settings, settings)

@@ -20,7 +20,7 @@ from rag.database import Database, answers
 from rag.datalayer import TutorDataLayer
 from rag.history import ChatNotFound
 from rag.storage import LocalStorage
-from rag.tutor import Tutor
+from tests.conftest import build_tutor
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def run(coroutine, *databases: Database):
 
 
 def test_a_chat_belongs_to_who_started_it(settings, sample_store, embedder):
-    tutor = Tutor(settings, sample_store, embedder)
+    tutor = build_tutor(sample_store, embedder, settings=settings, pooled=True)
 
     async def scenario():
         await tutor.answer("What is a ROS 2 node?", "chat-a", owner="alice")
@@ -66,9 +66,10 @@ def test_a_chat_belongs_to_who_started_it(settings, sample_store, embedder):
 
 
 def test_memory_and_answers_survive_a_restart(settings, sample_store, embedder):
-    first_process = Tutor(settings, sample_store, embedder)
+    first_process = build_tutor(sample_store, embedder, settings=settings, pooled=True)
     run(first_process.answer("What is a ROS 2 node?", "chat-r", owner="bob"), first_process.database)
-    restarted = Tutor(settings, sample_store, embedder)  # a new process: new engine, same database
+    # A new process: a new engine on the same database.
+    restarted = build_tutor(sample_store, embedder, settings=settings, pooled=True)
 
     async def scenario():
         follow_up = await restarted.answer("and how do I launch it?", "chat-r", owner="bob")
@@ -85,7 +86,7 @@ def test_memory_and_answers_survive_a_restart(settings, sample_store, embedder):
 
 
 def test_not_covered_answers_are_recorded_too(settings, sample_store, embedder):
-    tutor = Tutor(settings, sample_store, embedder)
+    tutor = build_tutor(sample_store, embedder, settings=settings, pooled=True)
 
     async def scenario():
         await tutor.answer("How do I bake sourdough bread?", "chat-n", owner="carol")
@@ -181,11 +182,11 @@ def test_a_signed_url_opens_only_its_own_file(tmp_path):
         storage.path("../../etc/passwd")
 
 
-def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, monkeypatch, capsys):
+def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, env, capsys):
     """The migration guide's commands: SQLite -> PostgreSQL, then back into a fresh SQLite file."""
     from rag.migrate import main as migrate
 
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    env(DATA_DIR=str(tmp_path / "data"))
     tutor = make_tutor()
 
     async def chat():
@@ -198,7 +199,7 @@ def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, mo
     out = capsys.readouterr().out
     assert "answers                 2 ->        2" in out and "agent_messages          4 ->        4" in out
     assert migrate(["--to", target]) == 2  # never into a database that already holds history
-    monkeypatch.setenv("DATABASE_URL", target)
+    env(DATABASE_URL=target)
     on_postgres = make_tutor()
     follow_up = run(on_postgres.answer("and what about parameters?", "moved", owner="gil"), on_postgres.database)
     assert "and how do I launch it?" in follow_up.query  # the memory moved with it

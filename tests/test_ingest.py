@@ -83,21 +83,21 @@ def test_exclude_and_recreate(store, embedder, book):
     assert rebuilt.new == 11 and store.count() == full
 
 
-def test_other_model_collection_is_refused(tmp_path, book, monkeypatch, capsys):
+def test_other_model_collection_is_refused(tmp_path, book, env, capsys):
     other = EdgeStore(tmp_path / "qdrant", "textbook_content")
     other.ensure_collection(CollectionSpec("some/other-model", 768))
     other.close()
-    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
     assert main(["--source", str(book)]) == 2
     err = capsys.readouterr().err
     assert "some/other-model" in err and "EMBEDDING_MODEL" in err and "--recreate" in err
 
 
-def test_bad_files_are_reported_and_the_rest_ingested(tmp_path, book, monkeypatch, capsys):
+def test_bad_files_are_reported_and_the_rest_ingested(tmp_path, book, env, capsys):
     (book / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")
     (book / "latin1.md").write_bytes(b"# Caf\xe9\n\nText")
     (book / "broken.md").write_text("---\ntitle: [oops\n---\n\nBody\n")
-    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
     assert main(["--source", str(book)]) == 1
     out = capsys.readouterr().out
     assert "FAILED image.md: binary" in out and "FAILED latin1.md: not valid UTF-8" in out
@@ -114,23 +114,23 @@ def test_bad_files_are_reported_and_the_rest_ingested(tmp_path, book, monkeypatc
     store.close()
 
 
-def test_missing_source_and_bad_settings_exit_2(tmp_path, monkeypatch, capsys):
+def test_missing_source_and_bad_settings_exit_2(tmp_path, env, capsys):
     assert main(["--source", str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
-    monkeypatch.setenv("QDRANT_CLUSTER_ENDPOINT", "https://example.cloud.qdrant.io")
+    env(QDRANT_CLUSTER_ENDPOINT="https://example.cloud.qdrant.io")
     assert main(["--source", str(SAMPLE_DOCS)]) == 2
     assert "QDRANT_API_KEY" in capsys.readouterr().err
 
 
-def test_dry_run_writes_nothing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+def test_dry_run_writes_nothing(tmp_path, env, capsys):
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
     assert main(["--source", str(SAMPLE_DOCS), "--dry-run"]) == 0
     assert "11 documents, 0 failed" in capsys.readouterr().out
     assert not (tmp_path / "qdrant").exists()
 
 
-def test_if_empty_skips_a_filled_collection(tmp_path, monkeypatch, capsys, book):
-    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+def test_if_empty_skips_a_filled_collection(tmp_path, env, capsys, book):
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
     assert main(["--source", str(book), "--if-empty"]) == 0
     assert "11 new" in capsys.readouterr().out
     assert main(["--source", str(book), "--if-empty"]) == 0
@@ -169,10 +169,10 @@ def test_killed_run_is_fixed_by_rerunning(tmp_path, book, embedder):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("corpus", ["physical-ai-textbook", "gazebo-docs"])
-def test_real_corpora_ingest_end_to_end(tmp_path, monkeypatch, capsys, corpus):
+def test_real_corpora_ingest_end_to_end(tmp_path, env, capsys, corpus):
     source = requires_shared("corpus", corpus)
     source = source / "docs" if (source / "docs").is_dir() else source
-    monkeypatch.setenv("QDRANT_PATH", str(tmp_path / "qdrant"))
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
     args = ["--source", str(source), "--base-url", "https://book.example/docs"]
     assert main(args) == 0
     assert "0 failed" in capsys.readouterr().out

@@ -26,6 +26,7 @@ from rag.sentences import split_markdown
 from rag.storage import LocalStorage
 from rag.tutor import Tutor
 from tests.api_client import api_client
+from tests.conftest import build_tutor
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +99,7 @@ def half_invented(call):
 def seeded(tmp_path_factory, sample_store, embedder):
     settings = load_settings(data_dir=tmp_path_factory.mktemp("instructor"), local_llm_base_url="http://127.0.0.1:9/v1")
     model = ScriptedModel([ModelStep.respond(half_invented)] * 1000)
-    tutor = Tutor(settings, sample_store, embedder, build=lambda c, u, t: model)
+    tutor = build_tutor(sample_store, embedder, model, settings, pooled=True)
     layer = TutorDataLayer(tutor.database, LocalStorage(settings.data_dir / "files", "s" * 40))
     counts = asyncio.run(seed(tutor, layer))
     return tutor, counts
@@ -171,7 +172,7 @@ def test_the_page_and_its_data(seeded):
     assert client.get("/instructor?since=nonsense").status_code == 422
 
 
-def test_who_may_see_it(seeded, tmp_path, monkeypatch):
+def test_who_may_see_it(seeded, tmp_path, env):
     tutor, _ = seeded
     assert api_client(lambda: tutor, client_host="192.0.2.7").get("/instructor").status_code == 403
     users = tmp_path / "users.json"
@@ -181,8 +182,7 @@ def test_who_may_see_it(seeded, tmp_path, monkeypatch):
             "sam": {"password": hash_password("x" * 10), "role": "student", "tokens": [hash_token("s" * 40)]},
         }
     )
-    monkeypatch.setenv("USERS_FILE", str(users))
-    monkeypatch.setenv("CHAINLIT_AUTH_SECRET", "k" * 48)
+    env(USERS_FILE=str(users), CHAINLIT_AUTH_SECRET="k" * 48)
     client = api_client(lambda: tutor)
     for path in ("/instructor", "/api/v1/instructor/report", "/api/v1/instructor/gaps.csv"):
         assert client.get(path).status_code == 401

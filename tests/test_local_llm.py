@@ -14,17 +14,16 @@ import pytest
 
 from rag.agent import NOT_COVERED
 from rag.citations import MARKER
-from rag.config import load_settings
 from rag.retrieval import SearchResult
 from rag.tutor import Answer, Tutor
-from tests.conftest import REPO
+from tests.conftest import REPO, build_tutor
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def tutor(sample_store, embedder):
-    tutor = Tutor(load_settings(), sample_store, embedder)
+    tutor = build_tutor(sample_store, embedder, pooled=True)
     yield tutor
     tutor.local_server.stop()
 

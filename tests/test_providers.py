@@ -45,20 +45,20 @@ def test_bundled_vs_configured_local_server(env):
     assert choice.tools and choice.passage_budget is None  # a user's own server is not held to the 135M limits
 
 
-def test_fake_key_is_not_offered_as_a_provider(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", CHAINLIT_FAKE_OPENAI_KEY)
+def test_fake_key_is_not_offered_as_a_provider(env):
+    env(OPENAI_API_KEY=CHAINLIT_FAKE_OPENAI_KEY)
     assert configured_providers(load_settings()) == ["excerpts", "bundled"]
 
 
-def test_local_without_a_server_url_names_the_variable(monkeypatch):
-    monkeypatch.setenv("LLM_PROVIDER", "local")
+def test_local_without_a_server_url_names_the_variable(env):
+    env(LLM_PROVIDER="local")
     with pytest.raises(ConfigError, match="LOCAL_LLM_BASE_URL") as info:
         load_settings()
     assert "LLM_PROVIDER=excerpts" in str(info.value) and "LLM_PROVIDER=bundled" in str(info.value)
 
 
-def test_profiles_are_found_by_their_label(monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", "g-key")
+def test_profiles_are_found_by_their_label(env):
+    env(GEMINI_API_KEY="g-key")
     settings = load_settings()
     labels = [provider(settings, name).label for name in configured_providers(settings)]
     assert labels == ["Gemini", "Book excerpts", "SmolLM2 (experimental)"]
