@@ -46,6 +46,15 @@ MAX_CODE_LINES = 12
 _LEAD_IN = re.compile(r":\s*$")
 _ROW = re.compile(r"^\s*\|")
 _EMPHASIS = re.compile(r"\*\*|__")
+# "What is ZMP?", "what's a node", "define URDF", "what does QoS stand for / mean"
+_ASKS_DEFINITION = re.compile(r"\bwhat(?:'s| is| are| does)\b|\bdefin|\bmean(?:s|ing)?\b|\bstand for\b", re.IGNORECASE)
+# An excerpt that opens by naming its subject and then defines it: "**ZMP (Zero Moment Point)**: Concept ...",
+# "A node is ...". Group 1 is the subject.
+_DEFINES = re.compile(
+    r"^\W*([^:()]{1,60}?)\W*(?:\([^)]{1,80}\))?\W*(?::\s|\s(?:is|are|means|refers to|stands for)\s)", re.IGNORECASE
+)
+# How much a definition of the asked-about term gains over other excerpts when the question asks what it is.
+DEFINITION_BONUS = 1.2
 
 
 @dataclass(frozen=True)
@@ -157,7 +166,8 @@ class ExcerptComposer:
 
     def _scores(self, question: str, candidates: list[Excerpt]) -> np.ndarray:
         """Closeness in meaning, plus the share of the question's (rarity-weighted) terms the excerpt holds,
-        with a small preference for the better-ranked passages."""
+        with a small preference for the better-ranked passages, and for the definition of what a "what is"
+        question asks about."""
         vectors = self.embed([question, *[f"{c.context}: {c.text}" if c.context else c.text for c in candidates]])
         dense = vectors[1:] @ vectors[0]
         terms = set(content_terms(question))
@@ -170,7 +180,17 @@ class ExcerptComposer:
         )
         rank = np.array([1.0 / (1 + 0.1 * (c.passage - 1)) for c in candidates])
         short = np.array([min(1.0, len(c.terms) / 4) for c in candidates])  # "Expensive." alone says little
-        return (0.6 * dense + 0.4 * lexical) * rank * short
+        asks = _ASKS_DEFINITION.search(question) is not None
+        defines = np.array([DEFINITION_BONUS if asks and _defines(c.text, terms) else 1.0 for c in candidates])
+        return (0.6 * dense + 0.4 * lexical) * rank * short * defines
+
+
+def _defines(text: str, question_terms: set[str]) -> bool:
+    """Does the excerpt open by defining something the question names (its subject's terms are all the
+    question's: "Isaac Sim" for "what is Isaac Sim?", not "ORB-SLAM" for "what is SLAM?")?"""
+    found = _DEFINES.match(_EMPHASIS.sub("", text))
+    subject = set(content_terms(found.group(1))) if found else set()
+    return bool(subject) and subject <= question_terms
 
 
 def _overlap(a: Excerpt, b: Excerpt) -> float:
