@@ -4,7 +4,7 @@ SQLite in DATA_DIR by default (zero config), PostgreSQL when DATABASE_URL is set
 app itself on first use, the same on both. Chainlit's tables (users, threads, steps, elements, feedbacks) keep
 Chainlit's column names; JSON goes into TEXT columns so one schema serves both databases. `chats` records who
 owns a chat (the REST API's `chat_id` included); `answers` records every answer with what the instructor view
-needs. The Agents SDK's session tables (`agent_sessions`, `agent_messages`) are created by the SDK.
+needs. The Agents SDK's session tables (`agent_sessions`, `agent_messages`) are created by the SDK, in `ready()`.
 """
 
 from __future__ import annotations
@@ -178,8 +178,9 @@ class Database:
                 if not self._ready:
                     # The Agents SDK adds a connect listener to the engine its first session sees; adding one
                     # while other tasks connect breaks SQLAlchemy ("deque mutated during iteration"), so it
-                    # happens here, before anything else uses the engine.
-                    SQLAlchemySession("schema", engine=self.engine)
+                    # happens here, before anything else uses the engine. That session also creates the SDK's
+                    # tables, once: the chats' own sessions need not check for them on every question.
+                    await SQLAlchemySession("schema", engine=self.engine, create_tables=True).get_items()
                     async with self.engine.begin() as connection:
                         await connection.run_sync(metadata.create_all)
                     self._ready = True

@@ -53,11 +53,9 @@ class History:
         self.database = database
 
     def memory(self, chat_id: str) -> SQLAlchemySession:
+        """The model's memory of a chat; its tables exist once the database is `ready()` (as `claim` makes it)."""
         return SQLAlchemySession(
-            chat_id,
-            engine=self.database.engine,
-            create_tables=True,
-            session_settings=SessionSettings(limit=HISTORY_ITEMS),
+            chat_id, engine=self.database.engine, session_settings=SessionSettings(limit=HISTORY_ITEMS)
         )
 
     async def claim(self, chat_id: str, owner: str) -> None:

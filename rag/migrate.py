@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import sys
 
-from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,10 +40,8 @@ async def _counts(engine: AsyncEngine, tables: MetaData) -> dict[str, int]:
 
 
 async def _prepare(database: Database) -> MetaData:
-    """The full schema, the Agents SDK's tables included, in an empty database."""
-    engine = await database.ready()
-    await SQLAlchemySession("migration", engine=engine, create_tables=True).get_items()
-    return await _tables(engine)
+    """The full schema, the Agents SDK's tables included (`Database.ready` creates them), in an empty database."""
+    return await _tables(await database.ready())
 
 
 async def copy(source: Database, target: Database) -> tuple[dict[str, int], dict[str, int]]:
