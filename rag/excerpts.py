@@ -162,7 +162,7 @@ class ExcerptComposer:
                 continue
             chosen.append(excerpt)
             words += excerpt.words
-        return _render(chosen, [c.passage for c in sorted(chosen, key=lambda c: -scores[candidates.index(c)])])
+        return _render(chosen)
 
     def _scores(self, question: str, candidates: list[Excerpt]) -> np.ndarray:
         """Closeness in meaning, plus the share of the question's (rarity-weighted) terms the excerpt holds,
@@ -197,10 +197,11 @@ def _overlap(a: Excerpt, b: Excerpt) -> float:
     return len(a.terms & b.terms) / max(1, min(len(a.terms), len(b.terms)))
 
 
-def _render(chosen: list[Excerpt], passage_order: list[int]) -> str:
-    """One paragraph per passage, the best passage first, excerpts in the book's order, each cited."""
+def _render(chosen: list[Excerpt]) -> str:
+    """One paragraph per passage, the best passage first (`chosen` is best first), excerpts in the book's order,
+    each cited."""
     paragraphs = []
-    for n in dict.fromkeys(passage_order):
+    for n in dict.fromkeys(c.passage for c in chosen):
         lines: list[str] = []
         for excerpt in sorted((c for c in chosen if c.passage == n), key=lambda c: c.position):
             if excerpt.code:

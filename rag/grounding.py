@@ -161,6 +161,12 @@ class CheckedSentence:
         return None if self.verdict == "no_claim" else self.verdict != "unsupported"
 
 
+def supported_share(sentences: Sequence[CheckedSentence]) -> float | None:
+    """Share of the claim sentences that are supported; None when no sentence makes a claim."""
+    claims = [s for s in sentences if s.supported is not None]
+    return sum(bool(s.supported) for s in claims) / len(claims) if claims else None
+
+
 @dataclass(frozen=True)
 class GroundingResult:
     text: str  # the answer with citations added or moved (markers numbered as in the input)
@@ -169,8 +175,8 @@ class GroundingResult:
     @property
     def grounded(self) -> float:
         """Share of claim sentences that are supported (1.0 when there is no claim)."""
-        claims = [s for s in self.sentences if s.supported is not None]
-        return sum(bool(s.supported) for s in claims) / len(claims) if claims else 1.0
+        share = supported_share(self.sentences)
+        return 1.0 if share is None else share
 
     @property
     def unsupported(self) -> list[CheckedSentence]:

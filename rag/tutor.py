@@ -28,7 +28,7 @@ from rag.config import Settings, mask_url
 from rag.database import Database, database_url
 from rag.embeddings import Embedder, EmbeddingError
 from rag.excerpts import ExcerptComposer, ExcerptModel
-from rag.grounding import CheckedSentence, GroundingChecker
+from rag.grounding import CheckedSentence, GroundingChecker, supported_share
 from rag.history import Asked, History
 from rag.local_llm import LocalLLMError, LocalLLMServer
 from rag.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
@@ -80,8 +80,7 @@ class Answer:
     @property
     def grounded(self) -> float | None:
         """Share of claim sentences the passages support; None when nothing was checked."""
-        claims = [s for s in self.sentences if s.supported is not None]
-        return sum(bool(s.supported) for s in claims) / len(claims) if claims else None
+        return supported_share(self.sentences)
 
 
 def clean_question(text: str) -> str:
