@@ -20,7 +20,7 @@ from rag.config import load_settings, oauth_configured
 from rag.database import Database
 from rag.datalayer import TutorDataLayer
 from rag.history import ChatNotFound
-from rag.identity import VISITOR_COOKIE, Identity, UsersFile, role_of, visitor_from_cookie
+from rag.identity import VISITOR_COOKIE, Identity, UsersFile, identity_of, role_of, visitor_from_cookie
 from rag.instructor_web import LOOPBACK
 from rag.providers import by_label, choose_provider, provider
 from rag.retrieval import SearchResult
@@ -85,10 +85,8 @@ def _may_see_the_instructor_view(identity: Identity) -> bool:
     return client[0] in LOOPBACK
 
 
-def _identity() -> Identity:
-    user = cl.user_session.get("user")
-    role = (user.metadata or {}).get("role") if user else None
-    return Identity(user.identifier if user else "local", "instructor" if role == "instructor" else "student")
+def _identity(user: cl.User | None) -> Identity:
+    return identity_of(user.identifier, user.metadata) if user else Identity("local")
 
 
 # -- the chat ---------------------------------------------------------------------------------------------
@@ -114,8 +112,7 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 @cl.set_chat_profiles
 async def profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
-    role = (user.metadata or {}).get("role") if user else None
-    offered = access.offered("instructor" if role == "instructor" else "student")
+    offered = access.offered(_identity(user).role)
     default = choose_provider(settings).name
     records = [provider(settings, name) for name in offered]
     return [
@@ -132,7 +129,7 @@ async def chat_start() -> None:
         return
     if tutor.store.count() == 0:
         await cl.Message(content=display.EMPTY_COLLECTION).send()
-    if _may_see_the_instructor_view(_identity()):
+    if _may_see_the_instructor_view(_identity(cl.user_session.get("user"))):
         await cl.context.emitter.set_commands([cast(CommandDict, display.INSTRUCTOR_COMMAND)])
 
 
@@ -144,7 +141,7 @@ async def chat_resume(thread: ThreadDict) -> None:
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
-    identity = _identity()
+    identity = _identity(cl.user_session.get("user"))
     if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
         await cl.Message(content=display.INSTRUCTOR_LINK).send()
         return

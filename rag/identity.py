@@ -47,6 +47,11 @@ class Identity:
         return {"role": self.role, "anonymous": self.anonymous}
 
 
+def identity_of(identifier: str, metadata: dict | None) -> Identity:
+    """The identity a Chainlit user (or its session token) stands for: the role is in its metadata."""
+    return Identity(identifier, _role((metadata or {}).get("role")))
+
+
 # -- the secret ------------------------------------------------------------------------------------------
 
 
@@ -63,12 +68,17 @@ def auth_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def mac(secret: str, *parts: str) -> bytes:
+    """HMAC-SHA256 of `parts` (one per line) with the app's secret: how visitor cookies, file URLs and the
+    instructor view's forms are signed."""
+    return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).digest()
+
+
 # -- anonymous visitors ----------------------------------------------------------------------------------
 
 
 def _mac(secret: str, value: str) -> str:
-    digest = hmac.new(secret.encode(), f"visitor\n{value}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:18]).decode()
+    return base64.urlsafe_b64encode(mac(secret, "visitor", value)[:18]).decode()
 
 
 def new_visitor_cookie(secret: str) -> str:
@@ -161,5 +171,4 @@ def identity_from_token(token: str, settings: Settings, secret: str) -> Identity
     except jwt.PyJWTError:
         return None
     identifier = str(claims.get("identifier", ""))
-    role = (claims.get("metadata") or {}).get("role")
-    return Identity(identifier, _role(role)) if identifier else None
+    return identity_of(identifier, claims.get("metadata")) if identifier else None

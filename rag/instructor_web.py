@@ -8,7 +8,6 @@ page); with no login configured, loopback clients only (the maintainer's own com
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 from datetime import date
 from pathlib import Path
@@ -19,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rag.access import Access
 from rag.display import link_target
+from rag.identity import mac
 from rag.instructor import Period, Report, build_report, gaps_csv, mark_reviewed
 from rag.tutor import Tutor, TutorError
 
@@ -78,8 +78,7 @@ async def _report(request: Request, since: str | None, until: str | None) -> Rep
 
 def _token(request: Request, answer_id: str) -> str:
     """Ties a "reviewed" form to this app, so another site cannot post it from an instructor's browser."""
-    secret = request.app.state.access.secret.encode()
-    return hmac.new(secret, f"reviewed\n{answer_id}".encode(), hashlib.sha256).hexdigest()
+    return mac(request.app.state.access.secret, "reviewed", answer_id).hex()
 
 
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False)

@@ -9,7 +9,6 @@ unexpired signature, so nobody reads another user's files by guessing a path.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import time
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 from chainlit.data.storage_clients.base import BaseStorageClient
+
+from rag.identity import mac
 
 FILES_ROUTE = "/api/v1/files"
 URL_LIFETIME = 7 * 24 * 3600  # a resumed chat's panels keep working for a week; a new resume signs anew
@@ -26,7 +27,7 @@ _MIME_SUFFIX = ".mime"
 class LocalStorage(BaseStorageClient):
     def __init__(self, folder: Path, secret: str):
         self.folder = folder.resolve()
-        self._secret = secret.encode()
+        self._secret = secret
 
     def path(self, object_key: str) -> Path:
         """The file of a key; a key that would leave the folder ("../") is refused."""
@@ -36,8 +37,7 @@ class LocalStorage(BaseStorageClient):
         return path
 
     def sign(self, object_key: str, expires: int) -> str:
-        message = f"{object_key}\n{expires}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        return mac(self._secret, object_key, str(expires)).hex()
 
     def signed_url(self, object_key: str, now: float | None = None) -> str:
         expires = int((now or time.time()) + URL_LIFETIME)
