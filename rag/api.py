@@ -23,7 +23,6 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette.sse import EventSourceResponse
 
 from rag.access import Access
@@ -180,11 +179,11 @@ async def _start(request: Request, body: ChatRequest) -> tuple[Tutor, str, Ident
         )
     tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
     try:
-        await tutor.history.claim(chat_id, identity.id)
+        await tutor.claim(chat_id, identity.id)
     except ChatNotFound:
         raise HTTPException(404, "No chat with this chat_id.") from None
-    except SQLAlchemyError as exc:
-        raise HTTPException(503, f"The chat history database is unavailable ({type(exc).__name__}).") from None
+    except TutorError as exc:
+        raise HTTPException(503, detail=public(str(exc))) from None
     return tutor, chat_id, identity
 
 

@@ -9,7 +9,6 @@ SQLite session, keyed by chat id; nothing here is shared between chats except th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -169,8 +168,7 @@ class Tutor:
         started = time.perf_counter()
         profile = provider_name or choose_provider(self.settings).name
         asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
-        async with self._database_errors():
-            await self.history.claim(chat_id, owner)
+        await self.claim(chat_id, owner)
         memory = self.history.memory(chat_id)
         result = await self._search(asked.question, memory)
         yield result
@@ -191,10 +189,11 @@ class Tutor:
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
         yield answer
 
-    @contextlib.asynccontextmanager
-    async def _database_errors(self) -> AsyncIterator[None]:
+    async def claim(self, chat_id: str, owner: str) -> None:
+        """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's, `TutorError`
+        when the database is down."""
         try:
-            yield
+            await self.history.claim(chat_id, owner)
         except (SQLAlchemyError, OSError) as exc:
             where = mask_url(database_url(self.settings))
             raise TutorError(

@@ -10,6 +10,7 @@ from qdrant_client import QdrantClient
 
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.config import load_settings
+from rag.local_llm import free_port
 from rag.store import CloudStore, EdgeStore
 from rag.tutor import Tutor
 from tests.api_client import api_client
@@ -136,3 +137,11 @@ def test_locked_store_is_503_then_recovers(tmp_path, env, embedder):
     holder.close()
     assert client.get("/api/v1/health").status_code == 200
     client.app.state.tutors.close()
+
+
+def test_a_database_that_is_down_is_503_naming_the_variable(make_tutor):
+    nothing_listens = f"postgresql://tutor@127.0.0.1:{free_port()}/tutor"
+    client = api_client(lambda: make_tutor(DATABASE_URL=nothing_listens))
+    for path in ("/api/v1/chat", "/api/v1/chat/stream"):
+        response = client.post(path, json={"content": "What is a ROS 2 node?"})
+        assert response.status_code == 503 and "DATABASE_URL" in response.json()["detail"]
