@@ -230,7 +230,7 @@ async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": f"down: {exc.kind}", "qdrant": unusable}, 503)
     checks, llm = await asyncio.gather(
         asyncio.to_thread(store_checks, tutor.store, tutor.settings),
-        asyncio.to_thread(check_llm, choose_provider(tutor.settings)),
+        asyncio.to_thread(check_llm, choose_provider(tutor.settings), server=tutor.local_server),
     )
     failed = [c for c in checks if c.status != "OK"]
     qdrant = {"ok": not failed, "detail": public(failed[0].detail if failed else checks[0].detail)}

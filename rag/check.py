@@ -5,13 +5,14 @@ Exit 0 only when everything needed to answer works; each FAIL line says the fix.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from rag.config import ConfigError, Settings, load_settings, mask_url
-from rag.local_llm import LocalLLMError, bundled_model_path
-from rag.providers import Provider, choose_provider, describe_llm_error
+from rag.local_llm import LocalLLMError, LocalLLMServer
+from rag.providers import Provider, ProviderName, choose_provider, describe_llm_error, provider
 from rag.store import Store, StoreError, get_store
 
 INGEST_HINT = "build it with `python -m ingest --source samples/textbook/docs` (or `make run`, which does it for you)"
@@ -67,19 +68,25 @@ def check_collection(store: Store, settings: Settings) -> list[Check]:
 
 # A check answers quickly or counts as down: a hanging model must not hang the health endpoint.
 HEALTH_TIMEOUT = 3.0
+# The bundled server answers one request at a time: a token may wait for a student's answer to finish.
+BUNDLED_TIMEOUT = 30.0
 
 
-def check_llm(choice: Provider, timeout: float = HEALTH_TIMEOUT) -> Check:
-    """The provider answers and lists its model; the bundled model only needs its files, excerpts nothing."""
+def check_llm(choice: Provider, timeout: float = HEALTH_TIMEOUT, server: LocalLLMServer | None = None) -> Check:
+    """The provider answers and lists its model; the bundled one generates a token; excerpts need nothing.
+
+    `server` is the app's running bundled server; without one, a server is started for the check and stopped."""
     name = f"LLM provider {choice.name}"
     if choice.kind == "excerpts":
         return Check("OK", name, f"{choice.label}: {choice.where}")
     if choice.bundled:
+        own = server is None
+        server = server or LocalLLMServer(choice.model)
         try:
-            path = bundled_model_path()
-        except LocalLLMError as exc:
-            return Check("FAIL", name, str(exc))
-        return Check("OK", name, f"bundled {choice.model} ({path.name}), started by the app")
+            return check_bundled(choice, server)
+        finally:
+            if own:
+                server.stop()
     import openai  # only when a remote provider is checked; keeps `python -m ingest` quick to start
 
     key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
@@ -100,13 +107,37 @@ def check_llm(choice: Provider, timeout: float = HEALTH_TIMEOUT) -> Check:
     return Check("OK", name, f"{choice.answered_by} ({choice.where})")
 
 
+def check_bundled(choice: Provider, server: LocalLLMServer) -> Check:
+    """One generated token: a server that starts and lists its model can still die at the first token (a
+    llama.cpp built for instructions this CPU lacks), so listing is not enough."""
+    import openai
+
+    name = f"LLM provider {choice.name}"
+    try:
+        base_url = server.start()
+    except LocalLLMError as exc:
+        return Check("FAIL", name, str(exc))
+    client = openai.OpenAI(base_url=base_url, api_key="not-needed", timeout=BUNDLED_TIMEOUT, max_retries=0)
+    try:
+        client.chat.completions.create(
+            model=choice.model, messages=[{"role": "user", "content": "Hello"}], max_tokens=1, temperature=0
+        )
+    except openai.OpenAIError as exc:
+        crash = server.crash()
+        return Check("FAIL", name, str(crash) if crash else describe_llm_error(exc, choice))
+    finally:
+        client.close()
+    return Check("OK", name, f"bundled {choice.model} generated a token (a server started by the app)")
+
+
 def store_checks(store: Store, settings: Settings) -> list[Check]:
     """Reachable, and (if so) a collection of this tutor's model that holds points."""
     reachable = check_qdrant(store)
     return [reachable, *check_collection(store, settings)] if reachable.status == "OK" else [reachable]
 
 
-def run_checks(settings: Settings) -> list[Check]:
+def run_checks(settings: Settings, provider_name: ProviderName | None = None) -> list[Check]:
+    """The store, and the configured provider (or `provider_name`)."""
     try:
         store = get_store(settings)
     except StoreError as exc:
@@ -116,10 +147,18 @@ def run_checks(settings: Settings) -> list[Check]:
             checks = store_checks(store, settings)
         finally:
             store.close()
-    return checks + [check_llm(choose_provider(settings))]
+    choice = provider(settings, provider_name) if provider_name else choose_provider(settings)
+    return checks + [check_llm(choice)]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.check", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--provider",
+        choices=get_args(ProviderName),
+        help="check this answer mode instead of the configured one (LLM_PROVIDER)",
+    )
+    args = parser.parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -129,7 +168,7 @@ def main() -> int:
     for name, value in settings.summary().items():
         print(f"  {name} = {value}")
     print("\nChecks")
-    checks = run_checks(settings)
+    checks = run_checks(settings, args.provider)
     for check in checks:
         print("  " + check.line())
     return 1 if any(c.status == "FAIL" for c in checks) else 0

@@ -24,8 +24,19 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PR_SET_PDEATHSIG = 1
 
 
+INSTALL_HINT = (
+    "install it with `make bundled` (it builds llama.cpp for any x86-64 CPU with AVX2, a few minutes once), "
+    "or set LOCAL_LLM_BASE_URL to an OpenAI-compatible server"
+)
+REBUILD_HINT = (
+    "a llama.cpp built for another CPU (say with AVX-512 or AMX this machine cannot run) dies so: "
+    "reinstall the portable build with `make bundled`, or set LOCAL_LLM_BASE_URL to another server"
+)
+LOG_LINES = 15
+
+
 class LocalLLMError(RuntimeError):
-    """The bundled model cannot be started; the message says what to install."""
+    """The bundled model cannot be started or has crashed; the message says what happened and what to do."""
 
 
 def bundled_model_path() -> Path:
@@ -37,15 +48,9 @@ def bundled_model_path() -> Path:
         else None
     )
     if path is None or not path.exists():
-        raise LocalLLMError(
-            f"The bundled model {GGUF_NAME} is missing: install the requirements (`make setup`), "
-            "or set LOCAL_LLM_BASE_URL to an OpenAI-compatible server."
-        )
+        raise LocalLLMError(f"The bundled model ({GGUF_NAME}) is not installed: {INSTALL_HINT}.")
     if importlib.util.find_spec("llama_cpp") is None:
-        raise LocalLLMError(
-            "llama-cpp-python is not installed, so the bundled model cannot be served: install the requirements "
-            "(`make setup`), or set LOCAL_LLM_BASE_URL to an OpenAI-compatible server."
-        )
+        raise LocalLLMError(f"The bundled model's server (llama-cpp-python) is not installed: {INSTALL_HINT}.")
     return path
 
 
@@ -61,6 +66,7 @@ class LocalLLMServer:
         self.process: subprocess.Popen | None = None
         self.base_url = ""
         self.log_path: Path | None = None
+        self._stopping = False  # stopped on purpose: its exit is no crash
 
     def start(self) -> str:
         """Start the server and return its /v1 base URL."""
@@ -108,7 +114,7 @@ class LocalLLMServer:
                 spawned.set()
             process.wait()
 
-        self.process = None
+        self.process, self._stopping = None, False
         threading.Thread(target=spawn_and_wait, name="bundled-llm-server", daemon=True).start()
         spawned.wait()
         if self.process is None:
@@ -122,10 +128,7 @@ class LocalLLMServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise LocalLLMError(
-                    f"The bundled model server exited with code {process.returncode}; "
-                    f"its log is {self.log_path}:\n{self._log_tail()}"
-                )
+                raise LocalLLMError(self._ended(process.returncode, "while starting"))
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
                     if response.status == 200:
@@ -138,12 +141,37 @@ class LocalLLMServer:
             f"The bundled model server did not start within {self.startup_timeout:.0f} s; its log is {self.log_path}."
         )
 
+    def crash(self, wait: float = 2.0) -> LocalLLMError | None:
+        """If the server died (or dies within `wait` seconds: a dropped connection comes before the exit is
+        reaped), what happened, with its log's last lines and the fix; None while it runs, if it was stopped on
+        purpose or never started."""
+        process = self.process
+        if process is None:
+            return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=wait)
+        if process.returncode is None or self._stopping:
+            return None
+        return LocalLLMError(self._ended(process.returncode, "during an answer"))
+
+    def _ended(self, returncode: int, when: str) -> str:
+        how = f"killed by signal {_signal_name(-returncode)}" if returncode < 0 else f"exited with code {returncode}"
+        faulted = returncode in (-signal.SIGSEGV, -signal.SIGILL, -signal.SIGBUS)
+        fix = REBUILD_HINT if faulted else "see its log; reinstall it with `make bundled` if it is broken"
+        tail = self._log_tail()
+        return f"The bundled model server crashed {when} ({how}): {fix}. Its log is {self.log_path}" + (
+            f"; the last lines:\n{tail}" if tail else " (empty)."
+        )
+
     def _log_tail(self) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-15:]) if self.log_path else ""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-LOG_LINES:])
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        self._stopping = True
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=10)
@@ -156,6 +184,13 @@ class LocalLLMServer:
 # What the server process inherits. Nothing else: llama_cpp.server reads its settings from the environment too,
 # so a HOST or PORT meant for the app (hosting platforms set PORT) would override its loopback address and port.
 INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def child_environment() -> dict[str, str]:

@@ -160,6 +160,7 @@ def describe_llm_error(exc: BaseException, choice: Provider) -> str:
     import openai  # imported where used: `python -m ingest` and `rag.check` start a second faster without it
 
     who = f"The {choice.name} model {choice.model}"
+    at = f"at {mask_url(choice.base_url)}" if choice.base_url else "at the server the app started"
     key = choice.key_variable or choice.url_variable or "the provider settings"
     url = choice.url_variable or "the provider settings"
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
@@ -167,15 +168,15 @@ def describe_llm_error(exc: BaseException, choice: Provider) -> str:
     if isinstance(exc, openai.RateLimitError):
         return f"{who} is over its rate limit or quota: wait a minute, or check the plan of {key}."
     if isinstance(exc, openai.NotFoundError):
-        return f"{who} was not found at {mask_url(choice.base_url)}: check the model name and {url}."
+        return f"{who} was not found {at}: check the model name and {url}."
     if isinstance(exc, TimeoutError):  # the whole wait, retries included, is bounded by LLM_TIMEOUT
         return f"{who} did not start answering within LLM_TIMEOUT: try again, or check {url}."
     if isinstance(exc, openai.APITimeoutError):
-        return f"{who} did not answer in time at {mask_url(choice.base_url)}: try again, or check {url}."
+        return f"{who} did not answer in time {at}: try again, or check {url}."
     if isinstance(exc, openai.APIConnectionError):
-        return f"{who} is unreachable at {mask_url(choice.base_url)}: check {url} and your network."
+        return f"{who} is unreachable {at}: check {url} and your network."
     if isinstance(exc, openai.APIStatusError):
-        return f"{who} failed with HTTP {exc.status_code} at {mask_url(choice.base_url)}: try again later."
+        return f"{who} failed with HTTP {exc.status_code} {at}: try again later."
     return f"{who} failed: {type(exc).__name__}: {exc}"
 
 

@@ -144,6 +144,15 @@ class Tutor:
                 raise TutorError("llm", str(exc)) from None
         return self._build(choice, base_url, self.settings.llm_timeout)
 
+    async def _crash(self, choice: Provider) -> str | None:
+        """Why the bundled server died, when it did: a crash must not read as "unreachable"."""
+        if not choice.bundled:
+            return None
+        crash = await asyncio.to_thread(self.local_server.crash)
+        if crash is not None:
+            log.error("llm.local_server crashed: %s", crash)
+        return str(crash) if crash else None
+
     # -- answering ------------------------------------------------------------------
 
     async def _search(self, question: str, memory: Session) -> SearchResult:
@@ -241,10 +250,12 @@ class Tutor:
                     yield delta
                 break
             except (openai.OpenAIError, AgentsException, TimeoutError) as exc:
-                message = describe_llm_error(exc, choice)
+                message = await self._crash(choice) or describe_llm_error(exc, choice)
                 if emitted or attempt == len(names) - 1:
                     raise TutorError("llm", message) from None
                 log.warning("llm.fallback from=%s to=%s reason=%s", name, names[attempt + 1], message)
+        if not rewriter.text.strip() and (crash := await self._crash(choice)):
+            raise TutorError("llm", crash)  # a server that dies mid-answer can end the stream with no error
         if not rewriter.text.strip():
             yield rewriter.feed(EMPTY_ANSWER) + rewriter.finish()
             raw = [EMPTY_ANSWER]

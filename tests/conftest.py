@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from agents import Model
@@ -21,6 +25,7 @@ from rag.store import Store
 from rag.tutor import Tutor
 
 SHARED = REPO.parent / "shared"
+T = TypeVar("T")
 CONFIG_VARIABLES = [name.upper() for name in Settings.model_fields] + ["QDRANT_URL"]
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -111,6 +116,27 @@ def make_tutor(sample_store, embedder, env) -> Callable[..., Tutor]:
         return build_tutor(store or sample_store, embedder, model)
 
     return make
+
+
+@contextmanager
+def crashes(pid: int) -> Iterator[None]:
+    """The model server `pid` dies of SIGSEGV while it serves what the block sends it, as a llama.cpp built for
+    instructions this CPU lacks does: paused for the block, then crashed once the request has reached it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+        time.sleep(2)  # the question is searched and its request sent to the paused server
+        os.kill(pid, signal.SIGSEGV)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def crash_during(pid: int, request: Callable[[], T]) -> T:
+    """`request`'s result when the model server `pid` crashes while serving it (see `crashes`)."""
+    with ThreadPoolExecutor(1) as pool:
+        with crashes(pid):
+            result = pool.submit(request)
+        return result.result(timeout=120)
 
 
 def requires_shared(*parts: str) -> Path:

@@ -3,6 +3,7 @@ with the bundled local LLM and the sample book ingested into a temporary store."
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sqlite3
@@ -16,7 +17,7 @@ import pytest
 
 from harness.app import App, http, ingest_sample
 from harness.fake_servers import FakeOpenAI
-from tests.conftest import REPO
+from tests.conftest import REPO, crashes
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -128,6 +129,32 @@ def test_experimental_model_streams_its_answer_token_by_token(browser, app):
     text = wait_done(page)
     assert "bundled: SmolLM2-135M-Instruct" in text and ("Sources:" in text or "Retrieved (not cited):" in text)
     page.context.close()
+
+
+def test_a_crashed_model_server_is_reported_in_the_chat(browser, app):
+    page = open_chat(browser, app)
+    page.locator("#chat-profiles").click()
+    page.locator('[data-test="select-item:SmolLM2 (experimental)"]').click()
+    ask(page, "What is a ROS 2 node?")  # the model server runs from here on
+    wait_done(page)
+    with crashes(model_server_pid(app)):
+        ask(page, "What does a ROS 2 topic carry?")
+    page.get_by_text("crashed during an answer").wait_for(timeout=120_000)
+    text = last_answer(page).inner_text()
+    assert "SIGSEGV" in text and "make bundled" in text and "unreachable" not in text
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "model-crash.png"), full_page=True)
+    page.context.close()
+
+
+def model_server_pid(app: App) -> int:
+    """The bundled model server the app started (its child running llama_cpp.server)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == app.process.pid and b"llama_cpp.server" in (stat.parent / "cmdline").read_bytes():
+                return int(stat.parent.name)
+    raise AssertionError("the app runs no model server")
 
 
 def test_off_topic_question_shows_not_covered(browser, app):

@@ -13,10 +13,15 @@ from pathlib import Path
 import pytest
 
 from rag.agent import NOT_COVERED
+from rag.check import check_llm
 from rag.citations import MARKER
+from rag.config import load_settings
+from rag.local_llm import LocalLLMServer
+from rag.providers import provider
 from rag.retrieval import SearchResult
-from rag.tutor import Answer, Tutor
-from tests.conftest import REPO, build_tutor
+from rag.tutor import Answer, Tutor, TutorError
+from tests.api_client import api_client
+from tests.conftest import REPO, build_tutor, crash_during
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +59,47 @@ def test_bundled_model_streams_an_answer_with_sources(tutor):
     assert all(int(n) <= len(answer.sources) for n in re.findall(r"\[(\d+)\]", answer.text))
     assert answer.sentences and answer.grounded is not None  # the small model's sentences are checked too
     assert tutor.local_server.process.poll() is None
+
+
+def test_a_server_that_crashes_during_an_answer_is_reported_as_a_crash(tutor):
+    """The failure of a llama.cpp built for another CPU: the server dies at the first token. The chat (which
+    shows a TutorError's text) says so, with the signal, the log and the fix, and never "unreachable"."""
+    tutor.local_server.start()
+    with pytest.raises(TutorError) as info:
+        crash_during(tutor.local_server.process.pid, lambda: stream(tutor, "What is a ROS 2 node?", "e2e-crash"))
+    message = str(info.value)
+    assert info.value.kind == "llm" and "crashed during an answer" in message and "SIGSEGV" in message
+    assert "make bundled" in message and "last lines" in message and "unreachable" not in message
+    assert isinstance(stream(tutor, "What is a ROS 2 node?", "e2e-after-crash")[-1], Answer)  # started again
+
+
+def test_rest_answers_503_with_the_crash(make_tutor):
+    tutor = make_tutor(LLM_PROVIDER="bundled")
+    try:
+        client = api_client(lambda: tutor)
+        tutor.local_server.start()
+        response = crash_during(
+            tutor.local_server.process.pid, lambda: client.post("/api/v1/chat", json={"content": "What is a node?"})
+        )
+        assert response.status_code == 503
+        assert "crashed during an answer" in response.json()["detail"] and "SIGSEGV" in response.json()["detail"]
+        health = client.get("/api/v1/health").json()  # it starts the server again and has it generate a token
+        assert health["llm"]["ok"] and "generated a token" in health["llm"]["detail"]
+    finally:
+        tutor.local_server.stop()
+
+
+def test_the_check_generates_a_token_and_reports_a_crash():
+    choice = provider(load_settings(), "bundled")
+    check = check_llm(choice)
+    assert check.status == "OK" and "generated a token" in check.detail
+    server = LocalLLMServer(choice.model)
+    try:
+        server.start()
+        check = crash_during(server.process.pid, lambda: check_llm(choice, server=server))
+    finally:
+        server.stop()
+    assert check.status == "FAIL" and "crashed" in check.detail and "SIGSEGV" in check.detail
 
 
 def test_server_stops_with_the_tutor(tutor):

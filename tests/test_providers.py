@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 
 import pytest
@@ -130,3 +131,14 @@ def test_gemini_failure_falls_back_to_openai(make_tutor, servers):
     answer = asyncio.run(tutor.answer(QUESTION, "c1"))
     assert answer.text == "From OpenAI [1]." and answer.model == "openai: fake-model"
     assert len(gemini.requests) == 1 and len(openai_server.requests) == 1
+
+
+def test_picking_the_bundled_model_before_it_is_installed_says_how_to_install_it(make_tutor, monkeypatch):
+    """`make run` does not build llama.cpp: a student who picks SmolLM2 first is told the one command."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
+    tutor = make_tutor()
+    with pytest.raises(TutorError) as info:
+        asyncio.run(tutor.answer("What is a ROS 2 node?", "not-installed", "bundled"))
+    assert info.value.kind == "llm" and "is not installed" in str(info.value) and "make bundled" in str(info.value)
+    assert tutor.local_server.process is None
