@@ -38,9 +38,12 @@ test: setup-dev bundled
 test-fast: setup-dev
 	$(PY) -m pytest -m "not slow"
 
+# ruff, its check that no module imports another's private name (a preview rule), and the import layers.
 lint: setup-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --preview --select PLC2701 .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup-dev
 	$(VENV)/bin/ruff check --fix .

@@ -1,4 +1,4 @@
-"""Chainlit UI: wiring only. The logic lives in `rag/` (shared with the REST API and the tests)."""
+"""Chainlit UI: callbacks only. The engine is `rag/`, the web layer `web/`: shared with the REST API and the tests."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from chainlit.server import app as server
 from chainlit.types import CommandDict, ThreadDict
 from starlette.datastructures import Headers
 
-from rag import display
-from rag.access import Access
-from rag.api import mount_api
+from rag.answer.result import Answer, QuestionError, TutorError
+from rag.chats.database import Database
+from rag.chats.history import ChatNotFound
 from rag.config import load_settings, oauth_configured
-from rag.database import Database
-from rag.datalayer import TutorDataLayer
-from rag.history import ChatNotFound
 from rag.identity import VISITOR_COOKIE, Identity, UsersFile, identity_of, role_of, visitor_from_cookie
-from rag.instructor_web import LOOPBACK
-from rag.providers import by_label, choose_provider, provider
-from rag.retrieval import SearchResult
-from rag.tutor import Answer, QuestionError, Tutor, TutorError, TutorHolder
+from rag.llm.providers import by_label, choose_provider, provider
+from rag.search.retrieval import SearchResult
+from rag.tutor import Tutor, TutorHolder
+from web import display
+from web.access import Access
+from web.api import mount_api
+from web.datalayer import TutorDataLayer
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
@@ -78,11 +78,9 @@ if oauth_configured():
 
 
 def _may_see_the_instructor_view(identity: Identity) -> bool:
-    """Instructors; with no login configured, whoever uses the app on this computer (as `/instructor` allows)."""
-    if settings.login_required:
-        return identity.role == "instructor"
+    """The rule `/instructor` applies, for the chat's session and its client."""
     client = (cl.context.session.environ or {}).get("asgi.scope", {}).get("client") or ("", 0)
-    return client[0] in LOOPBACK
+    return access.may_open_instructor_view(identity, client[0])
 
 
 def _identity(user: cl.User | None) -> Identity:
@@ -156,7 +154,9 @@ async def on_message(message: cl.Message) -> None:
         tutor = await server.state.tutors.get()
         run = cl.context.current_run  # Chainlit attaches feedback to the run that answered the message
         feedback_id = run.id if run else reply.id
-        events = tutor.answer_stream(message.content, cl.context.session.thread_id, name, identity.id, feedback_id)
+        events = tutor.answer_stream(
+            message.content, cl.context.session.thread_id, provider_name=name, owner=identity.id, step_id=feedback_id
+        )
         async with cl.Step(name="Searching the textbook", type="retrieval", show_input=False) as step:
             result: SearchResult = await anext(events)
             step.output = display.search_step_output(result)

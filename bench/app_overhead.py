@@ -21,7 +21,7 @@ import httpx
 from bench.common import build_collection, percentiles
 from harness.app import App
 from harness.fake_servers import FakeOpenAI
-from rag.embeddings import Embedder
+from rag.search.embeddings import Embedder
 
 QUESTION = "What is the effect of exercise on insulin sensitivity?"
 

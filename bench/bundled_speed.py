@@ -1,6 +1,6 @@
 """Tokens per second of the bundled model (SmolLM2-135M on the installed llama-cpp-python build).
 
-Starts the app's own server for it (`rag.local_llm`), then per run: a fresh prompt of about `--prompt-words`
+Starts the app's own server for it (`rag.llm.bundled`), then per run: a fresh prompt of about `--prompt-words`
 words of the book asked for 1 token (prompt processing), and the same prompt streamed to `--max-tokens`
 (generation: streamed chunks after the first, over the time after the first). Prints the build's CPU features
 as llama.cpp reports them, so a before/after pair says which build it measured. A build that faults on this CPU
@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from rag.local_llm import LocalLLMServer
+from rag.llm.bundled import LocalLLMServer
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "samples" / "textbook" / "docs"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.data import load_beir
-from rag.embeddings import Embedder
+from rag.search.embeddings import Embedder
 from rag.store import CollectionSpec, EdgeStore, StoredPoint
 from rag.store.vectors import Embedding, SparseVector
 

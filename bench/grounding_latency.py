@@ -14,9 +14,9 @@ from pathlib import Path
 
 from bench.common import REPO, percentiles
 from ingest.pipeline import IngestOptions, run_ingest
-from rag.embeddings import Embedder
-from rag.grounding import GroundingChecker
-from rag.retrieval import Retriever
+from rag.answer.grounding import GroundingChecker
+from rag.search.embeddings import Embedder
+from rag.search.retrieval import Retriever
 from rag.store import EdgeStore
 
 QUESTION = "How does a humanoid robot keep its balance while walking?"

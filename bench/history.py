@@ -26,13 +26,13 @@ from chainlit.types import Pagination, ThreadFilter
 from chainlit.user import User
 
 from bench.common import percentiles
+from rag.answer.result import Answer, Source
+from rag.chats.database import Database
+from rag.chats.history import Asked, History, now
 from rag.config import load_settings
-from rag.database import Database
-from rag.datalayer import TutorDataLayer
-from rag.history import Asked, History, now
-from rag.retrieval import Passage
-from rag.storage import LocalStorage
-from rag.tutor import Answer, Source
+from rag.search.retrieval import Passage
+from web.datalayer import TutorDataLayer
+from web.storage import LocalStorage
 
 PASSAGE = Passage(
     "p",

@@ -21,7 +21,7 @@ from fastembed import SparseTextEmbedding
 from bench.common import REPO
 from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
 from rag.config import load_settings
-from rag.embeddings import BM25_MODEL, Embedder, bm25_dir
+from rag.search.embeddings import BM25_MODEL, Embedder, bm25_dir
 from rag.store import EdgeStore
 
 DEFAULT_SOURCE = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"

@@ -21,18 +21,18 @@ from chainlit.user import User
 
 from bench.common import REPO, percentiles
 from ingest.pipeline import IngestOptions, run_ingest
+from rag.answer.grounding import CheckedSentence
+from rag.answer.result import Answer, Source
+from rag.chats.database import Database
+from rag.chats.history import Asked, History
+from rag.chats.report import Period, build_report
 from rag.config import load_settings
-from rag.database import Database
-from rag.datalayer import TutorDataLayer
-from rag.embeddings import Embedder
-from rag.grounding import CheckedSentence
-from rag.history import Asked, History
-from rag.instructor import Period, build_report
-from rag.instructor_web import _templates
-from rag.retrieval import Retriever
-from rag.storage import LocalStorage
+from rag.search.embeddings import Embedder
+from rag.search.retrieval import Retriever
 from rag.store import EdgeStore
-from rag.tutor import Answer, Source
+from web.datalayer import TutorDataLayer
+from web.instructor import templates
+from web.storage import LocalStorage
 
 QUESTIONS = [
     "What is the zero moment point?",
@@ -103,7 +103,7 @@ async def main(args: argparse.Namespace) -> None:
         report = await build_report(database, Period.last(30), retriever.nearest, retriever.payloads)
         reports.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        html = _templates.get_template("instructor.html").render(report=report, token=lambda _: "t", query="")
+        html = templates.get_template("instructor.html").render(report=report, token=lambda _: "t", query="")
         pages.append(reports[-1] + (time.perf_counter() - t) * 1000)
     assert report.questions == args.questions and html
     print(f"{len(report.gaps)} gap groups, {len(report.flagged)} flagged answers, {len(html) // 1024} kB of HTML")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench.common import SCIFACT, build_collection, percentiles
 from evaluation.data import load_beir
-from rag.embeddings import Embedder
-from rag.retrieval import Retriever
+from rag.search.embeddings import Embedder
+from rag.search.retrieval import Retriever
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from evaluation.grounding import grounding
 from evaluation.retrieval import MODES, beir, questions
 from ingest.pipeline import IngestOptions
 from rag.config import load_settings
-from rag.embeddings import Embedder
-from rag.providers import ProviderName
+from rag.llm.providers import ProviderName
+from rag.search.embeddings import Embedder
 
 
 def build_parser() -> argparse.ArgumentParser:

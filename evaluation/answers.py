@@ -11,12 +11,12 @@ from pathlib import Path
 
 from evaluation.data import normalise_for_match, read_jsonl
 from ingest.pipeline import IngestOptions, run_ingest
-from rag.citations import MARKER
+from rag.chats.database import Database
 from rag.config import load_settings
-from rag.database import Database
-from rag.embeddings import Embedder
-from rag.lexical import content_terms
+from rag.search.embeddings import Embedder
 from rag.store import EdgeStore
+from rag.text.citations import MARKER
+from rag.text.lexical import content_terms
 from rag.tutor import Tutor
 
 # A sentence counts toward "support" with this many content words, and is supported when this share of them
@@ -52,7 +52,9 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
     for row in rows:
         if row["corpus"] not in tutors:
             continue
-        answer = asyncio.run(tutors[row["corpus"]].answer(row["question"], f"eval-{row['id']}", args.provider))
+        answer = asyncio.run(
+            tutors[row["corpus"]].answer(row["question"], f"eval-{row['id']}", provider_name=args.provider)
+        )
         times.append(answer.processing_time_ms)
         supported, counted = sentence_support([s.text for s in answer.sentences], [p.text for p in answer.passages])
         entry = {

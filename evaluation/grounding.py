@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from evaluation.data import read_jsonl
-from rag.embeddings import Embedder
-from rag.grounding import GroundingChecker
+from rag.answer.grounding import GroundingChecker
+from rag.search.embeddings import Embedder
 
 
 def grounding_scores(items: list[dict], checker: GroundingChecker) -> dict[str, float]:

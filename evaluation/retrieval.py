@@ -15,8 +15,8 @@ import pytrec_eval
 from evaluation.data import load_beir, normalise_for_match, read_jsonl
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.config import load_settings
-from rag.embeddings import Embedder
-from rag.retrieval import Retriever, SearchResult
+from rag.search.embeddings import Embedder
+from rag.search.retrieval import Retriever, SearchResult
 from rag.store import CollectionSpec, EdgeStore, SearchMode, StoredPoint
 
 MODES: tuple[SearchMode, ...] = ("dense", "bm25", "hybrid")

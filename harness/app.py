@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from rag.local_llm import free_port
+from harness.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "samples" / "textbook" / "docs"

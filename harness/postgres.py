@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.local_llm import free_port
+from harness.ports import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
 from rag.config import ConfigError, load_settings
-from rag.embeddings import Embedder, EmbeddingError
+from rag.search.embeddings import Embedder, EmbeddingError
 from rag.store import StoreError, get_store
 
 log = logging.getLogger("ingest")

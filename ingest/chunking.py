@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ingest.docusaurus import Document, Section
+from rag.store.payload import ChunkPayload
 
 BREADCRUMB_SEPARATOR = " › "
 # Namespace for deterministic point ids: uuid5(namespace, "<source path>#<position>").
@@ -47,7 +48,7 @@ class Chunk:
     def content_hash(self) -> str:
         return hashlib.sha256(self.embedding_text.encode()).hexdigest()
 
-    def payload(self, doc_hash: str, chunk_count: int) -> dict:
+    def payload(self, doc_hash: str, chunk_count: int) -> ChunkPayload:
         return {
             "text": self.text,
             "title": self.title,

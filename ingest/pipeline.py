@@ -23,8 +23,9 @@ from tqdm import tqdm
 
 from ingest.chunking import Chunk, Chunker
 from ingest.docusaurus import Document, ParseError, parse_document
-from rag.embeddings import Embedder
+from rag.search.embeddings import Embedder
 from rag.store import CollectionSpec, Store, StoredPoint
+from rag.store.payload import ChunkPayload
 
 log = logging.getLogger("ingest")
 
@@ -119,7 +120,7 @@ class _Uploader:
 
     def __init__(self, store: Store, embedder: Embedder, batch_size: int, report: IngestReport):
         self.store, self.embedder, self.batch_size, self.report = store, embedder, batch_size, report
-        self.pending: list[tuple[Chunk, dict]] = []
+        self.pending: list[tuple[Chunk, ChunkPayload]] = []
         self.remaining: dict[str, int] = {}
         self.stale: dict[str, list[str]] = {}
 

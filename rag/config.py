@@ -15,6 +15,8 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.llm.specs import ProviderName
+
 DEFAULT_EMBEDDING_MODEL = "packaged/all-MiniLM-L6-v2-int8"
 GEMINI_OPENAI_ENDPOINT = "https://generativelanguage.googleapis.com/v1beta/openai/"
 # `chainlit run` under CI=true puts this fake key into OPENAI_API_KEY.
@@ -79,7 +81,7 @@ class Settings(BaseSettings):
     qdrant_collection: str = Field("textbook_content", pattern=r"^[A-Za-z0-9_-]+$")
     qdrant_timeout: float = Field(10.0, gt=0)
 
-    llm_provider: Literal["auto", "excerpts", "bundled", "local", "gemini", "openai"] = "auto"
+    llm_provider: Literal["auto", ProviderName] = "auto"
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     openai_base_url: str | None = None

@@ -15,8 +15,8 @@ import sys
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from rag.chats.database import Database
 from rag.config import ConfigError, load_settings, mask_url
-from rag.database import Database
 
 # Parents before children, so foreign keys hold while copying.
 TABLES = ("users", "threads", "steps", "elements", "feedbacks", "chats", "answers", "agent_sessions", "agent_messages")

@@ -2,100 +2,44 @@
 
 `answer_stream` retrieves, decides "not covered" before any model is called, runs the agent with streaming
 (an LLM, or the book-excerpts model), verifies citations as the text streams, then checks every sentence
-against the passages (`rag.grounding`) and ends with an `Answer`. Chat memory lives in the Agents SDK's
-SQLite session, keyed by chat id; nothing here is shared between chats except the store handle.
+against the passages (`rag.answer.grounding`) and ends with an `Answer` (`rag.answer.result`). A chat's memory is
+the Agents SDK's SQLAlchemy session on the history database (`rag.chats`), keyed by chat id; nothing here is
+shared between chats except the store and the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import openai
 from agents import AgentsException, Model, RunConfig, Runner, Session
 from openai.types.responses import ResponseTextDeltaEvent
 from sqlalchemy.exc import SQLAlchemyError
 
-from rag.agent import NOT_COVERED, TutorContext, create_textbook_agent
-from rag.citations import CitationRewriter, renumber, verify
+from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
+from rag.answer.excerpts import ExcerptComposer, ExcerptModel
+from rag.answer.grounding import CheckedSentence, GroundingChecker
+from rag.answer.result import Answer, Source, TutorError, clean_question
+from rag.chats.database import Database, database_url
+from rag.chats.history import Asked, History
 from rag.config import Settings, mask_url
-from rag.database import Database, database_url
-from rag.embeddings import Embedder, EmbeddingError
-from rag.excerpts import ExcerptComposer, ExcerptModel
-from rag.grounding import CheckedSentence, GroundingChecker, supported_share
-from rag.history import Asked, History
-from rag.local_llm import LocalLLMError, LocalLLMServer
-from rag.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
-from rag.retrieval import Passage, Retriever, SearchResult, search_queries
+from rag.llm.bundled import LocalLLMError, LocalLLMServer
+from rag.llm.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
+from rag.search.embeddings import Embedder, EmbeddingError
+from rag.search.retrieval import Retriever, SearchResult, search_queries
 from rag.store import Store, StoreError, get_store
+from rag.text.citations import CitationRewriter, renumber, verify
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 4000
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 ModelBuilder = Callable[[Provider, str | None, float], Model]
-Service = Literal["qdrant", "llm", "embeddings", "database"]
-
-
-class TutorError(RuntimeError):
-    """A failure to show the user: `kind` says which service failed, the message what to do."""
-
-    def __init__(self, kind: Service, message: str):
-        super().__init__(message)
-        self.kind: Service = kind
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as typed (empty, too long, not text); the message says why."""
-
-
-@dataclass(frozen=True)
-class Source:
-    n: int
-    passage: Passage
-
-
-@dataclass(frozen=True, kw_only=True)
-class Answer:
-    text: str
-    sources: list[Source]  # cited passages renumbered 1..n; all retrieved ones when nothing was cited
-    cited: bool  # False: `sources` were retrieved but not cited
-    passages: list[Passage]
-    covered: bool
-    processing_time_ms: int
-    model: str
-    query: str
-    sentences: list[CheckedSentence] = field(default_factory=list)  # numbered like `sources`
-    coverage_reason: str = ""
-
-    @property
-    def grounded(self) -> float | None:
-        """Share of claim sentences the passages support; None when nothing was checked."""
-        return supported_share(self.sentences)
-
-
-def clean_question(text: str) -> str:
-    """Control characters stripped; empty, overlong or invalid Unicode input is a QuestionError with the reason."""
-    try:
-        (text or "").encode("utf-8")
-    except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which is no character at all
-        raise QuestionError(
-            "The question is not valid Unicode text: it holds an unpaired surrogate code point."
-        ) from None
-    text = _CONTROL.sub("", text or "").strip()
-    if not text:
-        raise QuestionError("The question is empty: type a question about the textbook.")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(f"The question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}.")
-    return text
 
 
 class Tutor:
@@ -167,6 +111,7 @@ class Tutor:
         self,
         question: str,
         chat_id: str,
+        *,
         provider_name: ProviderName | None = None,
         owner: str = LOCAL_OWNER,
         step_id: str | None = None,
@@ -245,7 +190,10 @@ class Tutor:
             raw: list[str] = []
             emitted = False
             try:
-                async for delta in self._run(question, context, choice, memory, rewriter, raw, started):
+                run = self._run(
+                    question, context, choice=choice, memory=memory, rewriter=rewriter, raw=raw, started=started
+                )
+                async for delta in run:
                     emitted = True
                     yield delta
                 break
@@ -307,6 +255,7 @@ class Tutor:
         self,
         question: str,
         context: TutorContext,
+        *,
         choice: Provider,
         memory: Session,
         rewriter: CitationRewriter,
@@ -355,9 +304,9 @@ class Tutor:
         )
 
     async def answer(
-        self, question: str, chat_id: str, provider_name: ProviderName | None = None, owner: str = LOCAL_OWNER
+        self, question: str, chat_id: str, *, provider_name: ProviderName | None = None, owner: str = LOCAL_OWNER
     ) -> Answer:
-        async for event in self.answer_stream(question, chat_id, provider_name, owner):
+        async for event in self.answer_stream(question, chat_id, provider_name=provider_name, owner=owner):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("answer_stream ended without an Answer")

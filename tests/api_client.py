@@ -7,10 +7,10 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rag.access import Access
-from rag.api import mount_api
 from rag.config import load_settings
 from rag.tutor import Tutor, TutorHolder
+from web.access import Access
+from web.api import mount_api
 
 
 def api_client(tutor_factory: Callable[[], Tutor], client_host: str = "127.0.0.1") -> TestClient:

@@ -17,10 +17,10 @@ import pytest
 from agents import Model
 
 from harness.app import REPO, SAMPLE_DOCS
+from rag.chats.database import Database
 from rag.config import Settings, load_settings
-from rag.database import Database
-from rag.embeddings import Embedder
-from rag.providers import build_model
+from rag.llm.providers import build_model
+from rag.search.embeddings import Embedder
 from rag.store import Store
 from rag.tutor import Tutor
 

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from rag.access import Access
 from rag.config import CHAINLIT_FAKE_OPENAI_KEY, load_settings
 from rag.identity import (
     VISITOR_COOKIE,
@@ -17,9 +16,10 @@ from rag.identity import (
     new_visitor_cookie,
     visitor_from_cookie,
 )
-from rag.ratelimit import RateLimiter
 from rag.users import main as users_main
 from tests.api_client import api_client
+from web.access import Access
+from web.ratelimit import RateLimiter
 
 QUESTION = {"content": "What is a ROS 2 node?"}
 

@@ -8,9 +8,9 @@ import pytest
 from agents.testing import ScriptedModel, assistant_message
 from qdrant_client import QdrantClient
 
+from harness.ports import free_port
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.config import load_settings
-from rag.local_llm import free_port
 from rag.store import CloudStore, EdgeStore
 from rag.tutor import Tutor
 from tests.api_client import api_client

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.citations import CitationRewriter, parse_numbers, verify
+from rag.text.citations import CitationRewriter, parse_numbers, verify
 
 
 @pytest.mark.parametrize(

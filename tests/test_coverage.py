@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.coverage import assess, specific_words
-from rag.lexical import TermStats
-from rag.retrieval import Retriever
+from rag.search.coverage import assess, specific_words
+from rag.search.retrieval import Retriever
+from rag.text.lexical import TermStats
 
 BOOK = [
     "The MPU-6050 is a 6-axis IMU; the MPU-9250 adds a magnetometer.",

@@ -1,6 +1,6 @@
-from rag.display import answer_markdown, close_code_fences
-from rag.retrieval import Passage
-from rag.tutor import Answer, Source
+from rag.answer.result import Answer, Source
+from rag.search.retrieval import Passage
+from web.display import answer_markdown, close_code_fences
 
 PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/docs/urdf#links", "u.md", 0.03, 0.61)
 
@@ -35,8 +35,8 @@ def test_not_covered_has_no_sources():
 
 
 def test_unsupported_sentences_are_greyed_and_explained():
-    from rag.display import LEGEND, UNSUPPORTED_ANCHOR
-    from rag.grounding import CheckedSentence
+    from rag.answer.grounding import CheckedSentence
+    from web.display import LEGEND, UNSUPPORTED_ANCHOR
 
     text = "Nodes are processes [1]. Nodes run in the cloud [1].\n\n- Topics [carry] data."
     sentences = [
@@ -51,7 +51,7 @@ def test_unsupported_sentences_are_greyed_and_explained():
 
 
 def test_no_legend_when_everything_is_supported():
-    from rag.display import LEGEND
+    from web.display import LEGEND
 
     shown = answer_markdown(answer("Fine [1]."))
     assert LEGEND not in shown and "#not-in-book" not in shown

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from rag.embeddings import Embedder
+from rag.search.embeddings import Embedder
 from tests.conftest import REPO
 
 
@@ -50,7 +50,7 @@ def test_token_count_uses_the_model_tokenizer(embedder: Embedder):
 def test_loads_in_a_fresh_cache_without_network(tmp_path):
     """A new machine: an empty cache folder, the hub unreachable; the packaged files suffice."""
     script = (
-        "from pathlib import Path; from rag.embeddings import Embedder; "
+        "from pathlib import Path; from rag.search.embeddings import Embedder; "
         f"print(Embedder(cache_dir=Path({str(tmp_path)!r})).dim)"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9", "PYTHONPATH": str(REPO)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rag.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel, excerpts_of
+from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel, excerpts_of
 
 LIDAR = """### LIDAR
 
@@ -60,7 +60,7 @@ def test_answer_picks_relevant_excerpts_cites_them_and_stays_short(embedder):
 
 
 def test_a_question_asking_what_something_is_prefers_its_definition(embedder, monkeypatch):
-    import rag.excerpts
+    import rag.answer.excerpts
 
     references = (
         "Foundation for bipedal walking control using ZMP.\n\nKajita used ZMP preview control: a gait generator.\n"
@@ -68,7 +68,7 @@ def test_a_question_asking_what_something_is_prefers_its_definition(embedder, mo
     candidates = excerpts_of(1, references) + excerpts_of(2, GLOSSARY + "\n**Gait**: a walking pattern.\n")
     composer = ExcerptComposer(embedder.embed_texts)
     asked = {q: composer._scores(q, candidates) for q in ("what is ZMP?", "which papers cover ZMP?")}
-    monkeypatch.setattr(rag.excerpts, "DEFINITION_BONUS", 1.0)
+    monkeypatch.setattr(rag.answer.excerpts, "DEFINITION_BONUS", 1.0)
     gain = {q: scores / composer._scores(q, candidates) for q, scores in asked.items()}
     # Only the definition of what was asked gains: not a sentence that names it before a colon, not another entry.
     assert [round(float(g), 2) for g in gain["what is ZMP?"]] == [1.0, 1.0, 1.2, 1.0]
@@ -78,7 +78,7 @@ def test_a_question_asking_what_something_is_prefers_its_definition(embedder, mo
 def test_excerpt_model_streams_the_composition_word_by_word(embedder):
     from types import SimpleNamespace
 
-    from rag.retrieval import Passage
+    from rag.search.retrieval import Passage
 
     passage = Passage("p", LIDAR, "Sensors", "Sensors › LIDAR", "LIDAR", "", "s.md", 0.1, 0.5)
     context = SimpleNamespace(query="What are the limitations of LIDAR?", passages=[passage])

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from rag.grounding import GroundingChecker
-from rag.sentences import split_markdown
+from rag.answer.grounding import GroundingChecker
+from rag.text.sentences import split_markdown
 from tests.conftest import requires_shared
 
 PASSAGES = [

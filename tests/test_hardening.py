@@ -15,17 +15,18 @@ import pytest
 from agents.testing import ScriptedModel, assistant_message
 
 from harness.fake_servers import FakeOpenAI
+from harness.ports import free_port
 from ingest.__main__ import main as ingest_main
 from ingest.docusaurus import ParseError, parse_document
 from ingest.pipeline import IngestOptions, run_ingest
-from rag.agent import INSTRUCTIONS
+from rag.answer.agent import INSTRUCTIONS
 from rag.config import load_settings, mask_url
-from rag.display import answer_markdown, source_panel
-from rag.local_llm import child_environment, free_port
+from rag.llm.bundled import child_environment
 from rag.store import CollectionSpec, EdgeStore, StoreFull
 from rag.tutor import Tutor
 from tests.api_client import api_client
 from tests.conftest import REPO, SAMPLE_DOCS, unpooled
+from web.display import answer_markdown, source_panel
 
 
 @pytest.fixture
@@ -123,8 +124,8 @@ def test_slug_cannot_inject_a_link(tmp_path):
 
 
 def test_unsafe_urls_already_stored_are_not_written_as_links():
-    from rag.retrieval import Passage
-    from rag.tutor import Answer, Source
+    from rag.answer.result import Answer, Source
+    from rag.search.retrieval import Passage
 
     evil = Passage("i", "t", "T", "T › S", "S", "javascript:alert(1)", "p.md", 0.1, 0.5)
     spaced = Passage("j", "t", "T", "T [x]", "S", "/docs/a b) [PWN](javascript:x)", "p.md", 0.1, 0.5)
@@ -257,7 +258,7 @@ def test_host_and_port_never_reach_the_model_server(env):
 
 @pytest.mark.slow
 def test_bundled_server_listens_on_loopback_even_with_host_and_port_set(env):
-    from rag.local_llm import LocalLLMServer
+    from rag.llm.bundled import LocalLLMServer
 
     taken = socket.socket()
     taken.bind(("0.0.0.0", 0))

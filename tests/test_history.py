@@ -15,12 +15,12 @@ from chainlit.user import User
 from sqlalchemy import select
 
 from harness.postgres import Postgres
+from rag.chats.database import Database, answers
+from rag.chats.history import ChatNotFound
 from rag.config import load_settings
-from rag.database import Database, answers
-from rag.datalayer import TutorDataLayer
-from rag.history import ChatNotFound
-from rag.storage import LocalStorage
 from tests.conftest import build_tutor
+from web.datalayer import TutorDataLayer
+from web.storage import LocalStorage
 
 
 @pytest.fixture(scope="module")

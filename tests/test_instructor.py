@@ -16,17 +16,17 @@ from chainlit.types import Feedback
 from chainlit.user import User
 from sqlalchemy import func, select, update
 
+from rag.chats.database import answers
+from rag.chats.report import LOW_GROUNDING, Period, build_report, group_questions, mark_reviewed
 from rag.config import load_settings
-from rag.database import answers
-from rag.datalayer import TutorDataLayer
 from rag.identity import UsersFile, hash_password, hash_token
-from rag.instructor import LOW_GROUNDING, Period, build_report, group_questions, mark_reviewed
-from rag.providers import ProviderName
-from rag.sentences import split_markdown
-from rag.storage import LocalStorage
+from rag.llm.providers import ProviderName
+from rag.text.sentences import split_markdown
 from rag.tutor import Tutor
 from tests.api_client import api_client
 from tests.conftest import build_tutor
+from web.datalayer import TutorDataLayer
+from web.storage import LocalStorage
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,9 @@ async def seed(tutor: Tutor, layer: TutorDataLayer) -> dict:
     for i, (question, profile) in enumerate(questions):
         chat_id, step_id = f"chat-{i}", f"step-{next(step_ids)}"
         await layer.update_thread(chat_id, name=question, user_id=user.id)
-        async for _ in tutor.answer_stream(question, chat_id, profile, user.identifier, step_id):
+        async for _ in tutor.answer_stream(
+            question, chat_id, provider_name=profile, owner=user.identifier, step_id=step_id
+        ):
             pass
         if profile == "local" and i % 2 == 0:
             await layer.upsert_feedback(Feedback(forId=step_id, value=0, threadId=chat_id, comment=f"wrong {i}"))

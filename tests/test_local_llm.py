@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.agent import NOT_COVERED
-from rag.check import check_llm
-from rag.citations import MARKER
+from rag.answer.agent import NOT_COVERED
+from rag.answer.result import Answer, TutorError
 from rag.config import load_settings
-from rag.local_llm import LocalLLMServer
-from rag.providers import provider
-from rag.retrieval import SearchResult
-from rag.tutor import Answer, Tutor, TutorError
+from rag.health import check_llm
+from rag.llm.bundled import LocalLLMServer
+from rag.llm.providers import provider
+from rag.search.retrieval import SearchResult
+from rag.text.citations import MARKER
+from rag.tutor import Tutor
 from tests.api_client import api_client
 from tests.conftest import REPO, build_tutor, crash_during
 
@@ -35,7 +36,7 @@ def tutor(sample_store, embedder):
 
 def stream(tutor: Tutor, question: str, chat_id: str):
     async def run():
-        return [event async for event in tutor.answer_stream(question, chat_id, "bundled")]
+        return [event async for event in tutor.answer_stream(question, chat_id, provider_name="bundled")]
 
     return asyncio.run(run())
 
@@ -112,7 +113,7 @@ def test_server_stops_with_the_tutor(tutor):
 def test_server_dies_with_a_killed_app(tmp_path):
     """Even a SIGKILLed app, which runs no shutdown code, leaves no model server behind."""
     script = (
-        "import time; from rag.local_llm import LocalLLMServer; s = LocalLLMServer('m'); s.start(); "
+        "import time; from rag.llm.bundled import LocalLLMServer; s = LocalLLMServer('m'); s.start(); "
         "print(s.process.pid, flush=True); time.sleep(60)"
     )
     app = subprocess.Popen(

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from ingest.chunking import Chunker
 from ingest.docusaurus import ParseError, parse_document
-from rag.citations import MARKER, CitationRewriter, verify
-from rag.grounding import GroundingChecker
-from rag.sentences import split_markdown
-from rag.tutor import MAX_QUESTION_CHARS, clean_question
+from rag.answer.grounding import GroundingChecker
+from rag.answer.result import MAX_QUESTION_CHARS, clean_question
+from rag.text.citations import MARKER, CitationRewriter, verify
+from rag.text.sentences import split_markdown
 
 PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from harness.fake_servers import FakeOpenAI
+from rag.answer.result import TutorError
 from rag.config import CHAINLIT_FAKE_OPENAI_KEY, ConfigError, load_settings
-from rag.providers import by_label, choose_provider, configured_providers, provider
-from rag.tutor import TutorError
+from rag.llm.providers import by_label, choose_provider, configured_providers, provider
 
 REAL_KEY = "-".join(["sk", "real", "0123456789abcdef"])
 
@@ -139,6 +139,6 @@ def test_picking_the_bundled_model_before_it_is_installed_says_how_to_install_it
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
     tutor = make_tutor()
     with pytest.raises(TutorError) as info:
-        asyncio.run(tutor.answer("What is a ROS 2 node?", "not-installed", "bundled"))
+        asyncio.run(tutor.answer("What is a ROS 2 node?", "not-installed", provider_name="bundled"))
     assert info.value.kind == "llm" and "is not installed" in str(info.value) and "make bundled" in str(info.value)
     assert tutor.local_server.process is None

@@ -9,12 +9,13 @@ import pytest
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
-from rag.agent import NOT_COVERED
+from rag.answer.agent import NOT_COVERED
+from rag.answer.result import Answer
 from rag.config import load_settings
-from rag.lexical import content_terms
-from rag.providers import provider
-from rag.retrieval import SearchResult
-from rag.tutor import EMPTY_ANSWER, Answer, Tutor
+from rag.llm.providers import provider
+from rag.search.retrieval import SearchResult
+from rag.text.lexical import content_terms
+from rag.tutor import EMPTY_ANSWER, Tutor
 
 
 def message(*parts: str) -> ResponseOutputMessage:
@@ -30,7 +31,7 @@ def message(*parts: str) -> ResponseOutputMessage:
 
 def collect(tutor: Tutor, question: str, chat_id: str = "chat", provider_name=None):
     async def run():
-        return [event async for event in tutor.answer_stream(question, chat_id, provider_name)]
+        return [event async for event in tutor.answer_stream(question, chat_id, provider_name=provider_name)]
 
     events = asyncio.run(run())
     assert isinstance(events[0], SearchResult) and isinstance(events[-1], Answer)
@@ -62,7 +63,7 @@ def test_default_answer_is_cited_book_sentences(make_tutor):
 
 def test_excerpts_are_the_default_only_without_keys(env):
     assert provider(load_settings(), "excerpts").kind == "excerpts"
-    from rag.providers import choose_provider
+    from rag.llm.providers import choose_provider
 
     assert choose_provider(load_settings()).name == "excerpts"
     env(LOCAL_LLM_BASE_URL="http://localhost:11434/v1")
@@ -218,8 +219,8 @@ def test_two_concurrent_chats_keep_their_own_history_and_sources(make_tutor):
     tutor = make_tutor(model)
 
     async def chat(chat_id: str, first: str, second: str) -> Answer:
-        await tutor.answer(first, chat_id, "bundled")
-        return await tutor.answer(second, chat_id, "bundled")
+        await tutor.answer(first, chat_id, provider_name="bundled")
+        return await tutor.answer(second, chat_id, provider_name="bundled")
 
     async def both():
         return await asyncio.gather(

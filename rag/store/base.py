@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
+from rag.errors import Service, ServiceError
 from rag.store.vectors import Embedding
 
 DENSE = "dense"
@@ -45,7 +46,7 @@ class CollectionSpec:
 class StoredPoint:
     id: str
     embedding: Embedding
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]  # any JSON object; ingest's is a ChunkPayload
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,10 @@ class Hit:
         )
 
 
-class StoreError(RuntimeError):
+class StoreError(ServiceError):
     """A store failure with a message meant for the user (what happened, what to do)."""
+
+    kind: Service = "qdrant"
 
 
 class StoreUnavailable(StoreError):

@@ -153,7 +153,7 @@ class CloudStore:
                             indices=p.embedding.sparse.indices, values=p.embedding.sparse.values
                         ),
                     },
-                    payload=p.payload,
+                    payload=dict(p.payload),
                 )
                 for p in points
             ],

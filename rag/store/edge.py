@@ -199,7 +199,7 @@ class EdgeStore:
                             DENSE: p.embedding.dense,
                             SPARSE: qe.SparseVector(p.embedding.sparse.indices, p.embedding.sparse.values),
                         },
-                        p.payload,
+                        dict(p.payload),
                     )
                     for p in points
                 ]

@@ -25,14 +25,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
-from rag.access import Access
-from rag.check import check_llm, store_checks
-from rag.history import ChatNotFound
+from rag.answer.result import MAX_QUESTION_CHARS, Answer, TutorError, clean_question
+from rag.chats.history import ChatNotFound
+from rag.errors import ServiceError
+from rag.health import check_llm, store_checks
 from rag.identity import VISITOR_COOKIE, Identity, new_visitor_cookie, visitor_from_cookie
-from rag.instructor_web import router as instructor_router
-from rag.providers import choose_provider
-from rag.storage import LocalStorage
-from rag.tutor import MAX_QUESTION_CHARS, Answer, Tutor, TutorError, clean_question
+from rag.llm.providers import choose_provider
+from rag.tutor import Tutor, TutorHolder
+from web.access import Access
+from web.dependencies import AccessDep, TutorsDep
+from web.instructor import router as instructor_router
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -148,16 +150,8 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
     ).model_dump()
 
 
-async def _tutor(request: Request) -> Tutor:
-    try:
-        return await request.app.state.tutors.get()
-    except TutorError as exc:
-        raise HTTPException(503, detail=public(str(exc))) from None
-
-
-def caller(request: Request) -> Identity:
+def caller(request: Request, access: Access) -> Identity:
     """The identity asking: 401 when login is configured and the request carries no valid token."""
-    access: Access = request.app.state.access
     identity = access.identify(request.cookies, request.headers.get("authorization"))
     identity = identity or getattr(request.state, "visitor", None)
     if identity is None:
@@ -169,32 +163,29 @@ def caller(request: Request) -> Identity:
     return identity
 
 
-async def _start(request: Request, body: ChatRequest) -> tuple[Tutor, str, Identity]:
+async def _start(
+    request: Request, body: ChatRequest, access: Access, tutors: TutorHolder
+) -> tuple[Tutor, str, Identity]:
     """Who asks, within their rate limit, about a chat that is theirs (or new)."""
-    identity = caller(request)
-    wait = request.app.state.access.limiter.check(identity.id)
+    identity = caller(request, access)
+    wait = access.limiter.check(identity.id)
     if wait is not None:
         raise HTTPException(
             429, f"Too many questions: wait {math.ceil(wait)} s.", headers={"Retry-After": str(math.ceil(wait))}
         )
-    tutor, chat_id = await _tutor(request), body.chat_id or str(uuid.uuid4())
+    tutor, chat_id = await tutors.get(), body.chat_id or str(uuid.uuid4())
     try:
         await tutor.claim(chat_id, identity.id)
     except ChatNotFound:
         raise HTTPException(404, "No chat with this chat_id.") from None
-    except TutorError as exc:
-        raise HTTPException(503, detail=public(str(exc))) from None
     return tutor, chat_id, identity
 
 
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS)
-async def chat(body: ChatRequest, request: Request) -> dict:
+async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> dict:
     """Ask a question; the answer comes with its sources and each sentence checked against them."""
-    tutor, chat_id, identity = await _start(request, body)
-    try:
-        answer = await tutor.answer(body.content, chat_id, owner=identity.id)
-    except TutorError as exc:
-        raise HTTPException(503, detail=public(str(exc))) from None
+    tutor, chat_id, identity = await _start(request, body, access, tutors)
+    answer = await tutor.answer(body.content, chat_id, owner=identity.id)
     return answer_json(answer, chat_id)
 
 
@@ -202,9 +193,9 @@ async def chat(body: ChatRequest, request: Request) -> dict:
     "/chat/stream",
     responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"}},
 )
-async def chat_stream(body: ChatRequest, request: Request) -> EventSourceResponse:
+async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> EventSourceResponse:
     """The same answer as server-sent events: `delta` events with text, then one `answer` event (or `error`)."""
-    tutor, chat_id, identity = await _start(request, body)
+    tutor, chat_id, identity = await _start(request, body, access, tutors)
 
     async def events() -> AsyncIterator[dict]:
         try:
@@ -221,10 +212,10 @@ async def chat_stream(body: ChatRequest, request: Request) -> EventSourceRespons
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-async def health(request: Request) -> JSONResponse:
+async def health(tutors: TutorsDep) -> JSONResponse:
     """200 when the store holds the book and the model answers; 503 naming what is down and the fix."""
     try:
-        tutor = await request.app.state.tutors.get()
+        tutor = await tutors.get()
     except TutorError as exc:
         unusable = {"ok": False, "detail": public(str(exc))}
         return JSONResponse({"status": f"down: {exc.kind}", "qdrant": unusable}, 503)
@@ -241,9 +232,9 @@ async def health(request: Request) -> JSONResponse:
 
 
 @router.get("/files/{object_key:path}", include_in_schema=False)
-async def element_file(object_key: str, request: Request, expires: int = 0, signature: str = "") -> Response:
+async def element_file(object_key: str, access: AccessDep, expires: int = 0, signature: str = "") -> Response:
     """A stored element (a cited passage of an earlier answer), for a URL the data layer signed."""
-    storage: LocalStorage = request.app.state.access.storage
+    storage = access.storage
     if not storage.verify(object_key, expires, signature):
         raise HTTPException(403, "This link has expired or is not valid: reopen the chat.")
     try:
@@ -265,6 +256,11 @@ async def unknown(path: str, request: Request) -> JSONResponse:
     if allowed:
         return JSONResponse({"detail": "Method not allowed"}, 405, headers={"Allow": ", ".join(allowed)})
     return JSONResponse({"detail": f"No such endpoint: {PREFIX}/{path[:100]}"}, 404)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any route whose store, model, embeddings or database failed: 503 with what to do (the one translation)."""
+    return JSONResponse({"detail": public(str(exc))}, 503)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -327,5 +323,6 @@ def mount_api(app: FastAPI, access: Access) -> None:
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
     app.router.routes[:] = ours + before
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ServiceError, _service_error)
     _limit_body(app)
     _visitor_cookies(app)

@@ -12,9 +12,11 @@ from chainlit.auth.cookie import get_token_from_cookies
 
 from rag.config import Settings
 from rag.identity import VISITOR_COOKIE, Identity, Role, auth_secret, identity_from_token, visitor_from_cookie
-from rag.providers import ProviderName, configured_providers
-from rag.ratelimit import RateLimiter
-from rag.storage import LocalStorage
+from rag.llm.providers import ProviderName, configured_providers
+from web.ratelimit import RateLimiter
+from web.storage import LocalStorage
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 @dataclass
@@ -42,6 +44,12 @@ class Access:
             return names
         wanted = {name.strip() for name in allowed.split(",")}
         return [name for name in names if name in wanted] or names[:1]
+
+    def may_open_instructor_view(self, identity: Identity | None, client_host: str | None) -> bool:
+        """Instructors; with no login configured, whoever uses the app on this computer (a loopback client)."""
+        if not self.settings.login_required:
+            return client_host in LOOPBACK
+        return identity is not None and identity.role == "instructor"
 
     def identify(self, cookies: dict[str, str], authorization: str | None) -> Identity | None:
         """The identity of a request: with login configured a bearer token or the browser's Chainlit session;

@@ -14,23 +14,21 @@ falls back to. The rest of the app asks the record instead of testing names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from rag.config import Settings, mask_url
+from rag.llm.specs import SPECS, ProviderKind, ProviderName
 
 if TYPE_CHECKING:
     from agents import OpenAIChatCompletionsModel
 
-ProviderName = Literal["excerpts", "bundled", "local", "gemini", "openai"]
-ProviderKind = Literal["excerpts", "llm"]
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 # The openai client retries 429, 5xx, timeouts and connection errors with exponential backoff.
 LLM_RETRIES = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Provider:
     name: ProviderName
     kind: ProviderKind
@@ -68,65 +66,26 @@ class Provider:
 
 def provider(settings: Settings, name: ProviderName) -> Provider:
     """The record for `name` under these settings (whether or not it is configured)."""
-    if name == "excerpts":
-        return Provider(
-            "excerpts",
-            "excerpts",
-            "Book excerpts",
-            "The book's own sentences for your question, each cited. Offline; never invents.",
-            "book-excerpts",
-            None,
-            tools=False,
-        )
-    if name == "bundled":
-        # The 135M model reads slowly (seconds per thousand prompt tokens), rambles and cannot use tools.
-        return Provider(
-            "bundled",
-            "llm",
-            "SmolLM2 (experimental)",
-            "A tiny offline model: fluent but often wrong; sentences the book does not support are marked.",
-            settings.local_llm_model,
-            None,
-            tools=False,
-            passage_budget=3,
-            temperature=0.2,
-            max_tokens=350,
-            experimental=True,
-        )
-    if name == "local":
-        return Provider(
-            "local",
-            "llm",
-            f"Local: {settings.local_llm_model}",
-            f"Your model server at {mask_url(settings.local_llm_base_url)}.",
-            settings.local_llm_model,
-            settings.local_llm_base_url,
-            url_variable="LOCAL_LLM_BASE_URL",
-        )
-    if name == "gemini":
-        return Provider(
-            "gemini",
-            "llm",
-            "Gemini",
-            f"Google's {settings.model_name}.",
-            settings.model_name,
-            settings.gemini_base_url,
-            settings.gemini_api_key,
-            "GEMINI_API_KEY",
-            "GEMINI_BASE_URL",
-            fallback="openai" if settings.has_real_openai_key else None,
-        )
+    spec = SPECS[name]
+    model, base_url = spec.model(settings), spec.base_url(settings)
+    texts = {"model": model, "url": mask_url(base_url)}
     return Provider(
-        "openai",
-        "llm",
-        "OpenAI",
-        f"OpenAI's {settings.openai_model}.",
-        settings.openai_model,
-        settings.openai_base_url or OPENAI_DEFAULT_URL,
-        settings.openai_api_key,
-        "OPENAI_API_KEY",
-        "OPENAI_BASE_URL",
-        tracing=True,
+        name=name,
+        kind=spec.kind,
+        label=spec.label.format(**texts),
+        description=spec.description.format(**texts),
+        model=model,
+        base_url=base_url,
+        api_key=spec.api_key(settings),
+        key_variable=spec.key_variable,
+        url_variable=spec.url_variable,
+        tools=spec.tools,
+        passage_budget=spec.passage_budget,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
+        tracing=spec.tracing,
+        fallback=spec.fallback(settings),
+        experimental=spec.experimental,
     )
 
 

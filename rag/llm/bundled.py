@@ -18,6 +18,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from rag.errors import Service, ServiceError
+
 log = logging.getLogger(__name__)
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -35,8 +37,10 @@ REBUILD_HINT = (
 LOG_LINES = 15
 
 
-class LocalLLMError(RuntimeError):
+class LocalLLMError(ServiceError):
     """The bundled model cannot be started or has crashed; the message says what happened and what to do."""
+
+    kind: Service = "llm"
 
 
 def bundled_model_path() -> Path:

@@ -28,9 +28,9 @@ from typing import Literal
 
 import numpy as np
 
-from rag.citations import MARKER, parse_numbers
-from rag.lexical import content_terms, words
-from rag.sentences import Unit, plain, split_markdown
+from rag.text.citations import MARKER, parse_numbers
+from rag.text.lexical import content_terms, words
+from rag.text.sentences import Unit, plain, split_markdown
 
 Verdict = Literal["supported", "cited", "recited", "unsupported", "no_claim"]
 

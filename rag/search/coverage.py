@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.lexical import STOPWORDS, TermStats, content_terms
+from rag.text.lexical import STOPWORDS, TermStats, content_terms
 
 # Below this similarity only a passage holding most of the question's rare terms makes it covered.
 MIN_TERM_COVERAGE = 0.6

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from agents import Agent, Model, ModelSettings, RunContextWrapper, function_tool
 
-from rag.providers import Provider
-from rag.retrieval import Passage, Retriever
+from rag.llm.providers import Provider
+from rag.search.retrieval import Passage, Retriever
 
 NOT_COVERED = (
     "The textbook does not cover this question, so I won't guess. Try rephrasing it, or ask about a topic "

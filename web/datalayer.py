@@ -1,7 +1,7 @@
 """Chainlit's SQLAlchemy data layer on the tutor's database, with what it lacks for SQLite, PostgreSQL and a
 long history.
 
-- It shares the app's engine, and the schema exists before its first query (`rag.database`).
+- It shares the app's engine, and the schema exists before its first query (`rag.chats.database`).
 - Lists and dicts (thread tags, step modes) are stored as JSON text, which both databases take; Chainlit binds
   them as they are, which SQLite refuses (and then silently drops the thread).
 - `list_threads` reads one page of thread rows in SQL. Chainlit's loads every step and element of all the
@@ -19,7 +19,7 @@ from chainlit.data.storage_clients.base import BaseStorageClient
 from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from rag.database import Database
+from rag.chats.database import Database
 
 if TYPE_CHECKING:
     from chainlit.step import StepDict

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
-from rag.citations import MARKER
-from rag.grounding import CheckedSentence
-from rag.retrieval import Passage, SearchResult
-from rag.sentences import line_prefix
-from rag.tutor import Answer, Source, TutorError
+from rag.answer.grounding import CheckedSentence
+from rag.answer.result import Answer, Source, TutorError
+from rag.search.retrieval import Passage, SearchResult
+from rag.text.citations import MARKER
+from rag.text.sentences import line_prefix
 
 STARTERS = [
     ("ROS 2 topics", "What is a ROS 2 topic?"),

@@ -2,7 +2,7 @@
 
 RRF scores only rank. Each passage also carries its cosine similarity to the question (from its dense
 vector, whichever search found it) and the question's words it contains; whether the book covers the
-question at all is decided by `rag.coverage` from those signals, before any LLM is called.
+question at all is decided by `rag.search.coverage` from those signals, before any LLM is called.
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
-from rag.coverage import Coverage, assess
-from rag.embeddings import Embedder
-from rag.lexical import STOPWORDS, TermStats, term, words
+from rag.search.coverage import Coverage, assess
+from rag.search.embeddings import Embedder
 from rag.store import SearchMode, Store
+from rag.store.payload import ChunkPayload
 from rag.store.vectors import Embedding, SparseVector
+from rag.text.lexical import STOPWORDS, TermStats, term, words
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class Passage:
 
     @classmethod
     def from_hit(
-        cls, hit_id: str, payload: dict, score: float, similarity: float, matched: tuple[str, ...] = ()
+        cls, hit_id: str, payload: ChunkPayload, score: float, similarity: float, matched: tuple[str, ...] = ()
     ) -> Passage:
         return cls(
             id=hit_id,
@@ -144,7 +146,11 @@ class Retriever:
         text = " ".join(queries)
         passages = [
             Passage.from_hit(
-                h.id, h.payload, h.score, _similarity(vectors, h.dense), matched_words(text, h.payload.get("text", ""))
+                h.id,
+                cast(ChunkPayload, h.payload),  # what ingest wrote: the store itself holds any payload
+                h.score,
+                _similarity(vectors, h.dense),
+                matched_words(text, h.payload.get("text", "")),
             )
             for h in hits
         ]

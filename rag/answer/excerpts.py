@@ -26,11 +26,11 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from rag.lexical import TermStats, content_terms
-from rag.sentences import LINE_PREFIX, line_prefix, split_markdown
+from rag.text.lexical import TermStats, content_terms
+from rag.text.sentences import LINE_PREFIX, line_prefix, split_markdown
 
 if TYPE_CHECKING:
-    from rag.agent import TutorContext
+    from rag.answer.agent import TutorContext
 
 # Words in an answer: stop adding excerpts past the target, never go over the most.
 TARGET_WORDS = 120

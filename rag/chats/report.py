@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 
-from rag.database import Database, answers, feedbacks
+from rag.chats.database import Database, answers, feedbacks
 
 # Below this share of supported sentences an answer counts as a gap, as a refusal does.
 LOW_GROUNDING = 0.5

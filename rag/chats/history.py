@@ -20,11 +20,11 @@ from agents.memory import SessionSettings
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from rag.database import Database, answers, chats
+from rag.chats.database import Database, answers, chats
 
 if TYPE_CHECKING:
-    from rag.retrieval import SearchResult
-    from rag.tutor import Answer
+    from rag.answer.result import Answer
+    from rag.search.retrieval import SearchResult
 
 HISTORY_ITEMS = 8  # the last four question/answer pairs go back to the model
 

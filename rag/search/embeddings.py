@@ -29,6 +29,7 @@ from fastembed.common.model_description import ModelSource, PoolingType
 from tokenizers import Tokenizer
 
 from rag.config import DEFAULT_EMBEDDING_MODEL
+from rag.errors import Service, ServiceError
 from rag.store.vectors import Embedding, SparseVector
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ PASSAGE_BATCH = 16
 _TOKENIZER_FILES = ("tokenizer.json", "special_tokens_map.json", "config.json")
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(ServiceError):
     """The embedding model cannot be loaded; the message says what to install or set."""
+
+    kind: Service = "embeddings"
 
 
 def _package_dir(module: str) -> Path:

@@ -1,0 +1,70 @@
+"""What an answer is, and what can stop one: the value types that cross the engine and the web layer.
+
+They live apart from the service that makes them (`rag.tutor`), so that history, the instructor report and the
+web layer can use them without importing the service.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rag.answer.grounding import CheckedSentence, supported_share
+from rag.errors import Service, ServiceError
+from rag.search.retrieval import Passage
+
+MAX_QUESTION_CHARS = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class TutorError(ServiceError):
+    """A failure to show the user: `kind` says which service failed, the message what to do."""
+
+    def __init__(self, kind: Service, message: str):
+        super().__init__(message)
+        self.kind: Service = kind
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as typed (empty, too long, not text); the message says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    n: int
+    passage: Passage
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    text: str
+    sources: list[Source]  # cited passages renumbered 1..n; all retrieved ones when nothing was cited
+    cited: bool  # False: `sources` were retrieved but not cited
+    passages: list[Passage]
+    covered: bool
+    processing_time_ms: int
+    model: str
+    query: str
+    sentences: list[CheckedSentence] = field(default_factory=list)  # numbered like `sources`
+    coverage_reason: str = ""
+
+    @property
+    def grounded(self) -> float | None:
+        """Share of claim sentences the passages support; None when nothing was checked."""
+        return supported_share(self.sentences)
+
+
+def clean_question(text: str) -> str:
+    """Control characters stripped; empty, overlong or invalid Unicode input is a QuestionError with the reason."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:  # JSON can carry a lone surrogate ("\ud800"), which is no character at all
+        raise QuestionError(
+            "The question is not valid Unicode text: it holds an unpaired surrogate code point."
+        ) from None
+    text = _CONTROL.sub("", text or "").strip()
+    if not text:
+        raise QuestionError("The question is empty: type a question about the textbook.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(text)} characters long; the limit is {MAX_QUESTION_CHARS}.")
+    return text

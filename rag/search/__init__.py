@@ -1,0 +1,1 @@
+"""Finding the passages for a question: embeddings, hybrid retrieval, and whether the book covers it."""

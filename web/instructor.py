@@ -1,0 +1,122 @@
+"""The instructor view: `/instructor` (a page with server-rendered SVG charts), its data as JSON and the coverage
+gaps as CSV under `/api/v1/instructor/`, and marking a flagged answer as reviewed.
+
+Instructors only: with login configured, the `instructor` role (a student gets 403, nobody 401 or the login
+page); with no login configured, loopback clients only (the maintainer's own computer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from datetime import date
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from rag.chats.report import Period, Report, build_report, gaps_csv, mark_reviewed
+from rag.identity import mac
+from rag.tutor import Tutor
+from web.access import Access
+from web.dependencies import AccessDep, TutorDep, TutorsDep
+from web.display import link_target
+
+router = APIRouter()
+PAGE = "/instructor"
+DEFAULT_DAYS = 30
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+templates.filters["link"] = lambda url: link_target(url or "") or "#"  # corpus URLs: http(s) or relative only
+
+
+def require_instructor(request: Request, access: AccessDep) -> None:
+    """401/403 unless the instructor-view rule (`Access.may_open_instructor_view`) lets this request in."""
+    login = access.settings.login_required
+    identity = access.identify(request.cookies, request.headers.get("authorization")) if login else None
+    if access.may_open_instructor_view(identity, request.client.host if request.client else None):
+        return
+    if not login:
+        raise HTTPException(
+            403,
+            "The instructor view is open to this computer only until login is configured "
+            "(USERS_FILE or OAuth, README: History, accounts and access).",
+        )
+    if identity is None:
+        raise HTTPException(401, "Log in as an instructor first.", headers={"WWW-Authenticate": "Bearer"})
+    raise HTTPException(403, "The instructor view is for instructors.")
+
+
+Instructor = Depends(require_instructor)
+
+
+def _period(since: str | None, until: str | None) -> Period:
+    try:
+        period = Period.last(DEFAULT_DAYS)
+        return Period(
+            date.fromisoformat(since) if since else period.since, date.fromisoformat(until) if until else period.until
+        )
+    except ValueError:
+        raise HTTPException(422, "Dates are YYYY-MM-DD.") from None
+
+
+async def _report(tutor: Tutor, access: Access, since: str | None, until: str | None) -> Report:
+    return await build_report(
+        tutor.database,
+        _period(since, until),
+        tutor.retriever.nearest,
+        tutor.retriever.payloads,
+        access.settings.show_student_identity,
+    )
+
+
+def _token(access: Access, answer_id: str) -> str:
+    """Ties a "reviewed" form to this app, so another site cannot post it from an instructor's browser."""
+    return mac(access.secret, "reviewed", answer_id).hex()
+
+
+@router.get(PAGE, response_class=HTMLResponse, include_in_schema=False, dependencies=[Instructor])
+async def page(
+    request: Request, tutor: TutorDep, access: AccessDep, since: str | None = None, until: str | None = None
+) -> HTMLResponse:
+    report = await _report(tutor, access, since, until)
+    html = templates.get_template("instructor.html").render(
+        report=report,
+        token=lambda answer_id: _token(access, answer_id),
+        query=str(request.url.query),
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/api/v1/instructor/report", include_in_schema=False, dependencies=[Instructor])
+async def report_json(
+    tutor: TutorDep, access: AccessDep, since: str | None = None, until: str | None = None
+) -> JSONResponse:
+    report = await _report(tutor, access, since, until)
+    return JSONResponse(
+        dataclasses.asdict(report) | {"period": {"since": str(report.period.since), "until": str(report.period.until)}}
+    )
+
+
+@router.get("/api/v1/instructor/gaps.csv", include_in_schema=False, dependencies=[Instructor])
+async def gaps(tutor: TutorDep, access: AccessDep, since: str | None = None, until: str | None = None) -> Response:
+    report = await _report(tutor, access, since, until)
+    name = f"coverage-gaps-{report.period.since}-{report.period.until}.csv"
+    return PlainTextResponse(
+        gaps_csv(report), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.post(PAGE + "/flagged/{answer_id}/reviewed", include_in_schema=False, dependencies=[Instructor])
+async def reviewed(
+    answer_id: str, access: AccessDep, tutors: TutorsDep, token: str = Form(""), back: str = Form("")
+) -> Response:
+    if not hmac.compare_digest(token, _token(access, answer_id)):
+        raise HTTPException(403, "This form is not from the instructor view.")
+    tutor = await tutors.get()
+    if not await mark_reviewed(tutor.database, answer_id):
+        raise HTTPException(404, "No such answer.")
+    query = back if back.replace("=", "").replace("&", "").replace("-", "").isalnum() else ""
+    return RedirectResponse(f"{PAGE}?{query}#flagged" if query else f"{PAGE}#flagged", status_code=303)
