@@ -35,7 +35,7 @@ class Chunk:
     url: str
     source_path: str
     doc_id: str
-    category: str
+    chapter: str  # the page's sidebar category (Docusaurus's `_category_.json` label)
     position: int
     token_count: int
 
@@ -58,7 +58,7 @@ class Chunk:
             "url": self.url,
             "source_path": self.source_path,
             "doc_id": self.doc_id,
-            "category": self.category,
+            "chapter": self.chapter,
             "position": self.position,
             "token_count": self.token_count,
             "content_hash": self.content_hash,
@@ -118,7 +118,7 @@ class Chunker:
             url=f"{doc.url}#{quote(section.anchor, safe='-_')}" if section.anchor else doc.url,
             source_path=doc.source_path,
             doc_id=doc.doc_id,
-            category=doc.category,
+            chapter=doc.category,
             position=position,
             token_count=self.count(text),
         )

@@ -30,7 +30,7 @@ from rag.store.payload import ChunkPayload
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: the payload names the sidebar category `chapter`
 DOC_SUFFIXES = (".md", ".mdx")
 
 

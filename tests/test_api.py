@@ -11,6 +11,7 @@ from qdrant_client import QdrantClient
 from harness.ports import free_port
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.config import load_settings
+from rag.identity import mac
 from rag.store import CloudStore, EdgeStore
 from rag.tutor import Tutor
 from tests.api_client import api_client
@@ -134,6 +135,14 @@ def test_locked_store_is_503_then_recovers(tmp_path, env, embedder):
     client = api_client(lambda: Tutor.from_settings(load_settings(), unpooled()))
     first = client.get("/api/v1/health")
     assert first.status_code == 503 and "in use by another process" in first.json()["qdrant"]["detail"]
+    # Every route answers a failed start with the same 503, the instructor view's included.
+    token = mac(client.app.state.access.secret, "reviewed", "a1").hex()
+    for response in (
+        client.get("/instructor"),
+        client.post("/instructor/flagged/a1/reviewed", data={"token": token}),
+        client.post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}),
+    ):
+        assert response.status_code == 503 and "in use by another process" in response.json()["detail"]
     holder.close()
     assert client.get("/api/v1/health").status_code == 200
     client.app.state.tutors.close()

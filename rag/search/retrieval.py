@@ -65,7 +65,7 @@ class Passage:
             score=score,
             similarity=similarity,
             matched=matched,
-            chapter=payload.get("category") or payload.get("title", ""),
+            chapter=payload.get("chapter") or payload.get("title", ""),
         )
 
 

@@ -1,7 +1,7 @@
 """The payload stored with every chunk: written by ingest, read back by retrieval and the instructor view.
 
-One set of key names, checked by mypy on both sides. `category` is the book's sidebar category of the page
-(a `Passage` calls it its chapter); `source_path` is the page's path under the docs folder, `url` its link.
+One set of key names, checked by mypy on both sides and used by `Passage`, the history and the report alike:
+`chapter` is the page's sidebar category, `source_path` the page's path under the docs folder, `url` its link.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ class ChunkPayload(TypedDict):
     url: str
     source_path: str
     doc_id: str
-    category: str
+    chapter: str
     position: int  # the chunk's place in its page
     token_count: int
     content_hash: str
