@@ -43,7 +43,7 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff check --preview --select PLC2701 .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports --no-cache
 
 format: setup-dev
 	$(VENV)/bin/ruff check --fix .

@@ -1,23 +1,45 @@
 """The providers as data: one `ProviderSpec` per answer mode, before any settings are read.
 
 `rag.llm.providers.provider()` binds a spec to the settings; `LLM_PROVIDER` takes its values from `ProviderName`.
-Settings are read through the spec's functions, so this module needs them only for its types.
+Settings are read through the spec's functions, typed by the `Settings` protocol below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from rag.config import Settings
-
 ProviderName = Literal["excerpts", "bundled", "local", "gemini", "openai"]
 ProviderKind = Literal["excerpts", "llm"]
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+
+
+class Settings(Protocol):
+    """The settings the table reads (`rag.config.Settings` has them): named here, so that the table sits below
+    the configuration, which takes `ProviderName` from it."""
+
+    @property
+    def local_llm_model(self) -> str: ...
+    @property
+    def local_llm_base_url(self) -> str | None: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def gemini_base_url(self) -> str: ...
+    @property
+    def gemini_api_key(self) -> SecretStr | None: ...
+    @property
+    def openai_model(self) -> str: ...
+    @property
+    def openai_base_url(self) -> str | None: ...
+    @property
+    def openai_api_key(self) -> SecretStr | None: ...
+    @property
+    def has_real_openai_key(self) -> bool: ...
 
 
 @dataclass(frozen=True, kw_only=True)
