@@ -19,18 +19,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from ingest.chunking import Chunk, Chunker
 from ingest.docusaurus import Document, ParseError, parse_document
 from rag.search.embeddings import Embedder
 from rag.store import CollectionSpec, Store, StoredPoint
-from rag.store.payload import ChunkPayload
+from rag.store.payload import ChunkPayload, pack_vectors
+from rag.text.excerpts import embedding_texts
 
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-PIPELINE_VERSION = "4"  # 4: the payload names the sidebar category `chapter`
+PIPELINE_VERSION = "5"  # 5: excerpt vectors in the payload
 DOC_SUFFIXES = (".md", ".mdx")
 
 
@@ -139,12 +141,23 @@ class _Uploader:
             return
         batch, self.pending = self.pending, []
         embeddings = self.embedder.embed_passages([c.embedding_text for c, _ in batch])
+        self._add_excerpt_vectors(batch)
         self.store.upsert([StoredPoint(c.id, e, p) for (c, p), e in zip(batch, embeddings, strict=True)])
         self.report.chunks_upserted += len(batch)
         for chunk, _ in batch:
             self.remaining[chunk.source_path] -= 1
             if self.remaining[chunk.source_path] == 0:
                 self._finish(chunk.source_path)
+
+    def _add_excerpt_vectors(self, batch: list[tuple[Chunk, ChunkPayload]]) -> None:
+        """The vectors the book-excerpts answer compares a question with, embedded once here for all questions."""
+        texts = [embedding_texts(chunk.text, chunk.breadcrumb) for chunk, _ in batch]
+        vectors = self.embedder.embed_texts([t for group in texts for t in group]) if any(texts) else None
+        start = 0
+        for (_, payload), group in zip(batch, texts, strict=True):
+            rows = vectors[start : start + len(group)] if vectors is not None else np.zeros((0, self.embedder.dim))
+            payload["excerpt_vectors"] = pack_vectors(rows)
+            start += len(group)
 
     def _finish(self, path: str) -> None:
         if self.stale.get(path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel, excerpts_of
+from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel
+from rag.search.retrieval import Retriever
+from rag.text.excerpts import embedding_texts, excerpts_of
 
 LIDAR = """### LIDAR
 
@@ -67,9 +69,13 @@ def test_a_question_asking_what_something_is_prefers_its_definition(embedder, mo
     )
     candidates = excerpts_of(1, references) + excerpts_of(2, GLOSSARY + "\n**Gait**: a walking pattern.\n")
     composer = ExcerptComposer(embedder.embed_texts)
-    asked = {q: composer._scores(q, candidates) for q in ("what is ZMP?", "which papers cover ZMP?")}
+
+    def score(question):
+        return composer._scores(question, candidates, *composer._vectors(question, [(candidates, None)]))
+
+    asked = {q: score(q) for q in ("what is ZMP?", "which papers cover ZMP?")}
     monkeypatch.setattr(rag.answer.excerpts, "DEFINITION_BONUS", 1.0)
-    gain = {q: scores / composer._scores(q, candidates) for q, scores in asked.items()}
+    gain = {q: scores / score(q) for q, scores in asked.items()}
     # Only the definition of what was asked gains: not a sentence that names it before a colon, not another entry.
     assert [round(float(g), 2) for g in gain["what is ZMP?"]] == [1.0, 1.0, 1.2, 1.0]
     assert [round(float(g), 2) for g in gain["which papers cover ZMP?"]] == [1.0] * 4
@@ -91,3 +97,24 @@ def test_excerpt_model_streams_the_composition_word_by_word(embedder):
     deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
     assert events[0].type == "response.created" and events[-1].type == "response.completed"
     assert len(deltas) > 5 and "".join(deltas) == events[-1].response.output[0].content[0].text
+
+
+def test_ingest_stores_the_excerpt_vectors_so_a_question_embeds_only_itself(sample_store, embedder):
+    """The book's sentences are embedded once, at ingest: answering then embeds the question alone, and the
+    answer is the one composed from sentences embedded on the spot."""
+    question = "How does a humanoid robot keep its balance while walking?"
+    passages = Retriever(sample_store, embedder, 5, 0.3).search(question).passages
+    for p in passages:
+        assert p.excerpt_vectors is not None and len(p.excerpt_vectors) == len(embedding_texts(p.text, p.breadcrumb))
+    embedded: list[int] = []
+
+    def counting(texts):
+        embedded.append(len(texts))
+        return embedder.embed_texts(texts)
+
+    composer = ExcerptComposer(counting)
+    texts, contexts = [p.text for p in passages], [p.breadcrumb for p in passages]
+    stored = composer.compose(question, texts, contexts, [p.excerpt_vectors for p in passages])
+    assert embedded == [1]
+    assert stored and stored == composer.compose(question, texts, contexts)
+    assert embedded[1] == 1 + sum(len(embedding_texts(t, c)) for t, c in zip(texts, contexts, strict=True))

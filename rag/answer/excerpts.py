@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,8 +25,8 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
+from rag.text.excerpts import EMPHASIS, Excerpt, embedding_text, excerpts_of
 from rag.text.lexical import TermStats, content_terms
-from rag.text.sentences import LINE_PREFIX, line_prefix, split_markdown
 
 if TYPE_CHECKING:
     from rag.answer.agent import TutorContext
@@ -42,10 +41,6 @@ MAX_OVERLAP = 0.7
 # MIN_WORDS, and below the second share always.
 MIN_RELATIVE_SCORE = 0.75
 FLOOR_RELATIVE_SCORE = 0.5
-MAX_CODE_LINES = 12
-_LEAD_IN = re.compile(r":\s*$")
-_ROW = re.compile(r"^\s*\|")
-_EMPHASIS = re.compile(r"\*\*|__")
 # "What is ZMP?", "what's a node", "define URDF", "what does QoS stand for / mean"
 _ASKS_DEFINITION = re.compile(r"\bwhat(?:'s| is| are| does)\b|\bdefin|\bmean(?:s|ing)?\b|\bstand for\b", re.IGNORECASE)
 # An excerpt that opens by naming its subject and then defines it: "**ZMP (Zero Moment Point)**: Concept ...",
@@ -57,77 +52,6 @@ _DEFINES = re.compile(
 DEFINITION_BONUS = 1.2
 
 
-@dataclass(frozen=True)
-class Excerpt:
-    passage: int  # 1-based passage number
-    position: int  # order in the passage
-    text: str
-    terms: frozenset[str]
-    code: bool = False
-    context: str = ""
-
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
-
-
-def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
-    """The candidate excerpts of one passage: sentences, lists with their lead-in, table rows, short code,
-    and glossary entries ("**Term**" then ": definition"). `context` (the passage's breadcrumb) is embedded
-    with each excerpt, so "Limitations: expensive" is known to be about LIDAR."""
-    found: list[Excerpt] = []
-    lead_in: str | None = None
-    items: list[str] = []
-    header: list[str] = []
-
-    def add(body: str, code: bool = False) -> None:
-        body = body.strip() if code else " ".join(body.split())
-        if body and not body.endswith("?"):  # the book's own questions ("Check your understanding") answer nothing
-            found.append(Excerpt(passage, len(found), body, frozenset(content_terms(body)), code, context))
-
-    def flush() -> None:
-        nonlocal lead_in, items
-        if items:
-            joined = "; ".join(item.rstrip(".;") for item in items)
-            add(f"{lead_in} {joined}." if lead_in else f"{joined}.")
-        elif lead_in:
-            add(lead_in)
-        lead_in, items = None, []
-
-    for unit in split_markdown(text):
-        raw = unit.text
-        if unit.kind == "code":
-            flush()
-            if raw.count("\n") <= MAX_CODE_LINES:
-                add(raw, code=True)
-        elif unit.kind != "sentence":
-            flush()
-            header = [] if unit.kind == "heading" else header
-        elif _ROW.match(raw):
-            flush()
-            cells = [c.strip() for c in raw.strip().strip("|").split("|")]
-            if not header:
-                header = cells
-            else:
-                add(
-                    "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c).rstrip(".")
-                    + "."
-                )
-        elif raw.startswith(": ") and found and not found[-1].code and len(found[-1].text.split()) <= 8:
-            term = found.pop()  # a definition: "**Term**" on the line before
-            add(f"{term.text}: {raw[2:]}")
-        elif line_prefix(raw).strip():  # a list item
-            items.append(_EMPHASIS.sub("", LINE_PREFIX.sub("", raw)).strip())
-        elif _LEAD_IN.search(raw):
-            flush()
-            lead_in = raw.strip()
-        else:
-            flush()
-            add(raw)
-    flush()
-    return found
-
-
 class ExcerptComposer:
     """Chooses and orders excerpts for a question. `embed` maps texts to unit vectors."""
 
@@ -135,17 +59,25 @@ class ExcerptComposer:
         self.embed = embed
         self.stats = stats
 
-    def compose(self, question: str, passages: Sequence[str], contexts: Sequence[str] = ()) -> str:
-        """An answer of excerpts from `passages` (numbered from 1); `contexts` are their breadcrumbs."""
+    def compose(
+        self,
+        question: str,
+        passages: Sequence[str],
+        contexts: Sequence[str] = (),
+        vectors: Sequence[np.ndarray | None] = (),
+    ) -> str:
+        """An answer of excerpts from `passages` (numbered from 1); `contexts` are their breadcrumbs, `vectors`
+        their excerpts' vectors as ingest stored them (None: embedded now)."""
         contexts = list(contexts) or [""] * len(passages)
-        candidates = [
-            e
-            for n, (text, where) in enumerate(zip(passages, contexts, strict=True), 1)
-            for e in excerpts_of(n, text, where)
+        vectors = list(vectors) or [None] * len(passages)
+        groups = [
+            (excerpts_of(n, text, where), known)
+            for n, (text, where, known) in enumerate(zip(passages, contexts, vectors, strict=True), 1)
         ]
+        candidates = [e for found, _ in groups for e in found]
         if not candidates:
             return ""
-        scores = self._scores(question, candidates)
+        scores = self._scores(question, candidates, *self._vectors(question, groups))
         chosen: list[Excerpt] = []
         words = 0
         best = max(scores)
@@ -164,12 +96,27 @@ class ExcerptComposer:
             words += excerpt.words
         return _render(chosen)
 
-    def _scores(self, question: str, candidates: list[Excerpt]) -> np.ndarray:
-        """Closeness in meaning, plus the share of the question's (rarity-weighted) terms the excerpt holds,
-        with a small preference for the better-ranked passages, and for the definition of what a "what is"
-        question asks about."""
-        vectors = self.embed([question, *[f"{c.context}: {c.text}" if c.context else c.text for c in candidates]])
-        dense = vectors[1:] @ vectors[0]
+    def _vectors(
+        self, question: str, groups: list[tuple[list[Excerpt], np.ndarray | None]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector and one per candidate: stored ones where they fit the passage's excerpts (a
+        store ingested before they were stored has none), the others embedded with the question in one call."""
+        usable = [known is not None and len(known) == len(found) for found, known in groups]
+        missing = [embedding_text(e) for (found, _), ok in zip(groups, usable, strict=True) if not ok for e in found]
+        fresh = self.embed([question, *missing])
+        rest = iter(fresh[1:])
+        rows = [
+            row
+            for (found, known), ok in zip(groups, usable, strict=True)
+            for row in (known if ok and known is not None else [next(rest) for _ in found])
+        ]
+        return fresh[0], np.array(rows)
+
+    def _scores(self, question: str, candidates: list[Excerpt], asked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """Closeness in meaning (`asked`, the question's vector, against the candidates' `vectors`), plus the
+        share of the question's (rarity-weighted) terms the excerpt holds, with a small preference for the
+        better-ranked passages, and for the definition of what a "what is" question asks about."""
+        dense = vectors @ asked
         terms = set(content_terms(question))
         stats = self.stats() if self.stats else None
         weights = {t: stats.idf(t) if stats else 1.0 for t in terms}
@@ -188,7 +135,7 @@ class ExcerptComposer:
 def _defines(text: str, question_terms: set[str]) -> bool:
     """Does the excerpt open by defining something the question names (its subject's terms are all the
     question's: "Isaac Sim" for "what is Isaac Sim?", not "ORB-SLAM" for "what is SLAM?")?"""
-    found = _DEFINES.match(_EMPHASIS.sub("", text))
+    found = _DEFINES.match(EMPHASIS.sub("", text))
     subject = set(content_terms(found.group(1))) if found else set()
     return bool(subject) and subject <= question_terms
 
@@ -269,7 +216,11 @@ class ExcerptModel(Model):
     async def _events(self) -> list[Any]:
         passages = self.context.passages
         text = await asyncio.to_thread(
-            self.composer.compose, self.context.query, [p.text for p in passages], [p.breadcrumb for p in passages]
+            self.composer.compose,
+            self.context.query,
+            [p.text for p in passages],
+            [p.breadcrumb for p in passages],
+            [p.excerpt_vectors for p in passages],
         )
         return _response_events(text)
 

@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from rag.search.coverage import Coverage, assess
 from rag.search.embeddings import Embedder
 from rag.store import SearchMode, Store
-from rag.store.payload import ChunkPayload
+from rag.store.payload import ChunkPayload, unpack_vectors
 from rag.store.vectors import Embedding, SparseVector
 from rag.text.lexical import STOPWORDS, TermStats, term, words
 
@@ -49,6 +49,8 @@ class Passage:
     similarity: float  # cosine similarity of its dense vector to the question
     matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
     chapter: str = ""  # the book's sidebar category the page sits in
+    # Its book-excerpt candidates' vectors, embedded at ingest (None for a store ingested before them).
+    excerpt_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_hit(
@@ -66,6 +68,7 @@ class Passage:
             similarity=similarity,
             matched=matched,
             chapter=payload.get("chapter") or payload.get("title", ""),
+            excerpt_vectors=unpack_vectors(payload["excerpt_vectors"]) if "excerpt_vectors" in payload else None,
         )
 
 
