@@ -67,7 +67,9 @@ class Tutor:
         store = get_store(settings)
         try:
             store.verify_connection()
-            embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
+            # One ONNX thread: a question is one short text, requests run side by side on the cores, and a pool
+            # of intra-op threads spins after each call (it cost a third of a default answer's CPU).
+            embedder = Embedder(settings.embedding_model, settings.model_cache_dir, threads=1)
             return cls(settings, store, embedder, database=database)
         except BaseException:
             store.close()  # an embedded store stays locked while open: release it for the next attempt
@@ -183,7 +185,9 @@ class Tutor:
         checked."""
         first = provider(self.settings, profile)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback else [])]
-        context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query)
+        # A follow-up searched "question + previous" as two vectors: only a lone question's can be reused.
+        vector = result.vector if result.query == question else None
+        context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query, vector)
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)
             rewriter = CitationRewriter(0)

@@ -87,7 +87,7 @@ def test_excerpt_model_streams_the_composition_word_by_word(embedder):
     from rag.search.retrieval import Passage
 
     passage = Passage("p", LIDAR, "Sensors", "Sensors › LIDAR", "LIDAR", "", "s.md", 0.1, 0.5)
-    context = SimpleNamespace(query="What are the limitations of LIDAR?", passages=[passage])
+    context = SimpleNamespace(query="What are the limitations of LIDAR?", passages=[passage], query_vector=None)
     model = ExcerptModel(ExcerptComposer(embedder.embed_texts), context)
 
     async def run():
@@ -118,3 +118,7 @@ def test_ingest_stores_the_excerpt_vectors_so_a_question_embeds_only_itself(samp
     assert embedded == [1]
     assert stored and stored == composer.compose(question, texts, contexts)
     assert embedded[1] == 1 + sum(len(embedding_texts(t, c)) for t, c in zip(texts, contexts, strict=True))
+    # With the question's vector from the search as well, nothing is embedded at all.
+    asked = Retriever(sample_store, embedder, 5, 0.3).search(question).vector
+    assert composer.compose(question, texts, contexts, [p.excerpt_vectors for p in passages], asked) == stored
+    assert len(embedded) == 2

@@ -44,6 +44,7 @@ class TutorContext:
     retriever: Retriever
     passages: list[Passage] = field(default_factory=list)
     query: str = ""
+    query_vector: list[float] | None = None  # `query`'s dense vector, when the search embedded exactly it
 
     def add(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
         """Number new passages after the existing ones; a passage seen before keeps its number."""

@@ -65,9 +65,11 @@ class ExcerptComposer:
         passages: Sequence[str],
         contexts: Sequence[str] = (),
         vectors: Sequence[np.ndarray | None] = (),
+        asked: Sequence[float] | None = None,
     ) -> str:
         """An answer of excerpts from `passages` (numbered from 1); `contexts` are their breadcrumbs, `vectors`
-        their excerpts' vectors as ingest stored them (None: embedded now)."""
+        their excerpts' vectors as ingest stored them (None: embedded now), `asked` the question's vector if the
+        search has it already."""
         contexts = list(contexts) or [""] * len(passages)
         vectors = list(vectors) or [None] * len(passages)
         groups = [
@@ -77,7 +79,7 @@ class ExcerptComposer:
         candidates = [e for found, _ in groups for e in found]
         if not candidates:
             return ""
-        scores = self._scores(question, candidates, *self._vectors(question, groups))
+        scores = self._scores(question, candidates, *self._vectors(question, groups, asked))
         chosen: list[Excerpt] = []
         words = 0
         best = max(scores)
@@ -97,20 +99,26 @@ class ExcerptComposer:
         return _render(chosen)
 
     def _vectors(
-        self, question: str, groups: list[tuple[list[Excerpt], np.ndarray | None]]
+        self,
+        question: str,
+        groups: list[tuple[list[Excerpt], np.ndarray | None]],
+        asked: Sequence[float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The question's vector and one per candidate: stored ones where they fit the passage's excerpts (a
-        store ingested before they were stored has none), the others embedded with the question in one call."""
+        """The question's vector (`asked`, or embedded) and one per candidate: stored ones where they fit the
+        passage's excerpts (a store ingested before they were stored has none), the others embedded with the
+        question in one call. Nothing is embedded when the search and ingest have done it all."""
         usable = [known is not None and len(known) == len(found) for found, known in groups]
         missing = [embedding_text(e) for (found, _), ok in zip(groups, usable, strict=True) if not ok for e in found]
-        fresh = self.embed([question, *missing])
-        rest = iter(fresh[1:])
+        texts = [question, *missing] if asked is None else missing
+        fresh = self.embed(texts) if texts else np.zeros((0, 0))
+        question_vector = fresh[0] if asked is None else np.asarray(asked, dtype=np.float32)
+        rest = iter(fresh[1:] if asked is None else fresh)
         rows = [
             row
             for (found, known), ok in zip(groups, usable, strict=True)
             for row in (known if ok and known is not None else [next(rest) for _ in found])
         ]
-        return fresh[0], np.array(rows)
+        return question_vector, np.array(rows)
 
     def _scores(self, question: str, candidates: list[Excerpt], asked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Closeness in meaning (`asked`, the question's vector, against the candidates' `vectors`), plus the
@@ -221,6 +229,7 @@ class ExcerptModel(Model):
             [p.text for p in passages],
             [p.breadcrumb for p in passages],
             [p.excerpt_vectors for p in passages],
+            self.context.query_vector,
         )
         return _response_events(text)
 

@@ -105,7 +105,9 @@ def bm25_dir(cache_dir: Path) -> Path:
 class Embedder:
     """Query and passage embeddings (dense + BM25) and token counts for one model."""
 
-    def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, cache_dir: Path | None = None):
+    def __init__(
+        self, model_name: str = DEFAULT_EMBEDDING_MODEL, cache_dir: Path | None = None, threads: int | None = None
+    ):
         cache_dir = cache_dir or Path.home() / ".cache" / "textbook-tutor" / "models"
         self.model_name = model_name
         if model_name == DEFAULT_EMBEDDING_MODEL:
@@ -120,11 +122,11 @@ class Embedder:
                     model_file="model.onnx",
                 )
             # Loaded on first use: a no-op re-ingest only needs the tokenizer.
-            self._dense = TextEmbedding(model_name, specific_model_path=str(folder), lazy_load=True)
+            self._dense = TextEmbedding(model_name, specific_model_path=str(folder), lazy_load=True, threads=threads)
             self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         else:
             try:
-                self._dense = TextEmbedding(model_name, cache_dir=str(cache_dir), lazy_load=False)
+                self._dense = TextEmbedding(model_name, cache_dir=str(cache_dir), lazy_load=False, threads=threads)
             except Exception as exc:  # fastembed raises plain ValueError/OSError for unknown or unreachable models
                 raise EmbeddingError(
                     f"EMBEDDING_MODEL={model_name!r} could not be loaded ({exc}). Use {DEFAULT_EMBEDDING_MODEL} "
@@ -134,7 +136,7 @@ class Embedder:
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         self.dim = self._dense.embedding_size
-        self._sparse = SparseTextEmbedding(BM25_MODEL, specific_model_path=str(bm25_dir(cache_dir)))
+        self._sparse = SparseTextEmbedding(BM25_MODEL, specific_model_path=str(bm25_dir(cache_dir)), threads=threads)
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:

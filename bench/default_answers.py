@@ -1,0 +1,112 @@
+"""The default answer (book excerpts, no keys) over REST: the app's CPU per question, and latency under load.
+
+Ingests `--source` (the physical-ai-textbook of ../shared when present, else the sample book) into a temporary
+embedded store, starts the real app (`chainlit run app.py`) with the rate limit off (RATE_LIMIT_PER_MINUTE=0:
+the benchmark asks far more than a student may), then:
+- `--sequential` questions one after another: the app process's CPU time (from /proc) per question;
+- `--concurrency` questions at once, `--rounds` times: the time to the whole answer (`POST /api/v1/chat`).
+Every request is a new chat. Errors are counted by HTTP status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from itertools import cycle, islice
+from pathlib import Path
+
+import httpx
+
+from bench.common import REPO, percentiles
+from harness.app import SAMPLE_DOCS, App
+
+SHARED_BOOK = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"
+QUESTIONS = [
+    "What is a ROS 2 node?",
+    "How do topics differ from services in ROS 2?",
+    "What does a URDF file describe?",
+    "How does a humanoid robot keep its balance while walking?",
+    "What is the zero moment point?",
+    "How do I launch several nodes at once?",
+    "What sensors does a humanoid robot use to perceive its surroundings?",
+    "What is Isaac Sim used for?",
+    "How does Gazebo simulate physics?",
+    "What is a vision-language-action model?",
+]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+async def ask(client: httpx.AsyncClient, url: str, question: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = await client.post(url, json={"content": question})
+    return (time.perf_counter() - started) * 1000, response.status_code
+
+
+async def sequential(url: str, questions: list[str]) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    async with httpx.AsyncClient(timeout=120) as client:
+        for question in questions:
+            statuses[(await ask(client, url, question))[1]] += 1
+    return statuses
+
+
+async def concurrent(url: str, questions: list[str], rounds: int) -> tuple[list[float], Counter[int]]:
+    times: list[float] = []
+    statuses: Counter[int] = Counter()
+    limits = httpx.Limits(max_connections=len(questions))
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        for _ in range(rounds):
+            for result in await asyncio.gather(*(ask(client, url, q) for q in questions), return_exceptions=True):
+                if isinstance(result, BaseException):
+                    statuses[0] += 1  # no HTTP answer at all
+                else:
+                    times.append(result[0])
+                    statuses[result[1]] += 1
+    return times, statuses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", type=Path, default=SHARED_BOOK if SHARED_BOOK.exists() else SAMPLE_DOCS)
+    parser.add_argument("--sequential", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant")}
+        subprocess.run([sys.executable, "-m", "ingest", "--source", str(args.source)], env=env, check=True)
+        app = App(data, RATE_LIMIT_PER_MINUTE="0")
+        url = app.url + "/api/v1/chat"
+        try:
+            asyncio.run(sequential(url, QUESTIONS[:3]))  # warm-up
+            before = cpu_seconds(app.process.pid)
+            statuses = asyncio.run(sequential(url, list(islice(cycle(QUESTIONS), args.sequential))))
+            per_question = (cpu_seconds(app.process.pid) - before) / args.sequential * 1000
+            print(
+                f"{args.source}: {args.sequential} questions in a row, app CPU {per_question:.0f} ms a question, "
+                f"statuses {dict(statuses)}"
+            )
+            times, statuses = asyncio.run(
+                concurrent(url, list(islice(cycle(QUESTIONS), args.concurrency)), args.rounds)
+            )
+            print(
+                f"{args.concurrency} at once x {args.rounds}: time to the answer {percentiles(times)} ms, "
+                f"statuses {dict(statuses)}"
+            )
+        finally:
+            app.stop()
+
+
+if __name__ == "__main__":
+    main()
