@@ -71,9 +71,15 @@ class LocalLLMServer:
         self.base_url = ""
         self.log_path: Path | None = None
         self._stopping = False  # stopped on purpose: its exit is no crash
+        self._starting = threading.Lock()
 
     def start(self) -> str:
-        """Start the server and return its /v1 base URL."""
+        """Start the server (once, whoever asks at the same time: a question, the health check) and return its
+        /v1 base URL."""
+        with self._starting:
+            return self._start()
+
+    def _start(self) -> str:
         if self.process is not None and self.process.poll() is None:
             return self.base_url
         model = bundled_model_path()
