@@ -148,23 +148,33 @@ class Embedder:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
     def embed_passages(self, texts: list[str]) -> list[Embedding]:
-        """Embeddings in the order of `texts`. Texts are embedded shortest first in small batches: a batch is
-        padded to its longest text, so grouping similar lengths saves a third of the time on mixed lengths."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        ordered = [texts[i] for i in order]
+        """Embeddings in the order of `texts`, embedded shortest first (`_shortest_first`)."""
+        order, ordered = _shortest_first(texts)
         dense = self._dense.passage_embed(ordered, batch_size=PASSAGE_BATCH)
         sparse = self._sparse.passage_embed(ordered, batch_size=PASSAGE_BATCH)
         embedded = {i: Embedding(d.tolist(), _sparse(s)) for i, d, s in zip(order, dense, sparse, strict=True)}
         return [embedded[i] for i in range(len(texts))]
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
-        """Unit-length dense vectors of short texts (sentences), one row each: dot products are cosines."""
-        return np.array(list(self._dense.passage_embed(texts, batch_size=PASSAGE_BATCH)))
+        """Unit-length dense vectors of short texts (sentences), one row each in the order of `texts`: dot
+        products are cosines. Embedded shortest first, like passages (ingest sends thousands)."""
+        order, ordered = _shortest_first(texts)
+        rows = np.array(list(self._dense.passage_embed(ordered, batch_size=PASSAGE_BATCH)))
+        result = np.empty_like(rows)
+        result[order] = rows
+        return result
 
     def embed_query(self, text: str) -> Embedding:
         dense = next(iter(self._dense.query_embed(text)))
         sparse = next(iter(self._sparse.query_embed(text)))
         return Embedding(dense.tolist(), _sparse(sparse))
+
+
+def _shortest_first(texts: list[str]) -> tuple[list[int], list[str]]:
+    """The texts' indexes by length, and the texts in that order. A batch is padded to its longest text, so
+    grouping similar lengths saves a third to a half of the time on mixed lengths."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    return order, [texts[i] for i in order]
 
 
 def _sparse(embedding: Any) -> SparseVector:
