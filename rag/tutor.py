@@ -335,8 +335,8 @@ class TutorHolder:
             if self._tutor is None:
                 try:
                     self._tutor = await asyncio.to_thread(self._factory, self.settings)
-                except (StoreError, EmbeddingError) as exc:
-                    raise TutorError("qdrant" if isinstance(exc, StoreError) else "embeddings", str(exc)) from None
+                except (StoreError, EmbeddingError) as exc:  # each says its own service
+                    raise TutorError(exc.kind, str(exc)) from None
             return self._tutor
 
     def close(self) -> None:
