@@ -28,10 +28,10 @@ from web.datalayer import TutorDataLayer
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
-access = Access.from_settings(settings)
+database = Database(settings)
+access = Access.from_settings(settings, database)
 os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
 chainlit_config.project.allow_origins[:] = settings.origins  # same origin only, unless ALLOWED_ORIGINS says more
-database = Database(settings)
 server.state.tutors = TutorHolder(settings, factory=lambda s: Tutor.from_settings(s, database))
 mount_api(server, access)
 
@@ -143,7 +143,7 @@ async def on_message(message: cl.Message) -> None:
     if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
         await cl.Message(content=display.INSTRUCTOR_LINK).send()
         return
-    wait = access.limiter.check(identity.id)
+    wait = await access.limiter.check(identity.id)
     if wait is not None:
         await cl.Message(content=display.rate_limited(wait, settings.rate_limit_per_minute)).send()
         return

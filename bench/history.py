@@ -32,7 +32,7 @@ from rag.chats.history import Asked, History, now
 from rag.config import load_settings
 from rag.search.retrieval import Passage
 from web.datalayer import TutorDataLayer
-from web.storage import LocalStorage
+from web.storage import FolderStorage
 
 PASSAGE = Passage(
     "p",
@@ -101,7 +101,7 @@ async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-history-"))
     settings = load_settings(data_dir=folder, database_url=args.database_url)
     database = Database(settings)
-    layer = TutorDataLayer(database, LocalStorage(folder / "files", "s" * 40))
+    layer = TutorDataLayer(database, FolderStorage(folder / "files", "s" * 40))
     history = History(database)
     user = await layer.create_user(User(identifier="heavy-user", metadata={"role": "student"}))
     assert user is not None

@@ -32,7 +32,7 @@ from rag.search.retrieval import Retriever
 from rag.store import EdgeStore
 from web.datalayer import TutorDataLayer
 from web.instructor import templates
-from web.storage import LocalStorage
+from web.storage import FolderStorage
 
 QUESTIONS = [
     "What is the zero moment point?",
@@ -91,7 +91,7 @@ async def main(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     await seed(
         History(database),
-        TutorDataLayer(database, LocalStorage(folder / "files", "s" * 40)),
+        TutorDataLayer(database, FolderStorage(folder / "files", "s" * 40)),
         retriever,
         embedder,
         args.questions,

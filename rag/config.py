@@ -50,6 +50,7 @@ HINTS: dict[str, str] = {
     "STUDENT_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
     "INSTRUCTOR_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
     "RATE_LIMIT_PER_MINUTE": "a whole number of questions per minute per user, 0 for no limit, e.g. 30",
+    "REDIS_URL": "redis://host:6379/0 to share the rate limit between app processes (or unset: each counts its own)",
     "ALLOWED_ORIGINS": "comma-separated origins allowed to call the app from other sites, e.g. https://book.example",
     "CHAINLIT_AUTH_SECRET": (
         "a long random string, e.g. from `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
@@ -106,6 +107,7 @@ class Settings(BaseSettings):
     student_profiles: str = "*"
     instructor_profiles: str = "*"
     rate_limit_per_minute: int = Field(30, ge=0)
+    redis_url: str | None = None  # shares the rate limit between app processes
     allowed_origins: str = ""
     chainlit_auth_secret: SecretStr | None = None
     api_token: SecretStr | None = None
@@ -119,6 +121,7 @@ class Settings(BaseSettings):
         "openai_api_key",
         "gemini_api_key",
         "database_url",
+        "redis_url",
         "users_file",
         "chainlit_auth_secret",
         "api_token",
@@ -128,6 +131,13 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         """`KEY=` in a `.env` means "not set", not "set to the empty string"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _is_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value.strip()).scheme not in ("redis", "rediss", "redis+unix"):
+            raise ValueError(f"{value!r} is not a redis://, rediss:// or redis+unix:// URL")
+        return value.strip() if value else value
 
     @field_validator("qdrant_cluster_endpoint", "gemini_base_url", "local_llm_base_url", "openai_base_url")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Service = Literal["qdrant", "llm", "embeddings", "database"]
+Service = Literal["qdrant", "llm", "embeddings", "database", "redis"]
 
 
 class ServiceError(RuntimeError):

@@ -3,11 +3,15 @@ the profiles each role may pick, and the users file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from rag.config import CHAINLIT_FAKE_OPENAI_KEY, load_settings
+from harness.ports import free_port
+from harness.redis import Redis
+from rag.chats.database import Database
+from rag.config import CHAINLIT_FAKE_OPENAI_KEY, ConfigError, Settings, load_settings
 from rag.identity import (
     VISITOR_COOKIE,
     UsersFile,
@@ -22,6 +26,10 @@ from web.access import Access
 from web.ratelimit import RateLimiter
 
 QUESTION = {"content": "What is a ROS 2 node?"}
+
+
+def access_of(settings: Settings) -> Access:
+    return Access.from_settings(settings, Database(settings))
 
 
 @pytest.fixture
@@ -58,8 +66,9 @@ def test_over_the_rate_limit_is_429_with_retry_after(tutor_factory, env):
     limited = client.post("/api/v1/chat", json=QUESTION)
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
     assert api_client(tutor_factory).post("/api/v1/chat", json=QUESTION).status_code == 200  # per identity
-    limiter = RateLimiter(2, window=60)
-    assert [limiter.check("a", now) for now in (0, 1, 2)] == [None, None, 58] and limiter.check("a", 61) is None
+    limiter = RateLimiter(2)
+    waits = [asyncio.run(limiter.check("a")) for _ in range(3)]
+    assert waits[:2] == [None, None] and 59 <= waits[2] <= 60 and asyncio.run(limiter.check("b")) is None
 
 
 @pytest.fixture
@@ -86,7 +95,6 @@ def test_with_login_configured_rest_callers_need_a_token(tutor_factory, users_fi
 
 
 def test_login_without_a_secret_names_the_variable(users_file, env):
-    from rag.config import ConfigError
 
     env(USERS_FILE=str(users_file))
     with pytest.raises(ConfigError, match="CHAINLIT_AUTH_SECRET is not set but login is configured"):
@@ -98,8 +106,8 @@ def test_login_without_a_secret_names_the_variable(users_file, env):
 
 def test_zero_config_generates_and_keeps_its_secret(tmp_path, env):
     env(DATA_DIR=str(tmp_path / "data"))
-    first = Access.from_settings(load_settings()).secret
-    assert len(first) >= 40 and Access.from_settings(load_settings()).secret == first
+    first = access_of(load_settings()).secret
+    assert len(first) >= 40 and access_of(load_settings()).secret == first
     assert oct((tmp_path / "data" / "auth-secret").stat().st_mode & 0o777) == "0o600"
 
 
@@ -124,7 +132,7 @@ def test_zero_config_generates_and_keeps_its_secret(tmp_path, env):
 )
 def test_profiles_offered_by_role(env, tmp_path, variables, role, offered):
     env(DATA_DIR=str(tmp_path), **variables)
-    assert Access.from_settings(load_settings()).offered(role) == offered
+    assert access_of(load_settings()).offered(role) == offered
 
 
 def test_users_file_cli(tmp_path, monkeypatch, capsys):
@@ -140,3 +148,29 @@ def test_users_file_cli(tmp_path, monkeypatch, capsys):
     assert users_main(["--file", str(path), "add", "sam", "--password-stdin"]) == 2
     assert users_main(["--file", str(path), "remove", "ian"]) == 0 and UsersFile(path).load() == {}
     assert users_main(["--file", str(path), "token", "nobody"]) == 2 and "no user" in capsys.readouterr().err
+
+
+def test_with_redis_every_process_shares_one_limit():
+    redis = Redis()
+    try:
+        first, second = RateLimiter(2, redis.url), RateLimiter(2, redis.url)  # two app processes' limiters
+
+        async def ask() -> list[float | None]:
+            return [await first.check("a"), await second.check("a"), await second.check("a"), await first.check("b")]
+
+        waits = asyncio.run(ask())
+        assert waits[:2] == [None, None] and waits[2] is not None and 59 <= waits[2] <= 60 and waits[3] is None
+    finally:
+        redis.stop()
+
+
+def test_an_unreachable_redis_is_a_503_naming_redis_url(tutor_factory, env):
+    env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    refused = api_client(tutor_factory).post("/api/v1/chat", json=QUESTION)
+    assert refused.status_code == 503 and "REDIS_URL" in refused.json()["detail"]
+
+
+def test_a_malformed_redis_url_names_the_variable(env):
+    env(REDIS_URL="localhost:6379")
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_settings()

@@ -20,7 +20,7 @@ from rag.chats.history import ChatNotFound
 from rag.config import load_settings
 from tests.conftest import build_tutor
 from web.datalayer import TutorDataLayer
-from web.storage import LocalStorage
+from web.storage import DatabaseStorage, FolderStorage, storage_for
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,9 @@ def test_not_covered_answers_are_recorded_too(settings, sample_store, embedder):
 
 @pytest.fixture
 def layer(settings):
-    return TutorDataLayer(Database(settings), LocalStorage(settings.data_dir / "files", "s" * 32))
+    """SQLite keeps element files in DATA_DIR, PostgreSQL in its `files` table."""
+    database = Database(settings)
+    return TutorDataLayer(database, storage_for(settings, database, "s" * 32))
 
 
 def step(thread_id: str, step_id: str, output: str, created: str, kind: str = "assistant_message") -> dict:
@@ -159,23 +161,28 @@ def test_elements_are_stored_and_read_through_signed_urls(layer, settings):
         element.thread_id = "thread-e"
         await layer.create_element(element)
         thread = await layer.get_thread("thread-e")
+        content = await layer.storage.read(thread["elements"][0]["objectKey"])
         await layer.delete_thread("thread-e")
-        return thread, element
+        with pytest.raises(FileNotFoundError):  # deleting the thread deleted its file
+            await layer.storage.read(thread["elements"][0]["objectKey"])
+        return thread, content
 
-    thread, element = run(scenario(), layer.database)
+    thread, content = run(scenario(), layer.database)
     [stored] = thread["elements"]
     url = stored["url"]
     assert url.startswith("/api/v1/files/") and "signature=" in url and stored["forId"] == "s-e"
-    key = stored["objectKey"]
-    assert not (settings.data_dir / "files" / key).exists()  # deleting the thread deleted its file
+    assert content[0] == b"**Nodes** run code."
+    expected = FolderStorage if settings.database_url is None else DatabaseStorage
+    assert isinstance(layer.storage, expected)
 
 
 def test_a_signed_url_opens_only_its_own_file(tmp_path):
-    storage = LocalStorage(tmp_path, "secret" * 8)
+    storage = FolderStorage(tmp_path, "secret" * 8)
     run(storage.upload_file("u/e/[1]", "passage", mime="text/plain"))
     url = run(storage.get_read_url("u/e/[1]"))
     expires, signature = (part.split("=")[1] for part in url.split("?")[1].split("&"))
-    assert storage.verify("u/e/[1]", int(expires), signature) and storage.read("u/e/[1]") == (b"passage", "text/plain")
+    assert storage.verify("u/e/[1]", int(expires), signature)
+    assert run(storage.read("u/e/[1]")) == (b"passage", "text/plain")
     assert not storage.verify("u/e/[2]", int(expires), signature)  # another file with the same signature
     assert not storage.verify("u/e/[1]", int(time.time()) - 1, storage.sign("u/e/[1]", int(time.time()) - 1))
     with pytest.raises(ValueError):

@@ -26,7 +26,7 @@ from rag.tutor import Tutor
 from tests.api_client import api_client
 from tests.conftest import build_tutor
 from web.datalayer import TutorDataLayer
-from web.storage import LocalStorage
+from web.storage import FolderStorage
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +102,7 @@ def seeded(tmp_path_factory, sample_store, embedder):
     settings = load_settings(data_dir=tmp_path_factory.mktemp("instructor"), local_llm_base_url="http://127.0.0.1:9/v1")
     model = ScriptedModel([ModelStep.respond(half_invented)] * 1000)
     tutor = build_tutor(sample_store, embedder, model, settings, pooled=True)
-    layer = TutorDataLayer(tutor.database, LocalStorage(settings.data_dir / "files", "s" * 40))
+    layer = TutorDataLayer(tutor.database, FolderStorage(settings.data_dir / "files", "s" * 40))
     counts = asyncio.run(seed(tutor, layer))
     return tutor, counts
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from chainlit.auth.cookie import get_token_from_cookies
 
+from rag.chats.database import Database
 from rag.config import Settings
 from rag.identity import VISITOR_COOKIE, Identity, Role, auth_secret, identity_from_token, visitor_from_cookie
 from rag.llm.providers import ProviderName, configured_providers
 from web.ratelimit import RateLimiter
-from web.storage import LocalStorage
+from web.storage import SignedStorage, storage_for
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
@@ -23,16 +24,16 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 class Access:
     settings: Settings
     secret: str
-    storage: LocalStorage
+    storage: SignedStorage
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.settings.rate_limit_per_minute)
+        self.limiter = RateLimiter(self.settings.rate_limit_per_minute, self.settings.redis_url)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Access:
+    def from_settings(cls, settings: Settings, database: Database) -> Access:
         secret = auth_secret(settings)
-        return cls(settings, secret, LocalStorage(settings.data_dir / "files", secret))
+        return cls(settings, secret, storage_for(settings, database, secret))
 
     def offered(self, role: Role) -> list[ProviderName]:
         """The profiles a role may pick: an explicit LLM_PROVIDER is the only one offered; otherwise every

@@ -168,7 +168,7 @@ async def _start(
 ) -> tuple[Tutor, str, Identity]:
     """Who asks, within their rate limit, about a chat that is theirs (or new)."""
     identity = caller(request, access)
-    wait = access.limiter.check(identity.id)
+    wait = await access.limiter.check(identity.id)
     if wait is not None:
         raise HTTPException(
             429, f"Too many questions: wait {math.ceil(wait)} s.", headers={"Retry-After": str(math.ceil(wait))}
@@ -238,7 +238,7 @@ async def element_file(object_key: str, access: AccessDep, expires: int = 0, sig
     if not storage.verify(object_key, expires, signature):
         raise HTTPException(403, "This link has expired or is not valid: reopen the chat.")
     try:
-        content, mime = await asyncio.to_thread(storage.read, object_key)
+        content, mime = await storage.read(object_key)
     except (FileNotFoundError, ValueError):
         raise HTTPException(404, "This file is no longer stored.") from None
     return Response(content, media_type=mime, headers={"Cache-Control": "private, max-age=3600"})

@@ -15,11 +15,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-from chainlit.data.storage_clients.base import BaseStorageClient
 from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from rag.chats.database import Database
+from web.storage import SignedStorage
 
 if TYPE_CHECKING:
     from chainlit.step import StepDict
@@ -41,9 +41,9 @@ def _parsed(value: Any, default: Any) -> Any:
 
 
 class TutorDataLayer(SQLAlchemyDataLayer):
-    def __init__(self, database: Database, storage: BaseStorageClient):
+    def __init__(self, database: Database, storage: SignedStorage):
         super().__init__(conninfo=database.engine.url.render_as_string(hide_password=False), storage_provider=storage)
-        self.database = database
+        self.database, self.storage = database, storage
         self.engine = database.engine  # one engine for the whole app, not a second pool
         self.async_session = async_sessionmaker(bind=self.engine, expire_on_commit=False)
 

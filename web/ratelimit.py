@@ -1,27 +1,55 @@
-"""Questions per minute per identity: a sliding window in memory (each app process counts its own)."""
+"""Questions per minute per identity, counted by the `limits` library in a moving window.
+
+Without REDIS_URL the counts live in this process's memory, so each app process of a deployment allows the full
+limit on its own. With REDIS_URL they live in Redis, and every process shares them: adding processes does not
+multiply the limit.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import deque
+
+from limits import RateLimitItemPerMinute
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+
+from rag.config import mask_url
+from rag.errors import ServiceError
+
+MEMORY = "async+memory://"
+NAMESPACE = "questions"
+
+
+class RateLimitStoreError(ServiceError):
+    kind = "redis"
+
+
+def storage_uri(redis_url: str | None) -> str:
+    """`limits`' URI for REDIS_URL (redis://, rediss:// or redis+unix://), or this process's memory."""
+    return f"async+{redis_url}" if redis_url else MEMORY
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, window: float = 60.0):
-        self.per_minute, self.window = per_minute, window
-        self._asked: dict[str, deque[float]] = {}
+    def __init__(self, per_minute: int, redis_url: str | None = None):
+        self.per_minute = per_minute
+        self.shared = redis_url is not None
+        self._where = mask_url(redis_url) if redis_url else "memory"
+        self._item = RateLimitItemPerMinute(per_minute)
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri(redis_url), wrap_exceptions=True))
 
-    def check(self, who: str, now: float | None = None) -> float | None:
-        """Count a question; None if allowed, else the seconds until the next one is."""
+    async def check(self, who: str) -> float | None:
+        """Count a question; None if allowed, else the seconds until the next one is. Raises
+        `RateLimitStoreError` when Redis cannot be reached: the limit is not silently dropped."""
         if self.per_minute <= 0:
             return None
-        now = time.monotonic() if now is None else now
-        asked = self._asked.setdefault(who, deque())
-        while asked and asked[0] <= now - self.window:
-            asked.popleft()
-        if len(asked) >= self.per_minute:
-            return asked[0] + self.window - now
-        asked.append(now)
-        if len(self._asked) > 10_000:  # forget idle identities
-            self._asked = {k: v for k, v in self._asked.items() if v and v[-1] > now - self.window}
-        return None
+        try:
+            if await self._limiter.hit(self._item, NAMESPACE, who):
+                return None
+            stats = await self._limiter.get_window_stats(self._item, NAMESPACE, who)
+        except StorageError as exc:
+            raise RateLimitStoreError(
+                f"The rate-limit store, Redis at {self._where}, is unavailable: {exc.storage_error!r:.200}. "
+                "Check REDIS_URL and that the Redis server runs (or unset REDIS_URL to count in each process)."
+            ) from None
+        return max(stats.reset_time - time.time(), 0.1)

@@ -4,7 +4,8 @@ SQLite in DATA_DIR by default (zero config), PostgreSQL when DATABASE_URL is set
 app itself on first use, the same on both. Chainlit's tables (users, threads, steps, elements, feedbacks) keep
 Chainlit's column names; JSON goes into TEXT columns so one schema serves both databases. `chats` records who
 owns a chat (the REST API's `chat_id` included); `answers` records every answer with what the instructor view
-needs. The Agents SDK's session tables (`agent_sessions`, `agent_messages`) are created by the SDK, in `ready()`.
+needs; `files` holds element files when the database is shared. The Agents SDK's session tables
+(`agent_sessions`, `agent_messages`) are created by the SDK, in `ready()`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,14 @@ feedbacks = Table(
     Column("threadId", Text, ForeignKey("threads.id", ondelete="CASCADE"), nullable=False),
     Column("value", Integer, nullable=False),
     Column("comment", Text),
+)
+files = Table(  # element files (citation panels) when DATABASE_URL is set: web.storage.database
+    "files",
+    metadata,
+    Column("objectKey", Text, primary_key=True),
+    Column("mime", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("createdAt", Text, nullable=False),
 )
 chats = Table(
     "chats",
