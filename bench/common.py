@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import statistics
 import sys
@@ -18,6 +19,12 @@ from rag.store.vectors import Embedding, SparseVector
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "eval" / "scifact"
 CACHE = Path.home() / ".cache" / "textbook-tutor" / "bench"
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float]) -> str:

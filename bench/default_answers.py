@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import REPO, percentiles
+from bench.common import REPO, cpu_seconds, percentiles
 from harness.app import SAMPLE_DOCS, App
 
 SHARED_BOOK = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"
@@ -39,11 +39,6 @@ QUESTIONS = [
     "How does Gazebo simulate physics?",
     "What is a vision-language-action model?",
 ]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 async def ask(client: httpx.AsyncClient, url: str, question: str) -> tuple[float, int]:

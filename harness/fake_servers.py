@@ -34,6 +34,12 @@ class LocalServer:
             def do_POST(self) -> None:
                 handle("POST", self)
 
+            def do_PUT(self) -> None:
+                handle("PUT", self)
+
+            def do_DELETE(self) -> None:
+                handle("DELETE", self)
+
             def log_message(self, *args: Any) -> None:
                 pass
 

@@ -4,8 +4,6 @@ with the bundled local LLM and the sample book ingested into a temporary store."
 from __future__ import annotations
 
 import contextlib
-import re
-import shutil
 import sqlite3
 import time
 import urllib.error
@@ -16,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from harness.app import App, http, ingest_sample
+from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
 from harness.fake_servers import FakeOpenAI
 from tests.conftest import REPO, crashes
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 OUTPUT = REPO / "test-output"
 
 
@@ -40,56 +38,12 @@ def app(data):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--headless",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with launch() as browser:
         yield browser
-        browser.close()
-
-
-def open_chat(browser, app):
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    page.goto(app.url)
-    page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
-    return page
-
-
-def ask(page, question: str) -> None:
-    page.locator("#chat-input").fill(question)
-    page.locator("#chat-submit").click()
-
-
-def last_answer(page):
-    return page.locator('[data-step-type="assistant_message"]').last
-
-
-MODEL_LINE = re.compile(r"\w+: [\w.-]+ · \d+\.\d s")
-
-
-def wait_done(page, timeout: float = 120) -> str:
-    """The answer is done when its model line (provider: model · seconds) appears."""
-    page.get_by_text(MODEL_LINE).or_(page.get_by_text("Not covered by the textbook")).last.wait_for(
-        timeout=timeout * 1000
-    )
-    return last_answer(page).inner_text()
 
 
 def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browser, app):
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     page.get_by_text("Balance").click()
     text = wait_done(page)
     assert "[1]" in text and "Sources:" in text and "excerpts: book-excerpts" in text
@@ -111,7 +65,7 @@ def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browse
 
 
 def test_experimental_model_streams_its_answer_token_by_token(browser, app):
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     page.locator("#chat-profiles").click()
     page.locator('[data-test="select-item:SmolLM2 (experimental)"]').click()
     page.get_by_text("ROS 2 topics").click()
@@ -132,7 +86,7 @@ def test_experimental_model_streams_its_answer_token_by_token(browser, app):
 
 
 def test_a_crashed_model_server_is_reported_in_the_chat(browser, app):
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     page.locator("#chat-profiles").click()
     page.locator('[data-test="select-item:SmolLM2 (experimental)"]').click()
     ask(page, "What is a ROS 2 node?")  # the model server runs from here on
@@ -158,7 +112,7 @@ def model_server_pid(app: App) -> int:
 
 
 def test_off_topic_question_shows_not_covered(browser, app):
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     ask(page, "What is the best recipe for sourdough bread?")
     text = wait_done(page)
     assert "Not covered by the textbook" in text and "Sources:" not in text
@@ -167,7 +121,7 @@ def test_off_topic_question_shows_not_covered(browser, app):
 
 
 def test_two_chats_at_once_see_their_own_sources(browser, app):
-    first, second = open_chat(browser, app), open_chat(browser, app)
+    first, second = open_chat(browser, app.url), open_chat(browser, app.url)
     ask(first, "What is the zero moment point?")
     ask(second, "How do I describe a robot's links and joints in URDF?")
     first_text, second_text = wait_done(first), wait_done(second)
@@ -181,7 +135,7 @@ def test_two_chats_at_once_see_their_own_sources(browser, app):
 
 def test_html_in_the_corpus_never_runs(browser, app, data):
     """Passage and answer text render as text: a script tag typed by a user does nothing either."""
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
     ask(page, "What is a ROS 2 node? <img src=x onerror=alert(1)><script>alert(2)</script>")
     wait_done(page)
@@ -205,7 +159,7 @@ def test_unsupported_sentences_are_marked_with_a_legend(browser, data):
     ingest_sample(data / "qdrant-b")  # the module's app holds the first store
     app = App(data, LOCAL_LLM_BASE_URL=fake.base_url, LOCAL_LLM_MODEL="fake-model", QDRANT_PATH=str(data / "qdrant-b"))
     try:
-        page = open_chat(browser, app)
+        page = open_chat(browser, app.url)
         ask(page, "What is a ROS 2 node?")
         text = wait_done(page)
         marked = last_answer(page).locator('a[href="#not-in-book"]')
@@ -224,7 +178,7 @@ def test_unsupported_sentences_are_marked_with_a_legend(browser, data):
 
 def test_history_resumes_with_its_citations_and_feedback_and_stays_private(browser, app, data):
     question = "What is the zero moment point?"
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     ask(page, question)
     wait_done(page)
     last_answer(page).locator(".negative-feedback-off").click()
@@ -245,7 +199,7 @@ def test_history_resumes_with_its_citations_and_feedback_and_stays_private(brows
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "resumed-chat.png"), full_page=True)
     page.context.close()
-    stranger = open_chat(browser, app)  # another browser: another visitor
+    stranger = open_chat(browser, app.url)  # another browser: another visitor
     assert question not in stranger.locator("body").inner_text()
     assert stranger.locator("#thread-history").get_by_text(question).count() == 0
     stranger.context.close()
@@ -261,7 +215,7 @@ def test_history_resumes_with_its_citations_and_feedback_and_stays_private(brows
 
 
 def test_instructor_view_from_the_chat_at_desktop_and_phone_width(browser, app):
-    page = open_chat(browser, app)
+    page = open_chat(browser, app.url)
     ask(page, "What is the zero moment point?")
     wait_done(page)
     ask(page, "How do I bake sourdough bread?")

@@ -1,60 +1,167 @@
-"""Several app processes serving one deployment: two `chainlit run app.py` on one real PostgreSQL server.
-A chat started on the first continues on the second with its memory and its owner; the allowed origin (and
-only it) gets CORS headers."""
+"""A real multi-process deployment on loopback, everything started here: two `chainlit run app.py` behind
+Debian's nginx (sticky sessions, WebSocket upgrade), one PostgreSQL 15, Debian's Redis, and one shared Qdrant
+over HTTP (the Cloud code path, against the project's Qdrant stand-in server). The README's deployment section
+is written from this test: its nginx snippet is `harness.nginx.CONFIG`.
+
+- a chat started through one process continues through the other with its memory and its owner;
+- a chat resumed in the browser on the other process shows its citation panels (element files in PostgreSQL);
+- the rate limit is one for both processes, with or without cookies across them;
+- one process killed with SIGKILL loses nothing: the other serves, and the client resumes its chat.
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 
 import httpx
 import pytest
 
 from harness.app import App, ingest_sample
+from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
+from harness.nginx import Nginx
 from harness.postgres import Postgres
+from harness.qdrant_server import QdrantServer
+from harness.redis import Redis
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 SECRET = secrets.token_urlsafe(40)  # the one every process of the deployment shares
+LIMIT = 8  # questions per minute per identity, for the whole deployment
+QUESTION = "What is a ROS 2 node?"
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    postgres = Postgres()
-    apps = []
+    postgres, redis, qdrant = Postgres(), Redis(), QdrantServer()
+    apps: list[App] = []
+    nginx = None
     try:
+        ingest_sample(None, QDRANT_CLUSTER_ENDPOINT=qdrant.url)
+        shared = {
+            "QDRANT_CLUSTER_ENDPOINT": qdrant.url,
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis.url,
+            "CHAINLIT_AUTH_SECRET": SECRET,
+            "RATE_LIMIT_PER_MINUTE": str(LIMIT),
+            "ALLOWED_ORIGINS": "https://book.example",
+        }
         for name in ("first", "second"):
-            data = tmp_path_factory.mktemp(name)
-            ingest_sample(data / "qdrant")  # the embedded store is one process's; a deployment would use Qdrant Cloud
-            apps.append(
-                App(
-                    data, DATABASE_URL=postgres.url, CHAINLIT_AUTH_SECRET=SECRET, ALLOWED_ORIGINS="https://book.example"
-                )
-            )
-        yield apps
+            apps.append(App(tmp_path_factory.mktemp(name), **shared))  # nothing shared on disk
+        nginx = Nginx([f"127.0.0.1:{app.port}" for app in apps])
+        yield apps, nginx
     finally:
+        if nginx is not None:
+            nginx.stop()
         for app in apps:
-            app.stop()
+            if app.process.poll() is None:
+                app.stop()
+        qdrant.close()
+        redis.stop()
         postgres.stop()
 
 
 def test_a_chat_continues_on_another_process(deployment):
-    first, second = deployment
+    (first, second), _ = deployment
     with httpx.Client(timeout=60) as alice, httpx.Client(timeout=60) as mallory:
-        started = alice.post(f"{first.url}/api/v1/chat", json={"content": "What is a ROS 2 node?"})
-        assert started.status_code == 200
+        started = alice.post(f"{first.url}/api/v1/chat", json={"content": QUESTION})
+        assert started.status_code == 200 and started.json()["sources"]
         chat_id = started.json()["chat_id"]
         follow_up = alice.post(
             f"{second.url}/api/v1/chat", json={"content": "and how do I launch it?", "chat_id": chat_id}
         )
         assert follow_up.status_code == 200
-        assert follow_up.json()["searched"] == "and how do I launch it? + What is a ROS 2 node?"
+        assert follow_up.json()["searched"] == f"and how do I launch it? + {QUESTION}"
         intruder = mallory.post(f"{second.url}/api/v1/chat", json={"content": "hi there robot", "chat_id": chat_id})
         assert intruder.status_code == 404
 
 
 def test_only_the_allowed_origin_gets_cors_headers(deployment):
-    first, _ = deployment
-    ask = {"Access-Control-Request-Method": "POST"}
-    allowed = httpx.options(f"{first.url}/api/v1/chat", headers={"Origin": "https://book.example", **ask})
-    refused = httpx.options(f"{first.url}/api/v1/chat", headers={"Origin": "https://evil.example", **ask})
+    (first, _), _ = deployment
+    ask_ = {"Access-Control-Request-Method": "POST"}
+    allowed = httpx.options(f"{first.url}/api/v1/chat", headers={"Origin": "https://book.example", **ask_})
+    refused = httpx.options(f"{first.url}/api/v1/chat", headers={"Origin": "https://evil.example", **ask_})
     assert allowed.headers.get("access-control-allow-origin") == "https://book.example"
     assert refused.headers.get("access-control-allow-origin") is None
+
+
+def test_a_chat_resumed_on_the_other_process_shows_its_citation_panels(deployment):
+    """Through nginx (Socket.IO over its WebSocket upgrade), then resumed directly on each process: the panels'
+    files are in PostgreSQL, not on the disk of the process that wrote them."""
+    (first, second), nginx = deployment
+    with launch() as browser:
+        page = open_chat(browser, nginx.url)
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
+        page.reload()
+        page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
+        ask(page, "What is the zero moment point?")
+        assert "zero moment point" in wait_done(page).lower()
+        assert any(url.startswith(f"ws://127.0.0.1:{nginx.port}/ws/socket.io/") for url in sockets)
+        for app in (first, second):  # the cookies of 127.0.0.1 hold for every port
+            page.goto(app.url)
+            page.locator("#thread-history").get_by_text("What is the zero moment point?").first.click()
+            answer = last_answer(page)
+            answer.locator("a.element-link", has_text="[1]").first.click()
+            panel = page.locator("#side-view-content")
+            panel.get_by_text("similarity").first.wait_for(timeout=30_000)
+            assert "support polygon" in panel.inner_text()
+        page.screenshot(path=str(REPO / "test-output" / "deployment-resumed-chat.png"), full_page=True)
+
+
+def test_the_rate_limit_is_shared_by_both_processes(deployment):
+    (first, second), nginx = deployment
+    with httpx.Client(timeout=60) as student:
+        statuses = [
+            student.post(f"{app.url}/api/v1/chat", json={"content": QUESTION}).status_code
+            for app in [first, second] * (LIMIT // 2)
+        ]
+        assert statuses == [200] * LIMIT
+        assert student.post(f"{second.url}/api/v1/chat", json={"content": QUESTION}).status_code == 429
+        assert student.post(f"{nginx.url}/api/v1/chat", json={"content": QUESTION}).status_code == 429
+
+
+def test_nginx_keeps_a_client_on_one_process(deployment):
+    _, nginx = deployment
+    with httpx.Client(timeout=60) as student:
+        upstreams = {student.get(f"{nginx.url}/api/v1/health").headers["x-upstream"] for _ in range(6)}
+    assert len(upstreams) == 1
+
+
+def _client_on(nginx: Nginx, upstream: str) -> tuple[httpx.Client, dict]:
+    """A new REST client that nginx sends to `upstream`, and its first answer."""
+    for _ in range(30):
+        client = httpx.Client(timeout=60)
+        answer = client.post(f"{nginx.url}/api/v1/chat", json={"content": QUESTION})
+        if answer.headers["x-upstream"] == upstream:
+            return client, answer.json()
+        client.close()
+    raise AssertionError(f"no client reached {upstream} in 30 tries")
+
+
+def test_a_process_killed_with_sigkill_loses_nothing(deployment):
+    """The last test: it kills the process serving a browser and a REST client, mid-chat."""
+    (first, second), nginx = deployment
+    with launch() as browser:
+        page = open_chat(browser, nginx.url)
+        ask(page, QUESTION)
+        wait_done(page)
+        served = page.context.request.get(f"{nginx.url}/api/v1/health").headers["x-upstream"]
+        student, started = _client_on(nginx, served)
+        victim = first if served.endswith(f":{first.port}") else second
+        os.killpg(victim.process.pid, signal.SIGKILL)
+        victim.process.wait(10)
+        follow_up = student.post(
+            f"{nginx.url}/api/v1/chat", json={"content": "and how do I launch it?", "chat_id": started["chat_id"]}
+        )
+        student.close()
+        assert follow_up.status_code == 200 and follow_up.headers["x-upstream"] != served
+        assert follow_up.json()["searched"] == f"and how do I launch it? + {QUESTION}"
+        ask(page, "and how do I launch it?")  # the page reconnects to the survivor and goes on
+        page.get_by_text(MODEL_LINE).nth(1).wait_for(timeout=120_000)
+        assert "launch" in last_answer(page).inner_text().lower()
+        page.get_by_text("Searching the textbook").last.click()  # its memory came along: a follow-up's search
+        page.get_by_text(f"Searched for: and how do I launch it? + {QUESTION}").wait_for(timeout=10_000)
+        page.reload()
+        page.locator("#thread-history").get_by_text(QUESTION).first.wait_for(timeout=30_000)

@@ -1,0 +1,62 @@
+"""Debian's Chromium driven by Playwright (headless, no sandbox), and the steps of a chat the browser tests share."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+MODEL_LINE = re.compile(r"\w+: [\w.-]+ · \d+\.\d s")  # the answer's last line: provider: model · seconds
+
+
+@contextmanager
+def launch() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+def open_chat(browser: Any, url: str) -> Any:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(url)
+    page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
+    return page
+
+
+def ask(page: Any, question: str) -> None:
+    page.locator("#chat-input").fill(question)
+    page.locator("#chat-submit").click()
+
+
+def last_answer(page: Any) -> Any:
+    return page.locator('[data-step-type="assistant_message"]').last
+
+
+def wait_done(page: Any, timeout: float = 120) -> str:
+    """The answer is done when its model line appears."""
+    page.get_by_text(MODEL_LINE).or_(page.get_by_text("Not covered by the textbook")).last.wait_for(
+        timeout=timeout * 1000
+    )
+    return last_answer(page).inner_text()
