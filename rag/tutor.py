@@ -28,7 +28,8 @@ from rag.chats.database import Database, database_url
 from rag.chats.history import Asked, History
 from rag.config import Settings, mask_url
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
-from rag.llm.providers import Provider, ProviderName, build_model, choose_provider, describe_llm_error, provider
+from rag.llm.providers import Models, Provider, ProviderName, choose_provider, describe_llm_error, provider
+from rag.search.batching import QueryBatcher
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.search.retrieval import Retriever, SearchResult, search_queries
 from rag.store import Store, StoreError, get_store
@@ -48,16 +49,17 @@ class Tutor:
         settings: Settings,
         store: Store,
         embedder: Embedder,
-        build: ModelBuilder = build_model,
+        build: ModelBuilder | None = None,
         database: Database | None = None,
     ):
         self.settings = settings
         self.store = store
         self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
+        self.queries = QueryBatcher(embedder.embed_queries)
         self.checker = GroundingChecker(embedder.embed_texts)
         self.composer = ExcerptComposer(embedder.embed_texts, lambda: self.retriever.stats)
         self.local_server = LocalLLMServer(settings.local_llm_model)
-        self._build = build
+        self._build = build or Models()
         self.database = database or Database(settings)
         self.history = History(self.database)
 
@@ -104,8 +106,10 @@ class Tutor:
     async def _search(self, question: str, memory: Session) -> SearchResult:
         items = cast(list[dict[str, Any]], await memory.get_items())
         previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
+        queries = search_queries(question, previous)
+        embeddings = await self.queries.embed(queries)
         try:
-            return await asyncio.to_thread(self.retriever.search, search_queries(question, previous))
+            return await asyncio.to_thread(self.retriever.search, queries, embeddings=embeddings)
         except StoreError as exc:
             raise TutorError("qdrant", str(exc)) from None
 

@@ -19,7 +19,6 @@ from agents import Model
 from harness.app import REPO, SAMPLE_DOCS
 from rag.chats.database import Database
 from rag.config import Settings, load_settings
-from rag.llm.providers import build_model
 from rag.search.embeddings import Embedder
 from rag.store import Store
 from rag.tutor import Tutor
@@ -103,7 +102,7 @@ def build_tutor(
     scripted model standing in for an LLM provider (None: the real clients, say against a fake server). The
     database is unpooled (see `unpooled`) unless a test runs in one event loop and wants the app's pool."""
     settings = settings or load_settings()
-    build = build_model if model is None else (lambda choice, url, timeout: model)
+    build = None if model is None else (lambda choice, url, timeout: model)
     return Tutor(settings, store, embedder, build=build, database=Database(settings, pooled=pooled))
 
 

@@ -1,12 +1,15 @@
 """The packaged embedding models, loaded offline (HF_HUB_OFFLINE=1 is set for every test)."""
 
+import asyncio
 import os
 import subprocess
 import sys
 
 import numpy as np
 
-from rag.search.embeddings import Embedder
+from rag.search.batching import QueryBatcher
+from rag.search.embeddings import Embedder, EmbeddingError
+from rag.store.vectors import Embedding
 from tests.conftest import REPO
 
 
@@ -64,3 +67,41 @@ def test_long_text_is_cut_at_the_models_256_tokens(embedder: Embedder):
     assert embedder.count_tokens(text) > 300
     full, longer = embedder.embed_passages([text, text + " gazebo simulation lidar camera" * 50])
     assert np.dot(full.dense, longer.dense) > 0.999
+
+
+def test_questions_asked_together_are_embedded_in_one_call(embedder: Embedder):
+    calls: list[list[str]] = []
+
+    def embed(texts: list[str]) -> list[Embedding]:
+        calls.append(texts)
+        return embedder.embed_queries(texts)
+
+    questions = [f"What does a ROS 2 node number {n} publish?" for n in range(12)]
+
+    async def ask_together() -> list[list[Embedding]]:
+        batcher = QueryBatcher(embed)
+        return await asyncio.gather(*(batcher.embed([q]) for q in questions))
+
+    together = asyncio.run(ask_together())
+    assert calls == [questions]
+    for (got,), question in zip(together, questions, strict=True):
+        alone = embedder.embed_query(question)
+        assert np.allclose(got.dense, alone.dense, atol=1e-5) and got.sparse == alone.sparse
+
+
+def test_a_failed_batch_fails_each_question_and_a_cancelled_one_spares_the_rest(embedder: Embedder):
+    def broken(texts: list[str]) -> list[Embedding]:
+        raise EmbeddingError("the model is gone")
+
+    async def scenario() -> tuple[tuple[BaseException | list[Embedding], ...], list[Embedding]]:
+        failing = QueryBatcher(broken)
+        failed = await asyncio.gather(failing.embed(["a"]), failing.embed(["b"]), return_exceptions=True)
+        working = QueryBatcher(embedder.embed_queries, window=0.05)
+        cancelled = asyncio.ensure_future(working.embed(["What is a topic?"]))
+        kept = asyncio.ensure_future(working.embed(["What is a service?"]))
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        return failed, await kept
+
+    failed, kept = asyncio.run(scenario())
+    assert all(isinstance(f, EmbeddingError) for f in failed) and len(kept) == 1

@@ -22,8 +22,9 @@ lines appear in one passage; they are flagged, never re-cited.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -43,6 +44,7 @@ MIN_SIMILARITY = 0.7
 DENSE_PARTS = 3
 DENSE_PASSAGES = 2
 MIN_CODE_LINES = 0.8
+PREPARED_PASSAGES = 512
 # Fewer content terms than this is not a checkable claim ("Yes, it does.").
 MIN_CLAIM_TERMS = 3
 
@@ -110,7 +112,8 @@ class _Part:
 
 @dataclass
 class PreparedPassage:
-    """A passage's text in the forms the checks compare against, computed once per answer."""
+    """A passage's text in the forms the checks compare against (never changed once made: the checker
+    reuses it for later answers)."""
 
     n: int
     text: str
@@ -192,9 +195,20 @@ class GroundingChecker:
 
     def __init__(self, embed: Callable[[list[str]], np.ndarray] | None = None):
         self.embed = embed
+        self._prepared: OrderedDict[str, PreparedPassage] = OrderedDict()  # the book's passages recur
+
+    def _prepare(self, n: int, text: str) -> PreparedPassage:
+        """A passage prepared once and kept (a few hundred recently used): most questions retrieve a passage
+        some earlier question retrieved."""
+        found = self._prepared.get(text)
+        if found is None:
+            found = self._prepared[text] = PreparedPassage.of(0, text)
+            if len(self._prepared) > PREPARED_PASSAGES:
+                self._prepared.popitem(last=False)
+        return replace(found, n=n)
 
     def check(self, answer: str, passages: Sequence[str]) -> GroundingResult:
-        prepared = [PreparedPassage.of(n, text) for n, text in enumerate(passages, 1)]
+        prepared = [self._prepare(n, text) for n, text in enumerate(passages, 1)]
         pieces, checked, last = [], [], 0
         for unit in split_markdown(answer):
             if unit.kind in ("heading", "rule"):

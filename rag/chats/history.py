@@ -8,8 +8,10 @@ sources, model, coverage and grounding, for feedback and the instructor view.
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from rag.search.retrieval import SearchResult
 
 HISTORY_ITEMS = 8  # the last four question/answer pairs go back to the model
+KNOWN_OWNERS = 10_000  # chats whose owner this process has checked: their later questions skip the query
 
 
 @dataclass(frozen=True)
@@ -51,24 +54,42 @@ def now() -> str:
 class History:
     def __init__(self, database: Database):
         self.database = database
+        self._owners: OrderedDict[str, str] = OrderedDict()  # a chat's owner never changes once claimed
+        self._memory = SQLAlchemySession(
+            "prototype", engine=database.engine, session_settings=SessionSettings(limit=HISTORY_ITEMS)
+        )
 
     def memory(self, chat_id: str) -> SQLAlchemySession:
-        """The model's memory of a chat; its tables exist once the database is `ready()` (as `claim` makes it)."""
-        return SQLAlchemySession(
-            chat_id, engine=self.database.engine, session_settings=SessionSettings(limit=HISTORY_ITEMS)
-        )
+        """The model's memory of a chat; its tables exist once the database is `ready()` (as `claim` makes it).
+
+        A copy of one session with another id: the SDK's session builds its table definitions anew for each
+        instance (about 4 ms of CPU per question, and statements SQLAlchemy cannot reuse compiled); everything
+        else in it is the engine's and the settings', which all chats share."""
+        memory = copy.copy(self._memory)
+        memory.session_id = chat_id
+        return memory
 
     async def claim(self, chat_id: str, owner: str) -> None:
         """Make `owner` the owner of a new chat, or check they own an existing one."""
+        known = self._owners.get(chat_id)
+        if known is not None:
+            if known != owner:
+                raise ChatNotFound(chat_id)
+            self._owners.move_to_end(chat_id)
+            return
         engine = await self.database.ready()
         async with engine.begin() as connection:
             found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
             if found is None:
                 try:
-                    await connection.execute(insert(chats).values(id=chat_id, owner=owner, createdAt=now()))
-                    return
+                    async with connection.begin_nested():  # PostgreSQL aborts the whole transaction otherwise
+                        await connection.execute(insert(chats).values(id=chat_id, owner=owner, createdAt=now()))
+                    found = owner
                 except IntegrityError:  # claimed at the same moment by another request
                     found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
+        self._owners[chat_id] = str(found)
+        if len(self._owners) > KNOWN_OWNERS:
+            self._owners.popitem(last=False)
         if found != owner:
             raise ChatNotFound(chat_id)
 

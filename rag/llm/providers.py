@@ -13,8 +13,10 @@ falls back to. The rest of the app asks the record instead of testing names.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from pydantic import SecretStr
 
@@ -139,16 +141,34 @@ def describe_llm_error(exc: BaseException, choice: Provider) -> str:
     return f"{who} failed: {type(exc).__name__}: {exc}"
 
 
-def build_model(choice: Provider, base_url: str | None, timeout: float) -> OpenAIChatCompletionsModel:
-    """An Agents SDK model for an LLM provider, over the Chat Completions API that all of them speak.
+class Models:
+    """Agents SDK models for the LLM providers, over the Chat Completions API that all of them speak.
 
-    `base_url` is the running bundled server's URL for the bundled model.
+    The OpenAI clients are kept, one per endpoint and event loop (a client's connections belong to the loop that
+    opened them): a new client costs about 20 ms of CPU on every question, for its TLS context alone (loading
+    the system's CA certificates), and opens new connections.
     """
-    import openai
-    from agents import OpenAIChatCompletionsModel
 
-    key = choice.api_key.get_secret_value() if choice.api_key else "not-needed"
-    client = openai.AsyncOpenAI(
-        base_url=base_url or choice.base_url, api_key=key, max_retries=LLM_RETRIES, timeout=timeout
-    )
-    return OpenAIChatCompletionsModel(model=choice.model, openai_client=client)
+    def __init__(self) -> None:
+        self._clients: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str | None, str, float], Any]] = (
+            WeakKeyDictionary()
+        )
+
+    def __call__(self, choice: Provider, base_url: str | None, timeout: float) -> OpenAIChatCompletionsModel:
+        """`base_url` is the running bundled server's URL for the bundled model."""
+        from agents import OpenAIChatCompletionsModel
+
+        return OpenAIChatCompletionsModel(model=choice.model, openai_client=self._client(choice, base_url, timeout))
+
+    def _client(self, choice: Provider, base_url: str | None, timeout: float) -> Any:
+        import openai
+
+        key = (
+            base_url or choice.base_url,
+            choice.api_key.get_secret_value() if choice.api_key else "not-needed",
+            timeout,
+        )
+        clients = self._clients.setdefault(asyncio.get_running_loop(), {})
+        if key not in clients:
+            clients[key] = openai.AsyncOpenAI(base_url=key[0], api_key=key[1], max_retries=LLM_RETRIES, timeout=timeout)
+        return clients[key]

@@ -165,9 +165,13 @@ class Embedder:
         return result
 
     def embed_query(self, text: str) -> Embedding:
-        dense = next(iter(self._dense.query_embed(text)))
-        sparse = next(iter(self._sparse.query_embed(text)))
-        return Embedding(dense.tolist(), _sparse(sparse))
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[Embedding]:
+        """Query embeddings in one model call each for dense and sparse (`rag.search.batching` gathers them)."""
+        dense = self._dense.query_embed(texts, batch_size=max(len(texts), 1))
+        sparse = self._sparse.query_embed(texts, batch_size=max(len(texts), 1))
+        return [Embedding(d.tolist(), _sparse(s)) for d, s in zip(dense, sparse, strict=True)]
 
 
 def _shortest_first(texts: list[str]) -> tuple[list[int], list[str]]:

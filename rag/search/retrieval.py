@@ -135,12 +135,19 @@ class Retriever:
     def payloads(self, ids: list[str]) -> dict[str, dict]:
         return self.store.get(ids)
 
-    def search(self, queries: str | list[str], k: int | None = None, mode: SearchMode = "hybrid") -> SearchResult:
-        """Top-k passages for the query (or the fused queries), with each one's similarity and matched words."""
+    def search(
+        self,
+        queries: str | list[str],
+        k: int | None = None,
+        mode: SearchMode = "hybrid",
+        embeddings: list[Embedding] | None = None,
+    ) -> SearchResult:
+        """Top-k passages for the query (or the fused queries), with each one's similarity and matched words.
+        `embeddings` are the queries', when the caller embedded them already (batched with other requests)."""
         queries = [queries] if isinstance(queries, str) else queries
         k = k or self.top_k
         started = time.perf_counter()
-        embeddings = [self.embedder.embed_query(q) for q in queries]
+        embeddings = embeddings or self.embedder.embed_queries(queries)
         embedded = time.perf_counter()
         stats = self.stats
         hits = self.store.query(embeddings, limit=k, mode=mode)
