@@ -44,6 +44,8 @@ PARTS = [
     ("web server (uvicorn, starlette, SSE)", ("uvicorn/", "starlette/", "fastapi/", "sse_starlette/", "web/")),
     ("event loop", ("asyncio/",)),
 ]
+# Leaves of samples that wait (an idle thread-pool worker, the loop in epoll): not CPU, left out of the shares.
+IDLE = ("_worker (concurrent/futures/thread.py", "select (selectors.py", "Condition.wait (threading.py")
 
 
 async def first_token_ms(client: httpx.AsyncClient, url: str, body: dict) -> tuple[float | None, int]:
@@ -83,11 +85,11 @@ def rss_mb(pid: int) -> float:
 
 
 def breakdown(raw: Path) -> list[tuple[str, float]]:
-    """Shares of py-spy's samples (its raw, collapsed-stack format) by `PARTS`."""
+    """Shares of py-spy's busy samples (its raw, collapsed-stack format) by `PARTS`."""
     counts: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
+        if not count.isdigit() or any(mark in stack.rsplit(";", 1)[-1] for mark in IDLE):
             continue
         part = next((name for name, marks in PARTS if any(m in stack for m in marks)), "other")
         counts[part] += int(count)

@@ -4,6 +4,7 @@ Completions API, and a failing Qdrant Cloud. Both run on a free loopback port in
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -27,6 +28,11 @@ class LocalServer:
     def __init__(self, handle: Callable[[str, BaseHTTPRequestHandler], None]):
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Each streamed chunk leaves at once, as from a real server (no 40 ms wait for a delayed ACK).
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self) -> None:
                 handle("GET", self)

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import openai
-from agents import AgentsException, Model, RunConfig, Runner, Session
+from agents import AgentsException, Model, RunConfig, Runner
 from openai.types.responses import ResponseTextDeltaEvent
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,7 +25,7 @@ from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.result import Answer, Source, TutorError, clean_question
 from rag.chats.database import Database, database_url
-from rag.chats.history import Asked, History
+from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings, mask_url
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import Models, Provider, ProviderName, choose_provider, describe_llm_error, provider
@@ -103,7 +103,7 @@ class Tutor:
 
     # -- answering ------------------------------------------------------------------
 
-    async def _search(self, question: str, memory: Session) -> SearchResult:
+    async def _search(self, question: str, memory: ChatMemory) -> SearchResult:
         items = cast(list[dict[str, Any]], await memory.get_items())
         previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
         queries = search_queries(question, previous)
@@ -144,6 +144,7 @@ class Tutor:
                     yield event
         assert answer is not None
         try:
+            await memory.flush()
             await self.history.record(answer, asked, result)
         except SQLAlchemyError:
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
@@ -162,7 +163,7 @@ class Tutor:
                 "Check DATABASE_URL and that the database server runs.",
             ) from None
 
-    async def _refuse(self, question: str, result: SearchResult, memory: Session, started: float) -> Answer:
+    async def _refuse(self, question: str, result: SearchResult, memory: ChatMemory, started: float) -> Answer:
         """The book does not cover it: say so, and keep the exchange in memory like any other."""
         await memory.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": NOT_COVERED}])
         return Answer(
@@ -181,7 +182,7 @@ class Tutor:
         self,
         question: str,
         result: SearchResult,
-        memory: Session,
+        memory: ChatMemory,
         profile: ProviderName,
         started: float,
     ) -> AsyncIterator[str | Answer]:
@@ -215,7 +216,8 @@ class Tutor:
         if not rewriter.text.strip():
             yield rewriter.feed(EMPTY_ANSWER) + rewriter.finish()
             raw = [EMPTY_ANSWER]
-        yield self._checked_answer("".join(raw), context, choice, result, started)
+        # The check is CPU work: in a thread, the event loop goes on streaming other students' answers.
+        yield await asyncio.to_thread(self._checked_answer, "".join(raw), context, choice, result, started)
 
     def _checked_answer(
         self, raw: str, context: TutorContext, choice: Provider, result: SearchResult, started: float
@@ -265,7 +267,7 @@ class Tutor:
         context: TutorContext,
         *,
         choice: Provider,
-        memory: Session,
+        memory: ChatMemory,
         rewriter: CitationRewriter,
         raw: list[str],
         started: float,

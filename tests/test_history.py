@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from harness.postgres import Postgres
 from rag.chats.database import Database, answers
-from rag.chats.history import ChatNotFound
+from rag.chats.history import ChatNotFound, History
 from rag.config import load_settings
 from tests.conftest import build_tutor
 from web.datalayer import TutorDataLayer
@@ -83,6 +83,27 @@ def test_memory_and_answers_survive_a_restart(settings, sample_store, embedder):
     assert first["question"] == "What is a ROS 2 node?" and first["owner"] == "bob" and first["covered"]
     assert json.loads(first["sources"])[0]["id"] and first["model"] == "excerpts: book-excerpts"
     assert first["grounded"] == 1.0 and second["chatId"] == "chat-r"
+
+
+def test_memory_keeps_a_question_only_with_its_answer(settings):
+    """The run's items are written together when the answer is done; a new chat is not read at all."""
+    database = Database(settings)
+    history = History(database)
+
+    async def scenario():
+        await history.claim("chat-m", "dana")
+        memory = history.memory("chat-m")
+        assert memory.read  # known to be empty: nothing to read
+        await memory.add_items([{"role": "user", "content": "What is a node?"}])
+        assert [i["content"] for i in await memory.get_items()] == ["What is a node?"]
+        await memory.add_items([{"role": "assistant", "content": "A process."}])
+        await memory.flush()
+        abandoned = history.memory("chat-m")  # the next question, cancelled before its answer
+        await abandoned.add_items([{"role": "user", "content": "Never answered"}])
+        later = History(database).memory("chat-m")  # another process
+        return [i["content"] for i in await later.get_items()]
+
+    assert run(scenario(), database) == ["What is a node?", "A process."]
 
 
 def test_not_covered_answers_are_recorded_too(settings, sample_store, embedder):

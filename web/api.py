@@ -17,7 +17,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,18 +29,18 @@ from rag.answer.result import MAX_QUESTION_CHARS, Answer, TutorError, clean_ques
 from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
 from rag.health import check_llm, store_checks
-from rag.identity import VISITOR_COOKIE, Identity, new_visitor_cookie, visitor_from_cookie
+from rag.identity import Identity
 from rag.llm.providers import choose_provider
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
 from web.instructor import router as instructor_router
+from web.middleware import BodyLimit, VisitorCookies
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX)
 
-VISITOR_COOKIE_DAYS = 365
 MAX_BODY_BYTES = 64 * 1024  # a 4,000-character question in JSON is far below this
 # An absolute path on this machine (not the path part of a URL, which follows a host).
 _LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
@@ -270,49 +270,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, 422)
 
 
-def _limit_body(app: FastAPI) -> None:
-    """413 for API bodies over MAX_BODY_BYTES, whether or not they declare their length."""
-
-    @app.middleware("http")
-    async def limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if not request.url.path.startswith(PREFIX + "/") or request.method not in ("POST", "PUT", "PATCH"):
-            return await call_next(request)
-        too_large = JSONResponse({"detail": f"The request body is over {MAX_BODY_BYTES} bytes."}, 413)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return too_large
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                return too_large
-        request._body = body  # read once here; the route reads it from the request again
-        return await call_next(request)
-
-
-def _visitor_cookies(app: FastAPI) -> None:
-    """Without login, every browser and REST client gets its own signed visitor id (an http-only cookie) on its
-    first request, so its chats and history are its own."""
-
-    @app.middleware("http")
-    async def visitor(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        access: Access = request.app.state.access
-        if access.settings.login_required or visitor_from_cookie(access.secret, request.cookies.get(VISITOR_COOKIE)):
-            return await call_next(request)
-        cookie = new_visitor_cookie(access.secret)
-        request.state.visitor = visitor_from_cookie(access.secret, cookie)
-        response = await call_next(request)
-        response.set_cookie(
-            VISITOR_COOKIE,
-            cookie,
-            max_age=VISITOR_COOKIE_DAYS * 86400,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
-        return response
-
-
 def mount_api(app: FastAPI, access: Access) -> None:
     """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health,
     the body limit, the visitor cookies and the validation-error handler."""
@@ -324,5 +281,5 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.router.routes[:] = ours + before
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
-    _limit_body(app)
-    _visitor_cookies(app)
+    app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(VisitorCookies, access=access)

@@ -14,9 +14,10 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from agents import TResponseInputItem
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from agents.memory import SessionSettings
 from sqlalchemy import insert, select
@@ -47,19 +48,64 @@ class ChatNotFound(LookupError):
     """The chat belongs to someone else (said as "not found": its existence is not theirs to know)."""
 
 
+def _remember(known: OrderedDict[str, Any], key: str, value: Any) -> None:
+    """Keep `key` among the KNOWN_OWNERS most recently used ones."""
+    known[key] = value
+    known.move_to_end(key)
+    if len(known) > KNOWN_OWNERS:
+        known.popitem(last=False)
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ChatMemory(SQLAlchemySession):
+    """The SDK's SQLAlchemy session of one chat, for one question.
+
+    The search and the agent run both read the chat's items: they are read once (and not at all for a chat
+    this process has just created). The run adds the question, then the answer: both are written together by
+    `flush()` when the answer is done, one transaction instead of two (the SDK's write is six statements). A
+    question whose answer never came (cancelled, failed) is not remembered.
+    """
+
+    read: dict[int | None, list[TResponseInputItem]]
+    pending: list[TResponseInputItem]
+
+    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        if limit not in self.read:
+            self.read[limit] = await super().get_items(limit)
+        items = self.read[limit] + self.pending
+        return items[-limit:] if limit else items
+
+    async def add_items(self, items: list[TResponseInputItem]) -> None:
+        self.pending = self.pending + list(items)
+
+    async def flush(self) -> None:
+        items, self.pending, self.read = self.pending, [], {}
+        await super().add_items(items)
+
+    async def pop_item(self) -> TResponseInputItem | None:
+        if self.pending:
+            return self.pending.pop()
+        self.read = {}
+        return await super().pop_item()
+
+    async def clear_session(self) -> None:
+        self.read, self.pending = {}, []
+        await super().clear_session()
 
 
 class History:
     def __init__(self, database: Database):
         self.database = database
         self._owners: OrderedDict[str, str] = OrderedDict()  # a chat's owner never changes once claimed
-        self._memory = SQLAlchemySession(
+        self._new: OrderedDict[str, None] = OrderedDict()  # chats claimed here whose memory is still empty
+        self._memory = ChatMemory(
             "prototype", engine=database.engine, session_settings=SessionSettings(limit=HISTORY_ITEMS)
         )
 
-    def memory(self, chat_id: str) -> SQLAlchemySession:
+    def memory(self, chat_id: str) -> ChatMemory:
         """The model's memory of a chat; its tables exist once the database is `ready()` (as `claim` makes it).
 
         A copy of one session with another id: the SDK's session builds its table definitions anew for each
@@ -67,6 +113,10 @@ class History:
         else in it is the engine's and the settings', which all chats share."""
         memory = copy.copy(self._memory)
         memory.session_id = chat_id
+        memory.read, memory.pending = {}, []
+        if chat_id in self._new:
+            del self._new[chat_id]
+            memory.read = {None: [], HISTORY_ITEMS: []}
         return memory
 
     async def claim(self, chat_id: str, owner: str) -> None:
@@ -75,7 +125,6 @@ class History:
         if known is not None:
             if known != owner:
                 raise ChatNotFound(chat_id)
-            self._owners.move_to_end(chat_id)
             return
         engine = await self.database.ready()
         async with engine.begin() as connection:
@@ -85,11 +134,10 @@ class History:
                     async with connection.begin_nested():  # PostgreSQL aborts the whole transaction otherwise
                         await connection.execute(insert(chats).values(id=chat_id, owner=owner, createdAt=now()))
                     found = owner
+                    _remember(self._new, chat_id, None)
                 except IntegrityError:  # claimed at the same moment by another request
                     found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
-        self._owners[chat_id] = str(found)
-        if len(self._owners) > KNOWN_OWNERS:
-            self._owners.popitem(last=False)
+        _remember(self._owners, chat_id, str(found))
         if found != owner:
             raise ChatNotFound(chat_id)
 

@@ -1,0 +1,93 @@
+"""The API's two middlewares, as plain ASGI: Starlette's `BaseHTTPMiddleware` runs every request in extra tasks
+and buffers each streamed event through them, a few milliseconds of CPU per question under load.
+
+- `BodyLimit`: 413 for API bodies over a size, whether or not they declare their length.
+- `VisitorCookies`: without login, every browser and REST client gets its own signed visitor id (an http-only
+  cookie) on its first request, so its chats and history are its own.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rag.identity import VISITOR_COOKIE, new_visitor_cookie, visitor_from_cookie
+from web.access import Access
+
+VISITOR_COOKIE_DAYS = 365
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, prefix: str, max_bytes: int):
+        self.app, self.prefix, self.max_bytes = app, prefix, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not scope["path"].startswith(self.prefix)
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+        ):
+            await self.app(scope, receive, send)
+            return
+        too_large = JSONResponse({"detail": f"The request body is over {self.max_bytes} bytes."}, 413)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await too_large(scope, receive, send)
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            """The body read here, once; then whatever the client sends (a disconnect)."""
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+class VisitorCookies:
+    def __init__(self, app: ASGIApp, access: Access):
+        self.app, self.access = app, access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        access = self.access
+        if scope["type"] != "http" or access.settings.login_required:
+            await self.app(scope, receive, send)
+            return
+        cookies = cookie_parser(Headers(scope=scope).get("cookie", ""))
+        if visitor_from_cookie(access.secret, cookies.get(VISITOR_COOKIE)):
+            await self.app(scope, receive, send)
+            return
+        cookie = new_visitor_cookie(access.secret)
+        scope.setdefault("state", {})["visitor"] = visitor_from_cookie(access.secret, cookie)
+        formatted = Response()
+        formatted.set_cookie(
+            VISITOR_COOKIE,
+            cookie,
+            max_age=VISITOR_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=scope.get("scheme") == "https",
+        )
+        set_cookie = formatted.headers["set-cookie"]
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("set-cookie", set_cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
