@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import openai
-from agents import AgentsException, Model, RunConfig, Runner
+from agents import Agent, AgentsException, Model, RunConfig, Runner
 from openai.types.responses import ResponseTextDeltaEvent
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -56,6 +56,7 @@ class Tutor:
         self.store = store
         self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
         self.queries = QueryBatcher(embedder.embed_queries)
+        self._agents: dict[ProviderName, Agent[TutorContext]] = {}  # one per provider: built once, never changed
         self.checker = GroundingChecker(embedder.embed_texts)
         self.composer = ExcerptComposer(embedder.embed_texts, lambda: self.retriever.stats)
         self.local_server = LocalLLMServer(settings.local_llm_model)
@@ -274,13 +275,15 @@ class Tutor:
     ) -> AsyncIterator[str]:
         """Stream one agent run: the model's deltas, kept raw in `raw`, and yielded with verified citations."""
         model = await self._model(choice, context)
-        agent = create_textbook_agent(model, choice)
+        if choice.name not in self._agents:
+            self._agents[choice.name] = create_textbook_agent(choice)
+        agent = self._agents[choice.name]
         run = Runner.run_streamed(
             agent,
             question,
             context=context,
             session=memory,
-            run_config=RunConfig(tracing_disabled=not choice.tracing, workflow_name="textbook tutor"),
+            run_config=RunConfig(model=model, tracing_disabled=not choice.tracing, workflow_name="textbook tutor"),
         )
         first_token = None
         events = aiter(run.stream_events())

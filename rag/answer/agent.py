@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agents import Agent, Model, ModelSettings, RunContextWrapper, function_tool
+from agents import Agent, ModelSettings, RunContextWrapper, function_tool
 
 from rag.llm.providers import Provider
 from rag.search.retrieval import Passage, Retriever
@@ -92,12 +92,12 @@ async def search_textbook(ctx: RunContextWrapper[TutorContext], query: str) -> s
     return format_passages(ctx.context.add(result.passages))
 
 
-def create_textbook_agent(model: Model, provider: Provider) -> Agent[TutorContext]:
-    """The tutor, with the tool and model settings the provider's record gives."""
+def create_textbook_agent(provider: Provider) -> Agent[TutorContext]:
+    """The tutor, with the tool and model settings the provider's record gives. It holds no model: each run
+    gets its own (`RunConfig.model`), so one agent per provider serves every question."""
     return Agent[TutorContext](
         name="Textbook tutor",
         instructions=_instructions(with_tools=provider.tools),
-        model=model,
         tools=[search_textbook] if provider.tools else [],
         model_settings=ModelSettings(temperature=provider.temperature, max_tokens=provider.max_tokens),
     )
