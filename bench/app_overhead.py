@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -27,25 +24,12 @@ from pathlib import Path
 import httpx
 
 from bench.common import build_collection, cpu_seconds, percentiles
+from bench.profile import print_breakdown, sampled
 from harness.app import App
 from harness.fake_servers import FakeOpenAI
 from rag.search.embeddings import Embedder
 
 QUESTION = "What is the effect of exercise on insulin sensitivity?"
-# What a profile sample was spent on: the first part whose frames it contains, in this order.
-PARTS = [
-    ("query embedding (ONNX)", ("embeddings.py", "onnxruntime")),
-    ("Qdrant search", ("store/edge.py", "qdrant_edge")),
-    ("grounding check", ("grounding.py",)),
-    ("database (chat, memory, answer record)", ("sqlalchemy", "aiosqlite")),
-    ("LLM client (openai, httpx)", ("openai/", "httpx/", "httpcore/")),
-    ("Agents SDK run", ("agents/",)),
-    ("tutor and citations (rag/)", ("rag/",)),
-    ("web server (uvicorn, starlette, SSE)", ("uvicorn/", "starlette/", "fastapi/", "sse_starlette/", "web/")),
-    ("event loop", ("asyncio/",)),
-]
-# Leaves of samples that wait (an idle thread-pool worker, the loop in epoll): not CPU, left out of the shares.
-IDLE = ("_worker (concurrent/futures/thread.py", "select (selectors.py", "Condition.wait (threading.py")
 
 
 async def first_token_ms(client: httpx.AsyncClient, url: str, body: dict) -> tuple[float | None, int]:
@@ -84,34 +68,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def breakdown(raw: Path) -> list[tuple[str, float]]:
-    """Shares of py-spy's busy samples (its raw, collapsed-stack format) by `PARTS`."""
-    counts: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit() or any(mark in stack.rsplit(";", 1)[-1] for mark in IDLE):
-            continue
-        part = next((name for name, marks in PARTS if any(m in stack for m in marks)), "other")
-        counts[part] += int(count)
-    total = sum(counts.values()) or 1
-    return [(name, n / total) for name, n in counts.most_common()]
-
-
 def sequential_cpu(app: App, url: str, body: dict, count: int, profile: Path | None) -> float:
     """CPU ms per request over `count` requests in a row, sampled by py-spy into `profile` when given."""
-    spy = None
-    if profile is not None:
-        binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        command = [binary, "record", "-p", str(app.process.pid), "-r", "200", "-f", "raw", "-o", str(profile)]
-        spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)  # py-spy attaches
-    before = cpu_seconds(app.process.pid)
-    asyncio.run(measure(url, body, 1, count))
-    cpu = (cpu_seconds(app.process.pid) - before) / count * 1000
-    if spy is not None:
-        spy.send_signal(2)  # SIGINT: py-spy writes the profile and exits
-        spy.wait(30)
-    return cpu
+    with sampled(app.process.pid, profile):
+        before = cpu_seconds(app.process.pid)
+        asyncio.run(measure(url, body, 1, count))
+        return (cpu_seconds(app.process.pid) - before) / count * 1000
 
 
 def main() -> None:
@@ -139,9 +101,7 @@ def main() -> None:
             asyncio.run(measure(url, body, 1, 5))  # warm-up
             cpu = sequential_cpu(app, url, body, args.sequential, args.profile)
             print(f"app CPU per request: {cpu:.1f} ms ({args.sequential} requests in a row)")
-            if args.profile is not None:
-                for name, share in breakdown(args.profile):
-                    print(f"  {share * 100:5.1f}%  {name}")
+            print_breakdown(args.profile)
             llm_body = {"model": "fake-llm", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
             for concurrency in args.concurrency:
                 app_times, statuses = asyncio.run(measure(url, body, concurrency, args.rounds))

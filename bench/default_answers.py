@@ -3,7 +3,8 @@
 Ingests `--source` (the physical-ai-textbook of ../shared when present, else the sample book) into a temporary
 embedded store, starts the real app (`chainlit run app.py`) with the rate limit off (RATE_LIMIT_PER_MINUTE=0:
 the benchmark asks far more than a student may), then:
-- `--sequential` questions one after another: the app process's CPU time (from /proc) per question;
+- `--sequential` questions one after another: the app process's CPU time (from /proc) per question (with
+  `--profile`, broken down from py-spy's samples);
 - `--concurrency` questions at once, `--rounds` times: the time to the whole answer (`POST /api/v1/chat`).
 Every request is a new chat. Errors are counted by HTTP status.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import REPO, cpu_seconds, percentiles
+from bench.profile import print_breakdown, sampled
 from harness.app import SAMPLE_DOCS, App
 
 SHARED_BOOK = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", type=Path, help="write py-spy's samples of the sequential questions here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder)
@@ -85,13 +88,15 @@ def main() -> None:
         url = app.url + "/api/v1/chat"
         try:
             asyncio.run(sequential(url, QUESTIONS[:3]))  # warm-up
-            before = cpu_seconds(app.process.pid)
-            statuses = asyncio.run(sequential(url, list(islice(cycle(QUESTIONS), args.sequential))))
-            per_question = (cpu_seconds(app.process.pid) - before) / args.sequential * 1000
+            with sampled(app.process.pid, args.profile):
+                before = cpu_seconds(app.process.pid)
+                statuses = asyncio.run(sequential(url, list(islice(cycle(QUESTIONS), args.sequential))))
+                per_question = (cpu_seconds(app.process.pid) - before) / args.sequential * 1000
             print(
                 f"{args.source}: {args.sequential} questions in a row, app CPU {per_question:.0f} ms a question, "
                 f"statuses {dict(statuses)}"
             )
+            print_breakdown(args.profile)
             times, statuses = asyncio.run(
                 concurrent(url, list(islice(cycle(QUESTIONS), args.concurrency)), args.rounds)
             )
