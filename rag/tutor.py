@@ -145,8 +145,7 @@ class Tutor:
                     yield event
         assert answer is not None
         try:
-            await memory.flush()
-            await self.history.record(answer, asked, result)
+            await self.history.record(answer, asked, result, memory)
         except SQLAlchemyError:
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
         yield answer

@@ -97,7 +97,8 @@ def test_memory_keeps_a_question_only_with_its_answer(settings):
         await memory.add_items([{"role": "user", "content": "What is a node?"}])
         assert [i["content"] for i in await memory.get_items()] == ["What is a node?"]
         await memory.add_items([{"role": "assistant", "content": "A process."}])
-        await memory.flush()
+        async with (await database.ready()).begin() as connection:  # as `History.record` writes it
+            await memory.write(connection)
         abandoned = history.memory("chat-m")  # the next question, cancelled before its answer
         await abandoned.add_items([{"role": "user", "content": "Never answered"}])
         later = History(database).memory("chat-m")  # another process

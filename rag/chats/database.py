@@ -11,13 +11,15 @@ needs; `files` holds element files when the database is shared. The Agents SDK's
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from rag.config import Settings
@@ -197,6 +199,11 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:
+    """The database's own INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return sqlite.insert if connection.dialect.name == "sqlite" else postgresql.insert
 
 
 def sqlite_path(engine: AsyncEngine) -> Path | None:

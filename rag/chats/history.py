@@ -21,9 +21,10 @@ from agents import TResponseInputItem
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from agents.memory import SessionSettings
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text as sql_text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rag.chats.database import Database, answers, chats
+from rag.chats.database import Database, answers, chats, dialect_insert
 
 if TYPE_CHECKING:
     from rag.answer.result import Answer
@@ -64,9 +65,10 @@ class ChatMemory(SQLAlchemySession):
     """The SDK's SQLAlchemy session of one chat, for one question.
 
     The search and the agent run both read the chat's items: they are read once (and not at all for a chat
-    this process has just created). The run adds the question, then the answer: both are written together by
-    `flush()` when the answer is done, one transaction instead of two (the SDK's write is six statements). A
-    question whose answer never came (cancelled, failed) is not remembered.
+    this process has just created). The run adds the question, then the answer: both are written by `write()`
+    when the answer is done, in the transaction that records the answer (`History.record`), two statements where
+    the SDK's own write takes six and a transaction per call. A question whose answer never came (cancelled,
+    failed) is not remembered.
     """
 
     read: dict[int | None, list[TResponseInputItem]]
@@ -81,9 +83,17 @@ class ChatMemory(SQLAlchemySession):
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         self.pending = self.pending + list(items)
 
-    async def flush(self) -> None:
+    async def write(self, connection: AsyncConnection) -> None:
+        """The pending items into the SDK's tables, in the caller's transaction: the chat's session row made
+        or touched, the items appended (the SDK reads them back in the order of their ids)."""
         items, self.pending, self.read = self.pending, [], {}
-        await super().add_items(items)
+        if not items:
+            return
+        touch = {"updated_at": sql_text("CURRENT_TIMESTAMP")}
+        session_row = dialect_insert(connection)(self._sessions).values(session_id=self.session_id)
+        await connection.execute(session_row.on_conflict_do_update(index_elements=["session_id"], set_=touch))
+        rows = [{"session_id": self.session_id, "message_data": json.dumps(i, separators=(",", ":"))} for i in items]
+        await connection.execute(insert(self._messages), rows)
 
     async def pop_item(self) -> TResponseInputItem | None:
         if self.pending:
@@ -128,21 +138,21 @@ class History:
             return
         engine = await self.database.ready()
         async with engine.begin() as connection:
-            found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
-            if found is None:
-                try:
-                    async with connection.begin_nested():  # PostgreSQL aborts the whole transaction otherwise
-                        await connection.execute(insert(chats).values(id=chat_id, owner=owner, createdAt=now()))
-                    found = owner
-                    _remember(self._new, chat_id, None)
-                except IntegrityError:  # claimed at the same moment by another request
-                    found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
+            new = dialect_insert(connection)(chats).values(id=chat_id, owner=owner, createdAt=now())
+            found: str | None = owner
+            if (await connection.execute(new.on_conflict_do_nothing(index_elements=["id"]))).rowcount == 1:
+                _remember(self._new, chat_id, None)
+            else:  # an existing chat, or one claimed at the same moment by another request
+                found = (await connection.execute(select(chats.c.owner).where(chats.c.id == chat_id))).scalar()
         _remember(self._owners, chat_id, str(found))
         if found != owner:
             raise ChatNotFound(chat_id)
 
-    async def record(self, answer: Answer, asked: Asked, search: SearchResult | None = None) -> str:
-        """Store one answer with what the instructor view reads; returns its id."""
+    async def record(
+        self, answer: Answer, asked: Asked, search: SearchResult | None = None, memory: ChatMemory | None = None
+    ) -> str:
+        """Store one answer with what the instructor view reads, and in the same transaction the question and
+        answer in the chat's `memory`; returns its id."""
         answer_id = str(uuid.uuid4())
         sources = [
             {
@@ -159,6 +169,8 @@ class History:
         claims = [s for s in answer.sentences if s.supported is not None]
         engine = await self.database.ready()
         async with engine.begin() as connection:
+            if memory is not None:
+                await memory.write(connection)
             await connection.execute(
                 insert(answers).values(
                     id=answer_id,
