@@ -26,21 +26,10 @@ import httpx
 
 from bench.common import REPO, cpu_seconds, percentiles
 from bench.profile import print_breakdown, sampled
+from bench.questions import QUESTIONS
 from harness.app import SAMPLE_DOCS, App
 
 SHARED_BOOK = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"
-QUESTIONS = [
-    "What is a ROS 2 node?",
-    "How do topics differ from services in ROS 2?",
-    "What does a URDF file describe?",
-    "How does a humanoid robot keep its balance while walking?",
-    "What is the zero moment point?",
-    "How do I launch several nodes at once?",
-    "What sensors does a humanoid robot use to perceive its surroundings?",
-    "What is Isaac Sim used for?",
-    "How does Gazebo simulate physics?",
-    "What is a vision-language-action model?",
-]
 
 
 async def ask(client: httpx.AsyncClient, url: str, question: str) -> tuple[float, int]:

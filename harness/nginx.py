@@ -44,7 +44,7 @@ server {
         proxy_buffering off;          # answers stream token by token (SSE and Socket.IO)
         proxy_read_timeout 300s;      # a slow model's answer, or an idle WebSocket between questions
         proxy_next_upstream error timeout;  # a process that is down: the request goes to the next one
-        add_header X-Upstream $upstream_addr always;
+        add_header X-Upstream $upstream_addr always;  # which process answered (the test reads it)
     }
 }
 """

@@ -37,6 +37,7 @@ class QdrantServer(LocalServer):
         self.client = QdrantClient(location=":memory:")
         self._lock = threading.Lock()  # local mode is not thread-safe
         self.requests = 0
+        self.created: dict[str, dict[str, Any]] = {}  # each created collection's request body
         c = r"/collections/(?P<c>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Route]] = [
             ("GET", re.compile(r"/collections"), lambda _, b: self.client.get_collections()),
@@ -56,6 +57,7 @@ class QdrantServer(LocalServer):
 
     def _create(self, name: str, body: dict[str, Any]) -> bool:
         spec = models.CreateCollection.model_validate(body)
+        self.created[name] = body
         return self.client.create_collection(
             name,
             vectors_config=spec.vectors,

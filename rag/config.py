@@ -29,6 +29,8 @@ HINTS: dict[str, str] = {
     "QDRANT_PATH": "a writable folder for the embedded store, e.g. .data/qdrant",
     "QDRANT_COLLECTION": "a collection name of letters, digits, '-' or '_', e.g. textbook_content",
     "QDRANT_TIMEOUT": "a number of seconds greater than 0, e.g. 10",
+    "QDRANT_SHARDS": "a whole number of shards, at least 1, for the collection ingest creates, e.g. 2 (or unset)",
+    "QDRANT_REPLICAS": "a whole number of copies of each shard, at least 1, e.g. 2 on a 3-node cluster (or unset)",
     "LLM_PROVIDER": "one of auto, excerpts, bundled, local, gemini, openai",
     "OPENAI_API_KEY": "a key from https://platform.openai.com/api-keys",
     "OPENAI_MODEL": "an OpenAI model name, e.g. gpt-4o-mini",
@@ -81,6 +83,8 @@ class Settings(BaseSettings):
     qdrant_path: Path = Path(".data/qdrant")
     qdrant_collection: str = Field("textbook_content", pattern=r"^[A-Za-z0-9_-]+$")
     qdrant_timeout: float = Field(10.0, gt=0)
+    qdrant_shards: int | None = Field(None, ge=1)  # for the collection ingest creates on a cluster
+    qdrant_replicas: int | None = Field(None, ge=1)
 
     llm_provider: Literal["auto", ProviderName] = "auto"
     openai_api_key: SecretStr | None = None
@@ -118,6 +122,8 @@ class Settings(BaseSettings):
         "local_llm_base_url",
         "openai_base_url",
         "qdrant_api_key",
+        "qdrant_shards",
+        "qdrant_replicas",
         "openai_api_key",
         "gemini_api_key",
         "database_url",

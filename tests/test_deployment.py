@@ -12,54 +12,28 @@ is written from this test: its nginx snippet is `harness.nginx.CONFIG`.
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 
 import httpx
 import pytest
 
-from harness.app import App, ingest_sample
 from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
+from harness.deployment import Deployment
 from harness.nginx import Nginx
-from harness.postgres import Postgres
-from harness.qdrant_server import QdrantServer
-from harness.redis import Redis
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-SECRET = secrets.token_urlsafe(40)  # the one every process of the deployment shares
 LIMIT = 8  # questions per minute per identity, for the whole deployment
 QUESTION = "What is a ROS 2 node?"
 
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    postgres, redis, qdrant = Postgres(), Redis(), QdrantServer()
-    apps: list[App] = []
-    nginx = None
-    try:
-        ingest_sample(None, QDRANT_CLUSTER_ENDPOINT=qdrant.url)
-        shared = {
-            "QDRANT_CLUSTER_ENDPOINT": qdrant.url,
-            "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis.url,
-            "CHAINLIT_AUTH_SECRET": SECRET,
-            "RATE_LIMIT_PER_MINUTE": str(LIMIT),
-            "ALLOWED_ORIGINS": "https://book.example",
-        }
-        for name in ("first", "second"):
-            apps.append(App(tmp_path_factory.mktemp(name), **shared))  # nothing shared on disk
-        nginx = Nginx([f"127.0.0.1:{app.port}" for app in apps])
-        yield apps, nginx
-    finally:
-        if nginx is not None:
-            nginx.stop()
-        for app in apps:
-            if app.process.poll() is None:
-                app.stop()
-        qdrant.close()
-        redis.stop()
-        postgres.stop()
+    running = Deployment(
+        tmp_path_factory.mktemp("deployment"), RATE_LIMIT_PER_MINUTE=str(LIMIT), ALLOWED_ORIGINS="https://book.example"
+    )
+    yield running.apps, running.nginx
+    running.stop()
 
 
 def test_a_chat_continues_on_another_process(deployment):

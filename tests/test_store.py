@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from qdrant_client import QdrantClient
 
+from harness.qdrant_server import QdrantServer
 from rag.store import (
     CloudStore,
     CollectionMissing,
@@ -20,6 +21,7 @@ from rag.store import (
     ModelMismatch,
     StoredPoint,
 )
+from rag.store.cloud import ClusterLayout
 from rag.store.vectors import Embedding, SparseVector
 from tests.conftest import REPO
 
@@ -34,21 +36,31 @@ def point(n: int, path: str, *dense: float, terms: tuple[int, ...] = ()) -> Stor
     return StoredPoint(f"00000000-0000-0000-0000-{n:012d}", vec(*dense, terms=terms), {"source_path": path, "n": n})
 
 
+LAYOUT = ClusterLayout(shards=2, replicas=2)
+
+
 class Backend:
-    """Opens the same collection again, as a restarted process would."""
+    """Opens the same collection again, as a restarted process would: embedded, qdrant-client's local mode in
+    this process, or over HTTP to the Qdrant stand-in server (as a cluster, with its shards and replicas)."""
 
     def __init__(self, kind: str, tmp_path):
         self.kind, self.tmp_path = kind, tmp_path
+        self.server = QdrantServer() if kind == "server" else None
 
     def open(self):
         if self.kind == "edge":
             return EdgeStore(self.tmp_path / "qdrant", "book")
+        if self.server is not None:
+            return CloudStore.connect(self.server.url, None, "book", 10, LAYOUT)
         return CloudStore(QdrantClient(path=str(self.tmp_path / "local")), "book", "local://test")
 
 
-@pytest.fixture(params=["edge", "cloud"])
+@pytest.fixture(params=["edge", "cloud", "server"])
 def backend(request, tmp_path):
-    return Backend(request.param, tmp_path)
+    backend = Backend(request.param, tmp_path)
+    yield backend
+    if backend.server is not None:
+        backend.server.close()
 
 
 @pytest.fixture
@@ -85,6 +97,17 @@ def test_create_upsert_count_and_reopen(backend, store):
     reopened.ensure_collection(SPEC)  # same model: accepted, data kept
     assert reopened.count() == 4
     reopened.close()
+
+
+def test_a_collection_on_a_cluster_gets_its_shards_and_replicas(tmp_path):
+    backend = Backend("server", tmp_path)
+    assert backend.server is not None
+    try:
+        backend.open().ensure_collection(SPEC)
+        created = backend.server.created["book"]
+    finally:
+        backend.server.close()
+    assert (created["shard_number"], created["replication_factor"]) == (2, 2)
 
 
 def test_upsert_same_id_replaces(store):

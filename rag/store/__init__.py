@@ -52,10 +52,11 @@ def __getattr__(name: str) -> type:
 def get_store(settings: Settings) -> Store:
     """The backend the settings ask for. Never falls back from a configured server to the embedded store."""
     if settings.qdrant_cluster_endpoint:
-        from rag.store.cloud import CloudStore
+        from rag.store.cloud import CloudStore, ClusterLayout
 
         key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        layout = ClusterLayout(settings.qdrant_shards, settings.qdrant_replicas)
         return CloudStore.connect(
-            settings.qdrant_cluster_endpoint, key, settings.qdrant_collection, settings.qdrant_timeout
+            settings.qdrant_cluster_endpoint, key, settings.qdrant_collection, settings.qdrant_timeout, layout
         )
     return EdgeStore(settings.qdrant_path, settings.qdrant_collection)

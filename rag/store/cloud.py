@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -55,9 +56,17 @@ def _transient(exc: BaseException) -> bool:
 class CloudStore:
     """A collection on a Qdrant server. `client` is injectable so tests can use the in-memory client."""
 
-    def __init__(self, client: QdrantClient, collection: str, endpoint: str, backoff: float = 0.5):
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        endpoint: str,
+        backoff: float = 0.5,
+        layout: ClusterLayout | None = None,
+    ):
         self.client = client
         self.collection = collection
+        self.layout = layout or ClusterLayout()
         self.endpoint = mask_url(endpoint)  # only ever shown: the client holds the real one
         self.description = f"Qdrant at {self.endpoint}, collection {collection}"
         self._call = retry(
@@ -68,11 +77,13 @@ class CloudStore:
         )(self._invoke)
 
     @classmethod
-    def connect(cls, endpoint: str, api_key: str | None, collection: str, timeout: float) -> CloudStore:
+    def connect(
+        cls, endpoint: str, api_key: str | None, collection: str, timeout: float, layout: ClusterLayout | None = None
+    ) -> CloudStore:
         client = QdrantClient(
             url=endpoint, api_key=api_key, timeout=max(1, round(timeout)), prefer_grpc=False, check_compatibility=False
         )
-        return cls(client, collection, endpoint)
+        return cls(client, collection, endpoint, layout=layout)
 
     @staticmethod
     def _invoke(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -136,6 +147,8 @@ class CloudStore:
             vectors_config={DENSE: models.VectorParams(size=spec.dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             metadata=spec.as_dict(),
+            shard_number=self.layout.shards,
+            replication_factor=self.layout.replicas,
         )
         for field in KEYWORD_INDEXES:
             self._run(self.client.create_payload_index, self.collection, field, models.PayloadSchemaType.KEYWORD)
@@ -217,6 +230,15 @@ class CloudStore:
                 self.client.scroll, self.collection, limit=1000, offset=offset, with_payload=fields
             )
         )
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """How a new collection is spread over a cluster's nodes (None: the server's default, one shard and no
+    replica). Replicas let another node answer when one is down or busy; shards spread a large collection."""
+
+    shards: int | None = None
+    replicas: int | None = None
 
 
 def _vector(name: str, query: Embedding) -> list[float] | models.SparseVector:
