@@ -30,6 +30,8 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
 database = Database(settings)
 access = Access.from_settings(settings, database)
+# uvicorn, which `chainlit run` starts once this module is loaded, believes X-Forwarded-For from these only.
+os.environ["FORWARDED_ALLOW_IPS"] = settings.trusted_proxies
 os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
 chainlit_config.project.allow_origins[:] = settings.origins  # same origin only, unless ALLOWED_ORIGINS says more
 server.state.tutors = TutorHolder(settings, factory=lambda s: Tutor.from_settings(s, database))
@@ -77,10 +79,15 @@ if oauth_configured():
         return _user(Identity(default_user.identifier, role_of(default_user.identifier, settings)))
 
 
+def _client_address() -> str | None:
+    """The address of the chat session's client (behind TRUSTED_PROXIES, the one they forwarded)."""
+    client = (cl.context.session.environ or {}).get("asgi.scope", {}).get("client") or (None, 0)
+    return client[0]
+
+
 def _may_see_the_instructor_view(identity: Identity) -> bool:
     """The rule `/instructor` applies, for the chat's session and its client."""
-    client = (cl.context.session.environ or {}).get("asgi.scope", {}).get("client") or ("", 0)
-    return access.may_open_instructor_view(identity, client[0])
+    return access.may_open_instructor_view(identity, _client_address())
 
 
 def _identity(user: cl.User | None) -> Identity:
@@ -143,9 +150,9 @@ async def on_message(message: cl.Message) -> None:
     if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
         await cl.Message(content=display.INSTRUCTOR_LINK).send()
         return
-    wait = await access.limiter.check(identity.id)
-    if wait is not None:
-        await cl.Message(content=display.rate_limited(wait, settings.rate_limit_per_minute)).send()
+    limited = await access.limiter.check(identity.id, _client_address())
+    if limited is not None:
+        await cl.Message(content=display.rate_limited(limited)).send()
         return
     chosen = by_label(settings, cl.user_session.get("chat_profile"))
     name = chosen.name if chosen and chosen.name in access.offered(identity.role) else None

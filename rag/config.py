@@ -6,6 +6,7 @@ the fix, so a user fixes their `.env` once instead of once per restart.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -52,6 +53,8 @@ HINTS: dict[str, str] = {
     "STUDENT_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
     "INSTRUCTOR_PROFILES": "* (every offered profile) or comma-separated provider names, e.g. excerpts,gemini",
     "RATE_LIMIT_PER_MINUTE": "a whole number of questions per minute per user, 0 for no limit, e.g. 30",
+    "RATE_LIMIT_PER_ADDRESS": "a whole number of questions per minute from one client address, 0 for none, e.g. 300",
+    "TRUSTED_PROXIES": "comma-separated addresses or networks of your reverse proxies, e.g. 127.0.0.1 or 10.0.0.0/8",
     "REDIS_URL": "redis://host:6379/0 to share the rate limit between app processes (or unset: each counts its own)",
     "ALLOWED_ORIGINS": "comma-separated origins allowed to call the app from other sites, e.g. https://book.example",
     "CHAINLIT_AUTH_SECRET": (
@@ -111,7 +114,9 @@ class Settings(BaseSettings):
     student_profiles: str = "*"
     instructor_profiles: str = "*"
     rate_limit_per_minute: int = Field(30, ge=0)
-    redis_url: str | None = None  # shares the rate limit between app processes
+    rate_limit_per_address: int = Field(300, ge=0)  # all identities of one client address together
+    redis_url: str | None = None  # shares the rate limits between app processes
+    trusted_proxies: str = ""  # whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS)
     allowed_origins: str = ""
     chainlit_auth_secret: SecretStr | None = None
     api_token: SecretStr | None = None
@@ -137,6 +142,17 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         """`KEY=` in a `.env` means "not set", not "set to the empty string"."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _are_addresses(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return ",".join(entries)
 
     @field_validator("redis_url")
     @classmethod

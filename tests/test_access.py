@@ -23,7 +23,7 @@ from rag.identity import (
 from rag.users import main as users_main
 from tests.api_client import api_client
 from web.access import Access
-from web.ratelimit import RateLimiter
+from web.ratelimit import Limited, RateLimiter
 
 QUESTION = {"content": "What is a ROS 2 node?"}
 
@@ -67,8 +67,28 @@ def test_over_the_rate_limit_is_429_with_retry_after(tutor_factory, env):
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
     assert api_client(tutor_factory).post("/api/v1/chat", json=QUESTION).status_code == 200  # per identity
     limiter = RateLimiter(2)
-    waits = [asyncio.run(limiter.check("a")) for _ in range(3)]
-    assert waits[:2] == [None, None] and 59 <= waits[2] <= 60 and asyncio.run(limiter.check("b")) is None
+    refusals = [asyncio.run(limiter.check("a")) for _ in range(3)]
+    assert refusals[:2] == [None, None] and refusals[2] is not None and 59 <= refusals[2].wait <= 60
+    assert asyncio.run(limiter.check("b")) is None
+
+
+def test_a_client_that_drops_its_cookie_meets_the_address_limit(tutor_factory, env):
+    env(RATE_LIMIT_PER_ADDRESS="2")
+    client = api_client(tutor_factory)
+    statuses = []
+    for _ in range(3):
+        client.cookies.clear()  # a new visitor every time
+        statuses.append(client.post("/api/v1/chat", json=QUESTION))
+    assert [r.status_code for r in statuses] == [200, 200, 429]
+    assert "from this address" in statuses[2].json()["detail"] and statuses[2].headers["retry-after"]
+
+
+def test_trusted_proxies_must_be_addresses(env):
+    env(TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8")
+    assert load_settings().trusted_proxies == "127.0.0.1,10.0.0.0/8"
+    env(TRUSTED_PROXIES="nginx.local")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings()
 
 
 @pytest.fixture
@@ -153,13 +173,14 @@ def test_users_file_cli(tmp_path, monkeypatch, capsys):
 def test_with_redis_every_process_shares_one_limit():
     redis = Redis()
     try:
-        first, second = RateLimiter(2, redis.url), RateLimiter(2, redis.url)  # two app processes' limiters
+        first, second = RateLimiter(2, redis_url=redis.url), RateLimiter(2, redis_url=redis.url)  # two processes
 
-        async def ask() -> list[float | None]:
+        async def ask() -> list[Limited | None]:
             return [await first.check("a"), await second.check("a"), await second.check("a"), await first.check("b")]
 
-        waits = asyncio.run(ask())
-        assert waits[:2] == [None, None] and waits[2] is not None and 59 <= waits[2] <= 60 and waits[3] is None
+        refusals = asyncio.run(ask())
+        assert refusals[:2] == [None, None] and refusals[3] is None
+        assert refusals[2] is not None and refusals[2].by == "identity" and 59 <= refusals[2].wait <= 60
     finally:
         redis.stop()
 

@@ -17,6 +17,7 @@ import signal
 import httpx
 import pytest
 
+from harness.app import App
 from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
 from harness.deployment import Deployment
 from harness.nginx import Nginx
@@ -32,12 +33,12 @@ def deployment(tmp_path_factory):
     running = Deployment(
         tmp_path_factory.mktemp("deployment"), RATE_LIMIT_PER_MINUTE=str(LIMIT), ALLOWED_ORIGINS="https://book.example"
     )
-    yield running.apps, running.nginx
+    yield running
     running.stop()
 
 
 def test_a_chat_continues_on_another_process(deployment):
-    (first, second), _ = deployment
+    first, second = deployment.apps
     with httpx.Client(timeout=60) as alice, httpx.Client(timeout=60) as mallory:
         started = alice.post(f"{first.url}/api/v1/chat", json={"content": QUESTION})
         assert started.status_code == 200 and started.json()["sources"]
@@ -52,7 +53,7 @@ def test_a_chat_continues_on_another_process(deployment):
 
 
 def test_only_the_allowed_origin_gets_cors_headers(deployment):
-    (first, _), _ = deployment
+    first = deployment.apps[0]
     ask_ = {"Access-Control-Request-Method": "POST"}
     allowed = httpx.options(f"{first.url}/api/v1/chat", headers={"Origin": "https://book.example", **ask_})
     refused = httpx.options(f"{first.url}/api/v1/chat", headers={"Origin": "https://evil.example", **ask_})
@@ -63,7 +64,7 @@ def test_only_the_allowed_origin_gets_cors_headers(deployment):
 def test_a_chat_resumed_on_the_other_process_shows_its_citation_panels(deployment):
     """Through nginx (Socket.IO over its WebSocket upgrade), then resumed directly on each process: the panels'
     files are in PostgreSQL, not on the disk of the process that wrote them."""
-    (first, second), nginx = deployment
+    (first, second), nginx = deployment.apps, deployment.nginx
     with launch() as browser:
         page = open_chat(browser, nginx.url)
         sockets: list[str] = []
@@ -85,7 +86,7 @@ def test_a_chat_resumed_on_the_other_process_shows_its_citation_panels(deploymen
 
 
 def test_the_rate_limit_is_shared_by_both_processes(deployment):
-    (first, second), nginx = deployment
+    (first, second), nginx = deployment.apps, deployment.nginx
     with httpx.Client(timeout=60) as student:
         statuses = [
             student.post(f"{app.url}/api/v1/chat", json={"content": QUESTION}).status_code
@@ -97,10 +98,28 @@ def test_the_rate_limit_is_shared_by_both_processes(deployment):
 
 
 def test_nginx_keeps_a_client_on_one_process(deployment):
-    _, nginx = deployment
+    nginx = deployment.nginx
     with httpx.Client(timeout=60) as student:
+        student.get(f"{nginx.url}/api/v1/health")  # its first answer gives it its visitor cookie
         upstreams = {student.get(f"{nginx.url}/api/v1/health").headers["x-upstream"] for _ in range(6)}
     assert len(upstreams) == 1
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1"])
+def test_x_forwarded_for_counts_only_from_trusted_proxies(deployment, tmp_path, trusted):
+    """A client that is no proxy cannot shed the address limit by naming another address; behind a trusted
+    proxy, the address it forwards is the client's."""
+    app = App(tmp_path, **{**deployment.settings, "RATE_LIMIT_PER_ADDRESS": "2", "TRUSTED_PROXIES": trusted})
+    try:
+        statuses = [
+            httpx.post(
+                f"{app.url}/api/v1/chat", json={"content": QUESTION}, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+            ).status_code
+            for n in range(3)
+        ]
+    finally:
+        app.stop()
+    assert statuses == ([200, 200, 429] if not trusted else [200, 200, 200])
 
 
 def _client_on(nginx: Nginx, upstream: str) -> tuple[httpx.Client, dict]:
@@ -116,7 +135,7 @@ def _client_on(nginx: Nginx, upstream: str) -> tuple[httpx.Client, dict]:
 
 def test_a_process_killed_with_sigkill_loses_nothing(deployment):
     """The last test: it kills the process serving a browser and a REST client, mid-chat."""
-    (first, second), nginx = deployment
+    (first, second), nginx = deployment.apps, deployment.nginx
     with launch() as browser:
         page = open_chat(browser, nginx.url)
         ask(page, QUESTION)

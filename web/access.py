@@ -28,7 +28,10 @@ class Access:
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.settings.rate_limit_per_minute, self.settings.redis_url)
+        settings = self.settings
+        self.limiter = RateLimiter(
+            settings.rate_limit_per_minute, settings.rate_limit_per_address, redis_url=settings.redis_url
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> Access:

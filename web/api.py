@@ -168,11 +168,11 @@ async def _start(
 ) -> tuple[Tutor, str, Identity]:
     """Who asks, within their rate limit, about a chat that is theirs (or new)."""
     identity = caller(request, access)
-    wait = await access.limiter.check(identity.id)
-    if wait is not None:
-        raise HTTPException(
-            429, f"Too many questions: wait {math.ceil(wait)} s.", headers={"Retry-After": str(math.ceil(wait))}
-        )
+    limited = await access.limiter.check(identity.id, request.client.host if request.client else None)
+    if limited is not None:
+        wait = str(math.ceil(limited.wait))
+        where = " from this address" if limited.by == "address" else ""
+        raise HTTPException(429, f"Too many questions{where}: wait {wait} s.", headers={"Retry-After": wait})
     tutor, chat_id = await tutors.get(), body.chat_id or str(uuid.uuid4())
     try:
         await tutor.claim(chat_id, identity.id)

@@ -10,6 +10,7 @@ from rag.answer.result import Answer, Source, TutorError
 from rag.search.retrieval import Passage, SearchResult
 from rag.text.citations import MARKER
 from rag.text.sentences import line_prefix
+from web.ratelimit import Limited
 
 STARTERS = [
     ("ROS 2 topics", "What is a ROS 2 topic?"),
@@ -127,8 +128,10 @@ def answer_markdown(answer: Answer) -> str:
     )
 
 
-def rate_limited(wait: float, per_minute: int) -> str:
-    return f"⏳ You are asking faster than {per_minute} questions a minute: ask again in {max(1, round(wait))} s."
+def rate_limited(limited: Limited) -> str:
+    who = "You are" if limited.by == "identity" else "Your network (this address) is"
+    wait = max(1, round(limited.wait))
+    return f"⏳ {who} asking faster than {limited.per_minute} questions a minute: ask again in {wait} s."
 
 
 def error_markdown(error: TutorError) -> str:

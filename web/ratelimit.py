@@ -1,13 +1,17 @@
-"""Questions per minute per identity, counted by the `limits` library in a moving window.
+"""Questions per minute, per identity and per client address, counted by the `limits` library in a moving window.
 
-Without REDIS_URL the counts live in this process's memory, so each app process of a deployment allows the full
-limit on its own. With REDIS_URL they live in Redis, and every process shares them: adding processes does not
-multiply the limit.
+The identity limit is a student's; the address limit catches a client that sheds its identity (a REST client
+that drops its visitor cookie is a new visitor on every request), and is set high enough for a class behind one
+NAT. Without REDIS_URL the counts live in this process's memory, so each app process of a deployment allows the
+full limits on its own; with REDIS_URL they live in Redis, shared by every process: adding processes does not
+multiply them.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 from limits import RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -25,28 +29,42 @@ class RateLimitStoreError(ServiceError):
     kind = "redis"
 
 
+@dataclass(frozen=True)
+class Limited:
+    """A question refused: which limit, of how many a minute, and the seconds until the next is allowed."""
+
+    by: Literal["identity", "address"]
+    per_minute: int
+    wait: float
+
+
 def storage_uri(redis_url: str | None) -> str:
     """`limits`' URI for REDIS_URL (redis://, rediss:// or redis+unix://), or this process's memory."""
     return f"async+{redis_url}" if redis_url else MEMORY
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, redis_url: str | None = None):
-        self.per_minute = per_minute
-        self.shared = redis_url is not None
+    def __init__(self, per_identity: int, per_address: int = 0, *, redis_url: str | None = None):
+        self.per_identity, self.per_address = per_identity, per_address
         self._where = mask_url(redis_url) if redis_url else "memory"
-        self._item = RateLimitItemPerMinute(per_minute)
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri(redis_url), wrap_exceptions=True))
 
-    async def check(self, who: str) -> float | None:
-        """Count a question; None if allowed, else the seconds until the next one is. Raises
-        `RateLimitStoreError` when Redis cannot be reached: the limit is not silently dropped."""
-        if self.per_minute <= 0:
-            return None
+    async def check(self, identity: str, address: str | None = None) -> Limited | None:
+        """Count a question of `identity` from `address`; None if allowed. Raises `RateLimitStoreError` when
+        Redis cannot be reached: the limit is not silently dropped."""
+        limits: list[tuple[Literal["identity", "address"], int, str]] = [("identity", self.per_identity, identity)]
+        if address:
+            limits.insert(0, ("address", self.per_address, address))
+        for by, per_minute, key in limits:
+            if per_minute > 0 and (wait := await self._hit(RateLimitItemPerMinute(per_minute), f"{by}:{key}")):
+                return Limited(by, per_minute, wait)
+        return None
+
+    async def _hit(self, item: RateLimitItemPerMinute, key: str) -> float | None:
         try:
-            if await self._limiter.hit(self._item, NAMESPACE, who):
+            if await self._limiter.hit(item, NAMESPACE, key):
                 return None
-            stats = await self._limiter.get_window_stats(self._item, NAMESPACE, who)
+            stats = await self._limiter.get_window_stats(item, NAMESPACE, key)
         except StorageError as exc:
             raise RateLimitStoreError(
                 f"The rate-limit store, Redis at {self._where}, is unavailable: {exc.storage_error!r:.200}. "
