@@ -27,7 +27,6 @@ class Deployment:
                 "DATABASE_URL": self.postgres.url,
                 "REDIS_URL": self.redis.url,
                 "CHAINLIT_AUTH_SECRET": secrets.token_urlsafe(40),  # the one every process shares
-                "TRUSTED_PROXIES": "127.0.0.1",  # nginx: the client addresses it forwards are believed
                 **env,
             }
             for n in range(processes):

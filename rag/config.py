@@ -116,7 +116,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(30, ge=0)
     rate_limit_per_address: int = Field(300, ge=0)  # all identities of one client address together
     redis_url: str | None = None  # shares the rate limits between app processes
-    trusted_proxies: str = ""  # whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS)
+    # Whose X-Forwarded-For names the client (uvicorn's FORWARDED_ALLOW_IPS, and its default): a proxy on this host.
+    trusted_proxies: str = "127.0.0.1,::1"
     allowed_origins: str = ""
     chainlit_auth_secret: SecretStr | None = None
     api_token: SecretStr | None = None
