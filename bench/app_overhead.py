@@ -1,8 +1,8 @@
 """The app's own cost of an LLM answer: CPU per request, overhead to the first streamed token, memory.
 
 Starts a local OpenAI-compatible server that streams at once, and the real app (`chainlit run app.py`) using it
-as LOCAL_LLM_BASE_URL over an embedded collection of `--chunks` points (SciFact abstracts), with the rate limit
-off (RATE_LIMIT_PER_MINUTE=0: the benchmark asks far more than a student may). Then:
+as LOCAL_LLM_BASE_URL over an embedded collection of `--chunks` points (SciFact abstracts), with the rate limits
+off (RATE_LIMIT_PER_MINUTE=0, RATE_LIMIT_PER_ADDRESS=0: the benchmark asks far more than a student may). Then:
 - `--sequential` requests one after another: the app process's CPU per request (from /proc); with `--profile`,
   py-spy samples the app meanwhile and the CPU is broken down by what it was spent on;
 - at each `--concurrency`, `--rounds` times: `POST /api/v1/chat/stream` to its first `delta` event, minus the
@@ -95,6 +95,7 @@ def main() -> None:
             LOCAL_LLM_MODEL="fake-llm",
             SCORE_THRESHOLD="0",
             RATE_LIMIT_PER_MINUTE="0",
+            RATE_LIMIT_PER_ADDRESS="0",
         )
         try:
             url, body = app.url + "/api/v1/chat/stream", {"content": QUESTION}

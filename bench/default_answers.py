@@ -1,8 +1,8 @@
 """The default answer (book excerpts, no keys) over REST: the app's CPU per question, and latency under load.
 
 Ingests `--source` (the physical-ai-textbook of ../shared when present, else the sample book) into a temporary
-embedded store, starts the real app (`chainlit run app.py`) with the rate limit off (RATE_LIMIT_PER_MINUTE=0:
-the benchmark asks far more than a student may), then:
+embedded store, starts the real app (`chainlit run app.py`) with the rate limits off (RATE_LIMIT_PER_MINUTE=0,
+RATE_LIMIT_PER_ADDRESS=0: the benchmark asks far more than a student may), then:
 - `--sequential` questions one after another: the app process's CPU time (from /proc) per question (with
   `--profile`, broken down from py-spy's samples);
 - `--concurrency` questions at once, `--rounds` times: the time to the whole answer (`POST /api/v1/chat`).
@@ -73,7 +73,7 @@ def main() -> None:
         data = Path(folder)
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant")}
         subprocess.run([sys.executable, "-m", "ingest", "--source", str(args.source)], env=env, check=True)
-        app = App(data, RATE_LIMIT_PER_MINUTE="0")
+        app = App(data, RATE_LIMIT_PER_MINUTE="0", RATE_LIMIT_PER_ADDRESS="0")
         url = app.url + "/api/v1/chat"
         try:
             asyncio.run(sequential(url, QUESTIONS[:3]))  # warm-up

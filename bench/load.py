@@ -5,7 +5,7 @@ Qdrant stand-in server), everything on this machine.
 For each process count, Locust runs `--users` students in turn, each asking without pause (`bench/locustfile.py`)
 for `--seconds`; the line printed per run gives answers per second, p50/p95 of the time to the whole answer and
 the failures. The answering provider is `--provider`: `excerpts` (the default answer) or `llm`, a local fake
-OpenAI-compatible server that streams at once, so the time is the app's own overhead. The rate limit is off.
+OpenAI-compatible server that streams at once, so the time is the app's own overhead. The rate limits are off.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--provider", choices=["excerpts", "llm"], default="excerpts")
     args = parser.parse_args()
     llm = FakeOpenAI(["A streamed answer about ROS 2 nodes and topics [1]."], model="fake-llm")
-    env = {"RATE_LIMIT_PER_MINUTE": "0", "LLM_PROVIDER": "excerpts"}
+    env = {"RATE_LIMIT_PER_MINUTE": "0", "RATE_LIMIT_PER_ADDRESS": "0", "LLM_PROVIDER": "excerpts"}
     if args.provider == "llm":
         env.update(LLM_PROVIDER="local", LOCAL_LLM_BASE_URL=llm.base_url, LOCAL_LLM_MODEL="fake-llm")
     try:
