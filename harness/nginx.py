@@ -5,15 +5,13 @@ it) and WebSocket upgrade. `CONFIG` is the README's snippet; the test runs exact
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from harness.ports import free_port
+from harness.ports import free_port, wait_for_port
 from rag.identity import VISITOR_COOKIE
 
 # The same browser or REST client (its visitor cookie, its Chainlit session or its bearer token) always reaches
@@ -87,15 +85,10 @@ http {{
             stdout=subprocess.DEVNULL,
             stderr=(folder / "stderr.log").open("w"),
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                assert self.process.poll() is None, (folder / "stderr.log").read_text()
-                time.sleep(0.05)
-        raise RuntimeError(f"nginx did not listen on port {self.port}: {(folder / 'error.log').read_text()}")
+        if not wait_for_port(self.port, self.process):
+            errors = "".join(log.read_text() for log in (folder / "stderr.log", folder / "error.log") if log.exists())
+            self.stop()
+            raise RuntimeError(f"nginx did not listen on port {self.port}: {errors}")
 
     def stop(self) -> None:
         self.process.terminate()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from harness.ports import free_port
+from harness.ports import free_port, wait_for_port
 
 
 class Redis:
@@ -27,15 +25,9 @@ class Redis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server did not listen on port {self.port} within 10 s")
+        if not wait_for_port(self.port, self.process):
+            self.stop()
+            raise RuntimeError(f"redis-server did not listen on port {self.port} within 10 s")
 
     @property
     def url(self) -> str:
