@@ -68,6 +68,12 @@ def auth_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of a value a client sent with the expected one, compared as UTF-8 bytes: a
+    malformed value (non-ASCII, a lone surrogate) is simply not equal, never an error."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 def mac(secret: str, *parts: str) -> bytes:
     """HMAC-SHA256 of `parts` (one per line) with the app's secret: how visitor cookies, file URLs and the
     instructor view's forms are signed."""
@@ -89,7 +95,7 @@ def new_visitor_cookie(secret: str) -> str:
 def visitor_from_cookie(secret: str, cookie: str | None) -> Identity | None:
     """The visitor a signed cookie names; None for a missing or forged one."""
     visitor, _, mac = (cookie or "").partition(".")
-    if not visitor or not hmac.compare_digest(mac, _mac(secret, visitor)):
+    if not visitor or not same(mac, _mac(secret, visitor)):
         return None
     return Identity(VISITOR_PREFIX + visitor)
 
@@ -109,7 +115,7 @@ def check_password(password: str, stored: str) -> bool:
     if scheme != "scrypt" or not salt or not digest:
         return False
     computed = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
-    return hmac.compare_digest(computed.hex(), digest)
+    return same(digest, computed.hex())
 
 
 def hash_token(token: str) -> str:
@@ -144,7 +150,7 @@ class UsersFile:
     def by_token(self, token: str) -> Identity | None:
         wanted = hash_token(token)
         for name, user in self.load().items():
-            if any(hmac.compare_digest(wanted, str(stored)) for stored in user.get("tokens", [])):
+            if any(same(str(stored), wanted) for stored in user.get("tokens", [])):
                 return Identity(name, _role(user.get("role")))
         return None
 
@@ -160,7 +166,7 @@ def role_of(identifier: str, settings: Settings) -> Role:
 
 def identity_from_token(token: str, settings: Settings, secret: str) -> Identity | None:
     """A bearer token: API_TOKEN, a user's API token, or a Chainlit session token (JWT) of a logged-in user."""
-    if settings.api_token is not None and hmac.compare_digest(token, settings.api_token.get_secret_value()):
+    if settings.api_token is not None and same(token, settings.api_token.get_secret_value()):
         return Identity("api", "student")
     if settings.users_file is not None and (user := UsersFile(settings.users_file).by_token(token)):
         return user

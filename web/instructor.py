@@ -8,7 +8,6 @@ page); with no login configured, loopback clients only (the maintainer's own com
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from datetime import date
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rag.chats.report import Period, Report, build_report, gaps_csv, mark_reviewed
-from rag.identity import mac
+from rag.identity import mac, same
 from rag.tutor import Tutor
 from web.access import Access
 from web.dependencies import AccessDep, TutorDep, TutorsDep
@@ -113,7 +112,7 @@ async def gaps(tutor: TutorDep, access: AccessDep, since: str | None = None, unt
 async def reviewed(
     answer_id: str, access: AccessDep, tutors: TutorsDep, token: str = Form(""), back: str = Form("")
 ) -> Response:
-    if not hmac.compare_digest(token, _token(access, answer_id)):
+    if not same(token, _token(access, answer_id)):
         raise HTTPException(403, "This form is not from the instructor view.")
     tutor = await tutors.get()
     if not await mark_reviewed(tutor.database, answer_id):

@@ -313,5 +313,12 @@ def gaps_csv(report: Report) -> str:
     writer = csv.writer(out)
     writer.writerow(["questions", "refused", "low_grounding", "nearest_section", "url", "examples"])
     for gap in report.gaps:
-        writer.writerow([gap.count, gap.refused, gap.low_grounding, gap.section, gap.url, " | ".join(gap.examples)])
+        texts = [gap.section, gap.url, " | ".join(gap.examples)]
+        writer.writerow([gap.count, gap.refused, gap.low_grounding, *map(_inert, texts)])
     return out.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula (= + - @, tab, CR) gets a leading `'`
+    (OWASP's advice for CSV injection), since students write the questions."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

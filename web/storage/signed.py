@@ -6,7 +6,6 @@ key. A backend stores and reads the bytes; signing is the same for all.
 
 from __future__ import annotations
 
-import hmac
 import time
 from abc import abstractmethod
 from typing import Any
@@ -14,7 +13,7 @@ from urllib.parse import quote
 
 from chainlit.data.storage_clients.base import BaseStorageClient
 
-from rag.identity import mac
+from rag.identity import mac, same
 
 FILES_ROUTE = "/api/v1/files"
 URL_LIFETIME = 7 * 24 * 3600  # a resumed chat's panels keep working for a week; a new resume signs anew
@@ -32,7 +31,7 @@ class SignedStorage(BaseStorageClient):
         return f"{FILES_ROUTE}/{quote(object_key)}?expires={expires}&signature={self.sign(object_key, expires)}"
 
     def verify(self, object_key: str, expires: int, signature: str) -> bool:
-        return expires >= time.time() and hmac.compare_digest(signature, self.sign(object_key, expires))
+        return expires >= time.time() and same(signature, self.sign(object_key, expires))
 
     @abstractmethod
     async def read(self, object_key: str) -> tuple[bytes, str]:
