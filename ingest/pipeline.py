@@ -73,6 +73,11 @@ class IngestReport:
         )
 
 
+OUTSIDE_SOURCE = (
+    "a symbolic link to a file outside --source: skipped. Copy the file into the docs folder if it belongs to the book"
+)
+
+
 def discover(source: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """Markdown pages as Docusaurus finds them: `_`-prefixed files and folders are partials, not pages."""
     found = []
@@ -177,9 +182,14 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     files = discover(opts.source, opts.exclude)
     uploader = _Uploader(store, embedder, opts.batch_size, report)
     interactive = sys.stderr.isatty()
+    root = opts.source.resolve()
     for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
         rel = path.relative_to(opts.source).as_posix()
         report.seen += 1
+        if not path.resolve().is_relative_to(root):  # a symlink to /etc/passwd must not become "the book"
+            report.failed.append((rel, OUTSIDE_SOURCE))
+            log.warning("skipped %s: %s", rel, OUTSIDE_SOURCE)
+            continue
         before = stored.get(rel)
         try:
             doc_hash = document_hash(path, opts, embedder.model_name)

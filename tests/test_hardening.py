@@ -366,3 +366,19 @@ def test_csv_cells_that_look_like_formulas_stay_text():
     cells = [cell for line in gaps_csv(report).splitlines()[1:] for cell in next(csv.reader([line]))[3:]]
     assert all(not cell.startswith(("=", "+", "-", "@")) for cell in cells)
     assert '\'=HYPERLINK("https://evil.example/x","click")' in cells and "What is a node?" in cells
+
+
+def test_ingest_does_not_follow_a_symlink_out_of_the_docs(book, tmp_path, embedder):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:SECRET-ROOT-LINE:/root:/bin/bash\n")
+    (book / "passwd.md").symlink_to(secret)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "page.md").write_text("# Outside\n\nSECRET-FOLDER-LINE of another folder.\n")
+    (book / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    store = EdgeStore(tmp_path / "q", "book")
+    report = run_ingest(IngestOptions(book), store, embedder)
+    texts = " ".join(p.get("text", "") for p in store.scroll(["text"]))
+    store.close()
+    assert "SECRET-ROOT-LINE" not in texts and "SECRET-FOLDER-LINE" not in texts
+    assert {"passwd.md"} <= {path for path, _ in report.failed} and "outside --source" in report.failed[0][1]
+    assert report.new == 11
