@@ -18,7 +18,7 @@ from rag.chats.database import Database
 from rag.chats.history import ChatNotFound
 from rag.config import load_settings, oauth_configured
 from rag.identity import VISITOR_COOKIE, Identity, UsersFile, identity_of, role_of, visitor_from_cookie
-from rag.llm.providers import by_label, choose_provider, provider
+from rag.llm.providers import ProfileNotAllowed, allowed_provider, by_label, offered, provider
 from rag.search.retrieval import SearchResult
 from rag.tutor import Tutor, TutorHolder
 from web import display
@@ -117,9 +117,9 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 @cl.set_chat_profiles
 async def profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
-    offered = access.offered(_identity(user).role)
-    default = choose_provider(settings).name
-    records = [provider(settings, name) for name in offered]
+    role = _identity(user).role
+    names, default = offered(settings, role), allowed_provider(settings, role, None)
+    records = [provider(settings, name) for name in names]
     return [
         cl.ChatProfile(name=p.label, markdown_description=p.description, default=p.name == default) for p in records
     ]
@@ -154,15 +154,19 @@ async def on_message(message: cl.Message) -> None:
     if limited is not None:
         await cl.Message(content=display.rate_limited(limited)).send()
         return
-    chosen = by_label(settings, cl.user_session.get("chat_profile"))
-    name = chosen.name if chosen and chosen.name in access.offered(identity.role) else None
+    chosen = by_label(settings, cl.user_session.get("chat_profile"))  # the engine checks the role may use it
     reply = cl.Message(content="")
     try:
         tutor = await server.state.tutors.get()
         run = cl.context.current_run  # Chainlit attaches feedback to the run that answered the message
         feedback_id = run.id if run else reply.id
         events = tutor.answer_stream(
-            message.content, cl.context.session.thread_id, provider_name=name, owner=identity.id, step_id=feedback_id
+            message.content,
+            cl.context.session.thread_id,
+            provider_name=chosen.name if chosen else None,
+            owner=identity.id,
+            role=identity.role,
+            step_id=feedback_id,
         )
         async with cl.Step(name="Searching the textbook", type="retrieval", show_input=False) as step:
             result: SearchResult = await anext(events)
@@ -183,5 +187,5 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content=display.error_markdown(exc)).send()
     except ChatNotFound:
         await cl.Message(content="⚠️ This chat belongs to someone else: start a new chat.").send()
-    except QuestionError as exc:
+    except (QuestionError, ProfileNotAllowed) as exc:
         await cl.Message(content=f"⚠️ {exc}").send()

@@ -27,8 +27,17 @@ from rag.answer.result import Answer, Source, TutorError, clean_question
 from rag.chats.database import Database, database_url
 from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings, mask_url
+from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
-from rag.llm.providers import Models, Provider, ProviderName, choose_provider, describe_llm_error, provider
+from rag.llm.providers import (
+    Models,
+    Provider,
+    ProviderName,
+    allowed_provider,
+    describe_llm_error,
+    offered,
+    provider,
+)
 from rag.search.batching import QueryBatcher
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.search.retrieval import Retriever, SearchResult, search_queries
@@ -121,13 +130,16 @@ class Tutor:
         *,
         provider_name: ProviderName | None = None,
         owner: str = LOCAL_OWNER,
+        role: Role = "instructor",
         step_id: str | None = None,
     ) -> AsyncIterator[SearchResult | str | Answer]:
         """Yields the `SearchResult`, then text deltas (citations already verified), then the checked `Answer`,
-        which is recorded in the chat's history. `owner` must own the chat (`ChatNotFound` otherwise); `step_id`
-        is the chat message that shows the answer, where feedback attaches."""
+        which is recorded in the chat's history. `owner` must own the chat (`ChatNotFound` otherwise) and may
+        use `provider_name` as `role` (`ProfileNotAllowed` otherwise: the UI and REST pass the asker's role; code
+        that asks for itself is trusted like an instructor); `step_id` is the chat message that shows the
+        answer, where feedback attaches."""
         started = time.perf_counter()
-        profile = provider_name or choose_provider(self.settings).name
+        profile = allowed_provider(self.settings, role, provider_name)
         asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
         await self.claim(chat_id, owner)
         memory = self.history.memory(chat_id)
@@ -138,7 +150,9 @@ class Tutor:
             answer = await self._refuse(asked.question, result, memory, started)
             yield answer.text
         else:
-            async for event in self._generate(asked.question, result, memory, profile, started):
+            async for event in self._generate(
+                asked.question, result, memory, offered(self.settings, role), profile, started
+            ):
                 if isinstance(event, Answer):
                     answer = event
                 else:
@@ -183,13 +197,14 @@ class Tutor:
         question: str,
         result: SearchResult,
         memory: ChatMemory,
+        allowed: list[ProviderName],
         profile: ProviderName,
         started: float,
     ) -> AsyncIterator[str | Answer]:
-        """The provider's answer streamed (falling back to another provider before the first token), then
-        checked."""
+        """The provider's answer streamed (falling back, before the first token, to another provider the asker
+        may use), then checked."""
         first = provider(self.settings, profile)
-        names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback else [])]
+        names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback in allowed else [])]
         # A follow-up searched "question + previous" as two vectors: only a lone question's can be reused.
         vector = result.vector if result.query == question else None
         context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query, vector)
@@ -316,9 +331,15 @@ class Tutor:
         )
 
     async def answer(
-        self, question: str, chat_id: str, *, provider_name: ProviderName | None = None, owner: str = LOCAL_OWNER
+        self,
+        question: str,
+        chat_id: str,
+        *,
+        provider_name: ProviderName | None = None,
+        owner: str = LOCAL_OWNER,
+        role: Role = "instructor",
     ) -> Answer:
-        async for event in self.answer_stream(question, chat_id, provider_name=provider_name, owner=owner):
+        async for event in self.answer_stream(question, chat_id, provider_name=provider_name, owner=owner, role=role):
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("answer_stream ended without an Answer")

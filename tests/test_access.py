@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from harness.fake_servers import FakeOpenAI
 from harness.ports import free_port
 from harness.redis import Redis
 from rag.chats.database import Database
@@ -20,6 +21,8 @@ from rag.identity import (
     new_visitor_cookie,
     visitor_from_cookie,
 )
+from rag.llm.providers import ProfileNotAllowed
+from rag.llm.providers import offered as offered_to
 from rag.users import main as users_main
 from tests.api_client import api_client
 from web.access import Access
@@ -152,7 +155,7 @@ def test_zero_config_generates_and_keeps_its_secret(tmp_path, env):
 )
 def test_profiles_offered_by_role(env, tmp_path, variables, role, offered):
     env(DATA_DIR=str(tmp_path), **variables)
-    assert access_of(load_settings()).offered(role) == offered
+    assert offered_to(load_settings(), role) == offered
 
 
 def test_users_file_cli(tmp_path, monkeypatch, capsys):
@@ -195,3 +198,36 @@ def test_a_malformed_redis_url_names_the_variable(env):
     env(REDIS_URL="localhost:6379")
     with pytest.raises(ConfigError, match="REDIS_URL"):
         load_settings()
+
+
+def test_student_profiles_bind_rest_and_the_engine(make_tutor, tmp_path, env, capsys):
+    """STUDENT_PROFILES=excerpts with a local LLM configured: a student's REST question is answered from the
+    book, asking for the LLM is a 403 naming what they may pick, and an instructor may use it."""
+    llm = FakeOpenAI(["A node is a process [1]."], model="fake-llm")
+    path = tmp_path / "users.json"
+    UsersFile(path).save({"sam": {"password": hash_password("pw"), "role": "student"}, "ina": {"role": "instructor"}})
+    env(
+        USERS_FILE=str(path),
+        CHAINLIT_AUTH_SECRET="s" * 48,
+        LOCAL_LLM_BASE_URL=llm.base_url,
+        LOCAL_LLM_MODEL="fake-llm",
+        STUDENT_PROFILES="excerpts",
+    )
+    tokens = {}
+    for name in ("sam", "ina"):
+        assert users_main(["--file", str(path), "token", name]) == 0
+        tokens[name] = {"Authorization": "Bearer " + capsys.readouterr().out.strip().rsplit(" ", 1)[1]}
+    try:
+        client = api_client(lambda: make_tutor())
+        default = client.post("/api/v1/chat", json=QUESTION, headers=tokens["sam"])
+        forbidden = client.post("/api/v1/chat", json={**QUESTION, "profile": "local"}, headers=tokens["sam"])
+        streamed = client.post("/api/v1/chat/stream", json={**QUESTION, "profile": "local"}, headers=tokens["sam"])
+        instructor = client.post("/api/v1/chat", json={**QUESTION, "profile": "local"}, headers=tokens["ina"])
+        with pytest.raises(ProfileNotAllowed, match="Book excerpts"):
+            asyncio.run(make_tutor().answer("What is a node?", "c-x", provider_name="local", role="student"))
+    finally:
+        llm.close()
+    assert default.status_code == 200 and default.json()["model"].startswith("excerpts")
+    assert forbidden.status_code == 403 and "excerpts" in forbidden.json()["detail"]
+    assert streamed.status_code == 403
+    assert instructor.status_code == 200 and instructor.json()["model"] == "local: fake-llm"

@@ -12,8 +12,7 @@ from chainlit.auth.cookie import get_token_from_cookies
 
 from rag.chats.database import Database
 from rag.config import Settings
-from rag.identity import VISITOR_COOKIE, Identity, Role, auth_secret, identity_from_token, visitor_from_cookie
-from rag.llm.providers import ProviderName, configured_providers
+from rag.identity import VISITOR_COOKIE, Identity, auth_secret, identity_from_token, visitor_from_cookie
 from web.ratelimit import RateLimiter
 from web.storage import SignedStorage, storage_for
 
@@ -37,17 +36,6 @@ class Access:
     def from_settings(cls, settings: Settings, database: Database) -> Access:
         secret = auth_secret(settings)
         return cls(settings, secret, storage_for(settings, database, secret))
-
-    def offered(self, role: Role) -> list[ProviderName]:
-        """The profiles a role may pick: an explicit LLM_PROVIDER is the only one offered; otherwise every
-        configured one, narrowed by STUDENT_PROFILES / INSTRUCTOR_PROFILES."""
-        settings = self.settings
-        names = configured_providers(settings) if settings.llm_provider == "auto" else [settings.llm_provider]
-        allowed = settings.instructor_profiles if role == "instructor" else settings.student_profiles
-        if allowed.strip() == "*":
-            return names
-        wanted = {name.strip() for name in allowed.split(",")}
-        return [name for name in names if name in wanted] or names[:1]
 
     def may_open_instructor_view(self, identity: Identity | None, client_host: str | None) -> bool:
         """Instructors; with no login configured, whoever uses the app on this computer (a loopback client)."""

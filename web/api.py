@@ -30,7 +30,7 @@ from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
 from rag.health import check_llm, store_checks
 from rag.identity import Identity
-from rag.llm.providers import choose_provider
+from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
@@ -56,6 +56,9 @@ class ChatRequest(BaseModel):
         None,
         pattern=r"^[A-Za-z0-9._:-]{1,128}$",
         description="Pass back the chat_id of an answer to ask a follow-up question in the same chat.",
+    )
+    profile: ProviderName | None = Field(
+        None, description="Who answers: a provider you may use (403 lists them); unset: your default."
     )
 
     @field_validator("content")
@@ -110,9 +113,10 @@ class ErrorResponse(BaseModel):
     detail: str | list[dict]
 
 
-# 400: a body that is not text at all; 401: login is configured and no valid token was sent; 404: the chat_id
+# 400: a body that is not text at all; 401: login is configured and no valid token was sent; 403: a profile
+# the caller may not use; 404: the chat_id
 # is another identity's; 413: too large; 422: not a valid question; 429: over the rate limit; 503: a service down.
-ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503)}
+ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429, 503)}
 
 
 def public(message: str) -> str:
@@ -166,8 +170,12 @@ def caller(request: Request, access: Access) -> Identity:
 async def _start(
     request: Request, body: ChatRequest, access: Access, tutors: TutorHolder
 ) -> tuple[Tutor, str, Identity]:
-    """Who asks, within their rate limit, about a chat that is theirs (or new)."""
+    """Who asks, within their rate limit, about a chat that is theirs (or new), of a profile they may use."""
     identity = caller(request, access)
+    try:
+        allowed_provider(access.settings, identity.role, body.profile)
+    except ProfileNotAllowed as exc:
+        raise HTTPException(403, str(exc)) from None
     limited = await access.limiter.check(identity.id, request.client.host if request.client else None)
     if limited is not None:
         wait = str(math.ceil(limited.wait))
@@ -185,7 +193,9 @@ async def _start(
 async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> dict:
     """Ask a question; the answer comes with its sources and each sentence checked against them."""
     tutor, chat_id, identity = await _start(request, body, access, tutors)
-    answer = await tutor.answer(body.content, chat_id, owner=identity.id)
+    answer = await tutor.answer(
+        body.content, chat_id, provider_name=body.profile, owner=identity.id, role=identity.role
+    )
     return answer_json(answer, chat_id)
 
 
@@ -199,7 +209,10 @@ async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tu
 
     async def events() -> AsyncIterator[dict]:
         try:
-            async for event in tutor.answer_stream(body.content, chat_id, owner=identity.id):
+            events = tutor.answer_stream(
+                body.content, chat_id, provider_name=body.profile, owner=identity.id, role=identity.role
+            )
+            async for event in events:
                 if isinstance(event, str):
                     yield {"event": "delta", "data": json.dumps({"text": event})}
                 elif isinstance(event, Answer):

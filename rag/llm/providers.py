@@ -21,6 +21,7 @@ from weakref import WeakKeyDictionary
 from pydantic import SecretStr
 
 from rag.config import Settings, mask_url
+from rag.identity import Role
 from rag.llm.specs import SPECS, ProviderKind, ProviderName
 
 if TYPE_CHECKING:
@@ -108,6 +109,34 @@ def choose_provider(settings: Settings) -> Provider:
     else book excerpts."""
     name = settings.llm_provider
     return provider(settings, configured_providers(settings)[0] if name == "auto" else name)
+
+
+class ProfileNotAllowed(ValueError):
+    """A profile (provider) the asker's role may not use, or none configured: the message lists those they may."""
+
+
+def offered(settings: Settings, role: Role) -> list[ProviderName]:
+    """The profiles a role may pick: an explicit LLM_PROVIDER is the only one offered; otherwise every
+    configured one, narrowed by STUDENT_PROFILES / INSTRUCTOR_PROFILES."""
+    names = configured_providers(settings) if settings.llm_provider == "auto" else [settings.llm_provider]
+    allowed = settings.instructor_profiles if role == "instructor" else settings.student_profiles
+    if allowed.strip() == "*":
+        return names
+    wanted = {name.strip() for name in allowed.split(",")}
+    return [name for name in names if name in wanted] or names[:1]
+
+
+def allowed_provider(settings: Settings, role: Role, requested: ProviderName | None) -> ProviderName:
+    """The provider that answers: the one requested if the role may use it, or with none requested the
+    configured default when the role may use it, else the first it may. Every entry point asks this."""
+    names = offered(settings, role)
+    if requested is None:
+        default = choose_provider(settings).name
+        return default if default in names else names[0]
+    if requested not in names:
+        labels = ", ".join(f"{provider(settings, name).label} ({name})" for name in names)
+        raise ProfileNotAllowed(f"The profile {requested!r} is not offered to you. Pick one of: {labels}.")
+    return requested
 
 
 def by_label(settings: Settings, label: str | None) -> Provider | None:
