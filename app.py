@@ -13,6 +13,7 @@ from chainlit.server import app as server
 from chainlit.types import CommandDict, ThreadDict
 from starlette.datastructures import Headers
 
+from rag import logs
 from rag.answer.result import Answer, QuestionError, TutorError
 from rag.chats.database import Database
 from rag.chats.history import ChatNotFound
@@ -26,7 +27,7 @@ from web.access import Access
 from web.api import mount_api
 from web.datalayer import TutorDataLayer
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.configure("%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
 database = Database(settings)
 access = Access.from_settings(settings, database)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
+from rag import logs
 from rag.config import ConfigError, load_settings
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.store import StoreError, get_store
@@ -92,7 +93,7 @@ def dry_run(opts: IngestOptions, chunker: Chunker) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure("%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.source.is_dir():
         print(
             f"error: --source {args.source} is not a folder. Pass the book's docs folder, e.g. "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
 import socket
@@ -382,3 +383,37 @@ def test_ingest_does_not_follow_a_symlink_out_of_the_docs(book, tmp_path, embedd
     assert "SECRET-ROOT-LINE" not in texts and "SECRET-FOLDER-LINE" not in texts
     assert {"passwd.md"} <= {path for path, _ in report.failed} and "outside --source" in report.failed[0][1]
     assert report.new == 11
+
+
+def test_credentials_in_urls_never_reach_a_log_line(capsys):
+    from rag.logs import MaskCredentials
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(MaskCredentials())
+    logger = logging.getLogger("test.masking")
+    logger.addHandler(handler)
+    try:
+        logger.warning('HTTP Request: POST %s "HTTP/1.1 200 OK"', "http://tutor:s3cret-pass@llm.local:8080/v1/chat")
+        logger.warning("Calling https://api.example/v1?key=AIza-SECRET-KEY&alt=sse")
+    finally:
+        logger.removeHandler(handler)
+    logged = capsys.readouterr().err
+    assert "s3cret-pass" not in logged and "AIza-SECRET-KEY" not in logged
+    assert "llm.local:8080/v1/chat" in logged and '"HTTP/1.1 200 OK"' in logged
+
+
+def test_the_history_database_is_its_owners_alone(tmp_path):
+    from rag.chats.database import database_url
+
+    database_url(load_settings(data_dir=tmp_path / "data"))
+    assert oct((tmp_path / "data" / "tutor.db").stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_instructor_view_cannot_be_framed_and_nothing_is_sniffed(client):
+    page, chat = client.get("/instructor"), client.get("/api/v1/health")
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    for response in (page, chat):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+    assert "x-frame-options" not in chat.headers  # the chat may be embedded by the book's site

@@ -34,8 +34,9 @@ from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider,
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
+from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
-from web.middleware import BodyLimit, VisitorCookies
+from web.middleware import BodyLimit, SecurityHeaders, VisitorCookies
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -296,3 +297,4 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
     app.add_middleware(VisitorCookies, access=access)
+    app.add_middleware(SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"))

@@ -1,9 +1,10 @@
-"""The API's two middlewares, as plain ASGI: Starlette's `BaseHTTPMiddleware` runs every request in extra tasks
+"""The app's middlewares, as plain ASGI: Starlette's `BaseHTTPMiddleware` runs every request in extra tasks
 and buffers each streamed event through them, a few milliseconds of CPU per question under load.
 
 - `BodyLimit`: 413 for API bodies over a size, whether or not they declare their length.
 - `VisitorCookies`: without login, every browser and REST client gets its own signed visitor id (an http-only
   cookie) on its first request, so its chats and history are its own.
+- `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame.
 """
 
 from __future__ import annotations
@@ -91,3 +92,30 @@ class VisitorCookies:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+class SecurityHeaders:
+    """Headers that keep browsers from guessing content types and leaking paths to other sites, and that keep
+    the instructor view (every student's questions) out of other sites' frames. The chat itself may be framed
+    by the site that embeds it."""
+
+    def __init__(self, app: ASGIApp, unframed: tuple[str, ...]):
+        self.app, self.unframed = app, unframed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        unframed = scope["path"].startswith(self.unframed)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if unframed:
+                    headers["X-Frame-Options"] = "DENY"
+                    headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

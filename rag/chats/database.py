@@ -149,6 +149,8 @@ def database_url(settings: Settings) -> str:
     if settings.database_url is None:
         path = (settings.data_dir / "tutor.db").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)  # every student's questions: the owner's alone (SQLite gives its -wal the same)
+        path.chmod(0o600)
         return f"sqlite+aiosqlite:///{path}"
     url = make_url(settings.database_url)
     driver = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
