@@ -185,6 +185,8 @@ async def on_message(message: cl.Message) -> None:
                 reply.elements = panels
                 await reply.send()  # ends the stream, and persists the message with its panels
     except TutorError as exc:
+        if reply.streaming:  # a service failed mid-answer: end what was streamed, then say why
+            await reply.send()
         await cl.Message(content=display.error_markdown(exc)).send()
     except ChatNotFound:
         await cl.Message(content="⚠️ This chat belongs to someone else: start a new chat.").send()

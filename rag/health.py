@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from rag.chats.database import Database, unavailable
 from rag.config import Settings, mask_url
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import Provider, ProviderName, choose_provider, describe_llm_error, provider
@@ -128,6 +133,18 @@ def check_bundled(choice: Provider, server: LocalLLMServer) -> Check:
     return Check("OK", name, f"bundled {choice.model} generated a token (a server started by the app)")
 
 
+async def check_database(database: Database, timeout: float = HEALTH_TIMEOUT) -> Check:
+    """Does the history database answer? Every question reads and writes it."""
+    try:
+        async with asyncio.timeout(timeout):
+            engine = await database.ready()
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's refused connections, and TimeoutError
+        return Check("FAIL", "database", unavailable(database.settings, exc))
+    return Check("OK", "database", mask_url(str(database.engine.url)))
+
+
 def store_checks(store: Store, settings: Settings) -> list[Check]:
     """Reachable, and (if so) a collection of this tutor's model that holds points."""
     reachable = check_qdrant(store)
@@ -146,4 +163,4 @@ def run_checks(settings: Settings, provider_name: ProviderName | None = None) ->
         finally:
             store.close()
     choice = provider(settings, provider_name) if provider_name else choose_provider(settings)
-    return checks + [check_llm(choice)]
+    return [*checks, asyncio.run(check_database(Database(settings, pooled=False))), check_llm(choice)]

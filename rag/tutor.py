@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
@@ -24,9 +25,9 @@ from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.result import Answer, Source, TutorError, clean_question
-from rag.chats.database import Database, database_url
+from rag.chats.database import Database, unavailable
 from rag.chats.history import Asked, ChatMemory, History
-from rag.config import Settings, mask_url
+from rag.config import Settings
 from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import (
@@ -46,6 +47,7 @@ from rag.text.citations import CitationRewriter, renumber, verify
 
 log = logging.getLogger(__name__)
 
+DATABASE_ERRORS = (SQLAlchemyError, ConnectionError, socket.gaierror)  # asyncpg raises the last two unwrapped
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
 
@@ -143,20 +145,22 @@ class Tutor:
         asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
         await self.claim(chat_id, owner)
         memory = self.history.memory(chat_id)
-        result = await self._search(asked.question, memory)
-        yield result
         answer: Answer | None = None
-        if not result.covered:
-            answer = await self._refuse(asked.question, result, memory, started)
-            yield answer.text
-        else:
-            async for event in self._generate(
-                asked.question, result, memory, offered(self.settings, role), profile, started
-            ):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    yield event
+        try:  # the chat's memory is read by the search and the agent run: the database may fail in either
+            result = await self._search(asked.question, memory)
+            yield result
+            if not result.covered:
+                answer = await self._refuse(asked.question, result, memory, started)
+                yield answer.text
+            else:
+                allowed = offered(self.settings, role)
+                async for event in self._generate(asked.question, result, memory, allowed, profile, started):
+                    if isinstance(event, Answer):
+                        answer = event
+                    else:
+                        yield event
+        except DATABASE_ERRORS as exc:
+            raise self._database_down(exc) from None
         assert answer is not None
         try:
             await self.history.record(answer, asked, result, memory)
@@ -169,13 +173,11 @@ class Tutor:
         when the database is down."""
         try:
             await self.history.claim(chat_id, owner)
-        except (SQLAlchemyError, OSError) as exc:
-            where = mask_url(database_url(self.settings))
-            raise TutorError(
-                "database",
-                f"The chat history database ({where}) is unavailable: {exc!r:.200}. "
-                "Check DATABASE_URL and that the database server runs.",
-            ) from None
+        except DATABASE_ERRORS as exc:
+            raise self._database_down(exc) from None
+
+    def _database_down(self, exc: BaseException) -> TutorError:
+        return TutorError("database", unavailable(self.settings, exc))
 
     async def _refuse(self, question: str, result: SearchResult, memory: ChatMemory, started: float) -> Answer:
         """The book does not cover it: say so, and keep the exchange in memory like any other."""

@@ -15,9 +15,11 @@ from chainlit.user import User
 from sqlalchemy import select
 
 from harness.postgres import Postgres
+from rag.answer.result import TutorError
 from rag.chats.database import Database, answers
 from rag.chats.history import ChatNotFound, History
 from rag.config import load_settings
+from rag.health import check_database
 from tests.conftest import build_tutor
 from web.datalayer import TutorDataLayer
 from web.storage import DatabaseStorage, FolderStorage, storage_for
@@ -234,3 +236,24 @@ def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, en
     assert "and how do I launch it?" in follow_up.query  # the memory moved with it
     assert migrate(["--to", f"sqlite:///{tmp_path / 'back.db'}"]) == 0  # the way back
     assert "answers                 3 ->        3" in capsys.readouterr().out
+
+
+def test_a_database_that_stops_mid_chat_is_a_database_error(sample_store, embedder, tmp_path):
+    """PostgreSQL stopped between two questions of a chat: the next one fails naming the database (the chat
+    and the REST stream say so), never an unexplained crash; /health says it too."""
+    server = Postgres()
+    settings = load_settings(data_dir=tmp_path / "data", database_url=server.new_database())
+    tutor = build_tutor(sample_store, embedder, settings=settings)
+
+    async def scenario():
+        await tutor.answer("What is a ROS 2 node?", "chat-down", owner="erin")
+        server.stop()
+        with pytest.raises(TutorError) as follow_up:
+            await tutor.answer("and how do I launch it?", "chat-down", owner="erin")
+        with pytest.raises(TutorError) as new_chat:
+            await tutor.answer("What is a topic?", "chat-new", owner="erin")
+        return follow_up.value, new_chat.value, await check_database(tutor.database)
+
+    follow_up, new_chat, health = asyncio.run(scenario())
+    assert follow_up.kind == new_chat.kind == "database" and "DATABASE_URL" in str(follow_up)
+    assert health.status == "FAIL" and "DATABASE_URL" in health.detail

@@ -28,7 +28,7 @@ from sse_starlette.sse import EventSourceResponse
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, TutorError, clean_question
 from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
-from rag.health import check_llm, store_checks
+from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
 from rag.tutor import Tutor, TutorHolder
@@ -51,7 +51,7 @@ class ChatRequest(BaseModel):
     # The schema states the limits; `clean_question` enforces them, with messages that say what to do.
     content: str = Field(
         description="The question: up to 4,000 characters, control characters removed.",
-        json_schema_extra={"maxLength": MAX_QUESTION_CHARS, "pattern": r"[^\s\x00-\x1f\x7f]"},
+        json_schema_extra={"maxLength": MAX_QUESTION_CHARS, "pattern": r"[^\s\x00-\x1f\x7f\x85\ufeff]"},
     )
     chat_id: str | None = Field(
         None,
@@ -108,6 +108,7 @@ class HealthResponse(BaseModel):
     status: str
     qdrant: ServiceHealth
     llm: ServiceHealth | None = None
+    database: ServiceHealth | None = None
 
 
 class ErrorResponse(BaseModel):
@@ -227,19 +228,25 @@ async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tu
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def health(tutors: TutorsDep) -> JSONResponse:
-    """200 when the store holds the book and the model answers; 503 naming what is down and the fix."""
+    """200 when the store holds the book, the model answers and the database does; 503 naming what is down and
+    the fix."""
     try:
         tutor = await tutors.get()
     except TutorError as exc:
         unusable = {"ok": False, "detail": public(str(exc))}
         return JSONResponse({"status": f"down: {exc.kind}", "qdrant": unusable}, 503)
-    checks, llm = await asyncio.gather(
+    checks, llm, database = await asyncio.gather(
         asyncio.to_thread(store_checks, tutor.store, tutor.settings),
         asyncio.to_thread(check_llm, choose_provider(tutor.settings), server=tutor.local_server),
+        check_database(tutor.database),
     )
     failed = [c for c in checks if c.status != "OK"]
     qdrant = {"ok": not failed, "detail": public(failed[0].detail if failed else checks[0].detail)}
-    status = {"qdrant": qdrant, "llm": {"ok": llm.status == "OK", "detail": public(llm.detail)}}
+    status = {
+        "qdrant": qdrant,
+        "llm": {"ok": llm.status == "OK", "detail": public(llm.detail)},
+        "database": {"ok": database.status == "OK", "detail": public(database.detail)},
+    }
     down = [name for name, s in status.items() if not s["ok"]]
     body = {"status": "ok" if not down else f"down: {', '.join(down)}", **status}
     return JSONResponse(body, status_code=503 if down else 200)

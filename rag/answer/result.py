@@ -14,7 +14,7 @@ from rag.errors import Service, ServiceError
 from rag.search.retrieval import Passage
 
 MAX_QUESTION_CHARS = 4000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]")  # and the byte-order mark, which is no text either
 
 
 class TutorError(ServiceError):

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from rag.config import Settings
+from rag.config import Settings, mask_url
 
 metadata = MetaData()
 
@@ -181,6 +181,7 @@ class Database:
     """The engine, with the schema created once, on first use."""
 
     def __init__(self, settings: Settings, pooled: bool = True):
+        self.settings = settings
         self.engine = create_engine(settings, pooled)
         self._ready = False
         self._lock = asyncio.Lock()
@@ -201,6 +202,15 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def unavailable(settings: Settings, exc: BaseException) -> str:
+    """What to say when the database fails: which one (password masked) and what to check."""
+    where = mask_url(database_url(settings))
+    return (
+        f"The chat history database ({where}) is unavailable: {exc!r:.200}. "
+        "Check DATABASE_URL and that the database server runs."
+    )
 
 
 def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:

@@ -75,6 +75,8 @@ class ChatMemory(SQLAlchemySession):
     pending: list[TResponseInputItem]
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        if limit is None and self.session_settings is not None:
+            limit = self.session_settings.limit  # what the SDK's session reads for "no limit given"
         if limit not in self.read:
             self.read[limit] = await super().get_items(limit)
         items = self.read[limit] + self.pending
@@ -126,7 +128,7 @@ class History:
         memory.read, memory.pending = {}, []
         if chat_id in self._new:
             del self._new[chat_id]
-            memory.read = {None: [], HISTORY_ITEMS: []}
+            memory.read = {HISTORY_ITEMS: []}
         return memory
 
     async def claim(self, chat_id: str, owner: str) -> None:
