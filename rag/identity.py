@@ -29,6 +29,8 @@ VISITOR_COOKIE = "tutor_visitor"
 VISITOR_PREFIX = "visitor:"
 SECRET_FILE = "auth-secret"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+# What an unknown user's password is checked against: a valid hash of nothing anyone knows.
+_UNKNOWN_USER = "scrypt$" + "00" * 16 + "$" + "00" * 64
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,11 @@ class UsersFile:
         os.replace(tmp, self.path)
 
     def login(self, name: str, password: str) -> Identity | None:
+        """The user, if the password is theirs. An unknown user costs the same scrypt work as a known one, so
+        the time taken does not tell which user names exist."""
         user = self.load().get(name)
-        if not user or not check_password(password, str(user.get("password", ""))):
+        stored = str(user.get("password", "")) if user else _UNKNOWN_USER
+        if not check_password(password, stored) or not user:
             return None
         return Identity(name, _role(user.get("role")))
 

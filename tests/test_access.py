@@ -26,7 +26,7 @@ from rag.llm.providers import offered as offered_to
 from rag.users import main as users_main
 from tests.api_client import api_client
 from web.access import Access
-from web.ratelimit import Limited, RateLimiter
+from web.ratelimit import LOGINS_PER_ADDRESS, LOGINS_PER_USER, Limited, RateLimiter
 
 QUESTION = {"content": "What is a ROS 2 node?"}
 
@@ -231,3 +231,30 @@ def test_student_profiles_bind_rest_and_the_engine(make_tutor, tmp_path, env, ca
     assert forbidden.status_code == 403 and "excerpts" in forbidden.json()["detail"]
     assert streamed.status_code == 403
     assert instructor.status_code == 200 and instructor.json()["model"] == "local: fake-llm"
+
+
+def test_password_guessing_is_limited_per_user_and_per_address(tutor_factory, users_file, env):
+    env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48)
+    client = api_client(tutor_factory)  # Chainlit's /login is not mounted here: allowed attempts pass on (405)
+
+    def attempt(user: str) -> int:
+        return client.post("/login", data={"username": user, "password": "guess"}).status_code
+
+    per_user = [attempt("ina") for _ in range(LOGINS_PER_USER + 1)]
+    assert 429 not in per_user[:-1] and per_user[-1] == 429
+    others = [attempt(f"user-{n}") for n in range(LOGINS_PER_ADDRESS)]
+    assert others.count(429) == LOGINS_PER_USER + 1  # the address had used that many already
+
+
+def test_an_unknown_user_costs_the_same_password_check(users_file, monkeypatch):
+    import rag.identity as identity
+
+    checked: list[str] = []
+    real = identity.check_password
+    monkeypatch.setattr(
+        identity, "check_password", lambda password, stored: checked.append(stored) or real(password, stored)
+    )
+    users = UsersFile(users_file)
+    assert users.login("nobody", "guess") is None and users.login("ina", "guess") is None
+    assert len(checked) == 2 and all(stored.startswith("scrypt$") for stored in checked)
+    assert users.login("ina", "correct horse") is not None

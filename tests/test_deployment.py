@@ -21,7 +21,9 @@ from harness.app import App
 from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
 from harness.deployment import Deployment
 from harness.nginx import Nginx
+from rag.identity import UsersFile, hash_password
 from tests.conftest import REPO
+from web.ratelimit import LOGINS_PER_USER
 
 pytestmark = pytest.mark.slow
 LIMIT = 8  # questions per minute per identity, for the whole deployment
@@ -120,6 +122,22 @@ def test_x_forwarded_for_counts_only_from_trusted_proxies(deployment, tmp_path, 
     finally:
         app.stop()
     assert statuses == ([200, 200, 429] if not trusted else [200, 200, 200])
+
+
+def test_password_login_through_the_attempt_limit(deployment, tmp_path):
+    """Chainlit's own /login behind the attempt limit: the right password logs in, guesses are 401 until the
+    limit, then 429."""
+    users = tmp_path / "users.json"
+    UsersFile(users).save({"ina": {"password": hash_password("correct horse"), "role": "instructor"}})
+    app = App(tmp_path, **{**deployment.settings, "USERS_FILE": str(users)})
+    try:
+        login = f"{app.url}/login"
+        right = httpx.post(login, data={"username": "ina", "password": "correct horse"})
+        guesses = [httpx.post(login, data={"username": "ina", "password": f"guess {n}"}).status_code for n in range(10)]
+    finally:
+        app.stop()
+    assert right.status_code == 200 and "access_token" in right.cookies
+    assert guesses[: LOGINS_PER_USER - 1] == [401] * (LOGINS_PER_USER - 1) and guesses[-1] == 429
 
 
 def _client_on(nginx: Nginx, upstream: str) -> tuple[httpx.Client, dict]:

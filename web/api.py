@@ -36,7 +36,7 @@ from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
-from web.middleware import BodyLimit, SecurityHeaders, VisitorCookies
+from web.middleware import BodyLimit, LoginAttempts, SecurityHeaders, VisitorCookies
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -304,4 +304,5 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
     app.add_middleware(VisitorCookies, access=access)
+    app.add_middleware(LoginAttempts, access=access)
     app.add_middleware(SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"))

@@ -4,10 +4,14 @@ and buffers each streamed event through them, a few milliseconds of CPU per ques
 - `BodyLimit`: 413 for API bodies over a size, whether or not they declare their length.
 - `VisitorCookies`: without login, every browser and REST client gets its own signed visitor id (an http-only
   cookie) on its first request, so its chats and history are its own.
+- `LoginAttempts`: password logins limited per user name and per address.
 - `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame.
 """
 
 from __future__ import annotations
+
+import math
+from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
@@ -37,27 +41,65 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > self.max_bytes:
             await too_large(scope, receive, send)
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                await too_large(scope, receive, send)
-                return
-        replayed = False
+        body = await read_body(receive, self.max_bytes)
+        if body is None:
+            await too_large(scope, receive, send)
+        elif body:
+            await self.app(scope, replaying(body, receive), send)
 
-        async def replay() -> Message:
-            """The body read here, once; then whatever the client sends (a disconnect)."""
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
 
-        await self.app(scope, replay, send)
+async def read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """A request's whole body; None when it is over `max_bytes`, b"" when the client went away."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > max_bytes:
+            return None
+    return body
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the app behind: the body read already, once; then whatever the client sends."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class LoginAttempts:
+    """Password logins limited per user name and per client address (`RateLimiter.check_login`): guessing
+    passwords costs a minute per few tries."""
+
+    def __init__(self, app: ASGIApp, access: Access, path: str = "/login"):
+        self.app, self.access, self.path = app, access, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await read_body(receive, 16 * 1024)
+        if body is None:
+            await JSONResponse({"detail": "The login form is too large."}, 413)(scope, receive, send)
+            return
+        name = parse_qs(body.decode("utf-8", "replace")).get("username", [""])[0]
+        client = scope.get("client")
+        limited = await self.access.limiter.check_login(name, client[0] if client else None)
+        if limited is not None:
+            wait = str(math.ceil(limited.wait))
+            refused = JSONResponse({"detail": f"Too many login attempts: wait {wait} s."}, 429, {"Retry-After": wait})
+            await refused(scope, receive, send)
+            return
+        await self.app(scope, replaying(body, receive), send)
 
 
 class VisitorCookies:

@@ -22,18 +22,23 @@ from rag.config import mask_url
 from rag.errors import ServiceError
 
 MEMORY = "async+memory://"
-NAMESPACE = "questions"
+QUESTIONS, LOGINS = "questions", "logins"  # the namespaces of the counts
+LOGINS_PER_USER = 10  # password attempts a minute for one user name
+LOGINS_PER_ADDRESS = 30  # and from one client address, whatever the names
 
 
 class RateLimitStoreError(ServiceError):
     kind = "redis"
 
 
+LimitedBy = Literal["identity", "address", "user"]
+
+
 @dataclass(frozen=True)
 class Limited:
     """A question refused: which limit, of how many a minute, and the seconds until the next is allowed."""
 
-    by: Literal["identity", "address"]
+    by: LimitedBy
     per_minute: int
     wait: float
 
@@ -52,19 +57,28 @@ class RateLimiter:
     async def check(self, identity: str, address: str | None = None) -> Limited | None:
         """Count a question of `identity` from `address`; None if allowed. Raises `RateLimitStoreError` when
         Redis cannot be reached: the limit is not silently dropped."""
-        limits: list[tuple[Literal["identity", "address"], int, str]] = [("identity", self.per_identity, identity)]
-        if address:
-            limits.insert(0, ("address", self.per_address, address))
+        return await self._count(
+            QUESTIONS, [("address", self.per_address, address), ("identity", self.per_identity, identity)]
+        )
+
+    async def check_login(self, user: str, address: str | None) -> Limited | None:
+        """Count a password attempt for `user` from `address`; None if allowed."""
+        return await self._count(LOGINS, [("address", LOGINS_PER_ADDRESS, address), ("user", LOGINS_PER_USER, user)])
+
+    async def _count(self, namespace: str, limits: list[tuple[LimitedBy, int, str | None]]) -> Limited | None:
+        """Count one use against each limit in turn (an unset key or a limit of 0 does not count); the first
+        that refuses."""
         for by, per_minute, key in limits:
-            if per_minute > 0 and (wait := await self._hit(RateLimitItemPerMinute(per_minute), f"{by}:{key}")):
+            item = RateLimitItemPerMinute(per_minute) if per_minute > 0 and key else None
+            if item and (wait := await self._hit(item, f"{by}:{key}", namespace)):
                 return Limited(by, per_minute, wait)
         return None
 
-    async def _hit(self, item: RateLimitItemPerMinute, key: str) -> float | None:
+    async def _hit(self, item: RateLimitItemPerMinute, key: str, namespace: str) -> float | None:
         try:
-            if await self._limiter.hit(item, NAMESPACE, key):
+            if await self._limiter.hit(item, namespace, key):
                 return None
-            stats = await self._limiter.get_window_stats(item, NAMESPACE, key)
+            stats = await self._limiter.get_window_stats(item, namespace, key)
         except StorageError as exc:
             raise RateLimitStoreError(
                 f"The rate-limit store, Redis at {self._where}, is unavailable: {exc.storage_error!r:.200}. "
