@@ -78,6 +78,22 @@ OUTSIDE_SOURCE = (
 )
 
 
+MAX_PAGE_BYTES = 2_000_000  # a textbook page is rarely over 100 kB; a 50 MB one would be 135,000 chunks
+
+
+def _unreadable(path: Path, root: Path) -> str | None:
+    """Why a page is not read at all: a symlink out of the docs (/etc/passwd must not become "the book"), or
+    a page too large to be a page."""
+    if not path.resolve().is_relative_to(root):
+        return OUTSIDE_SOURCE
+    size = path.stat().st_size
+    if size > MAX_PAGE_BYTES:
+        return (
+            f"{size / 1e6:.1f} MB, over the {MAX_PAGE_BYTES / 1e6:.0f} MB a page may be: skipped. Split it into pages"
+        )
+    return None
+
+
 def discover(source: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """Markdown pages as Docusaurus finds them: `_`-prefixed files and folders are partials, not pages."""
     found = []
@@ -186,9 +202,9 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
         rel = path.relative_to(opts.source).as_posix()
         report.seen += 1
-        if not path.resolve().is_relative_to(root):  # a symlink to /etc/passwd must not become "the book"
-            report.failed.append((rel, OUTSIDE_SOURCE))
-            log.warning("skipped %s: %s", rel, OUTSIDE_SOURCE)
+        if problem := _unreadable(path, root):
+            report.failed.append((rel, problem))
+            log.warning("skipped %s: %s", rel, problem)
             continue
         before = stored.get(rel)
         try:

@@ -19,6 +19,7 @@ from agents.testing import ScriptedModel, assistant_message
 from harness.fake_servers import FakeOpenAI
 from harness.ports import free_port
 from ingest.__main__ import main as ingest_main
+from ingest.chunking import Chunker
 from ingest.docusaurus import ParseError, parse_document
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.answer.agent import INSTRUCTIONS
@@ -417,3 +418,27 @@ def test_the_instructor_view_cannot_be_framed_and_nothing_is_sniffed(client):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["referrer-policy"] == "same-origin"
     assert "x-frame-options" not in chat.headers  # the chat may be embedded by the book's site
+
+
+def test_a_page_too_large_to_be_a_page_is_skipped_with_the_reason(book, tmp_path, embedder):
+    (book / "dump.md").write_text("# Dump\n\n" + "log line of a robot\n" * 150_000)  # 3 MB
+    store = EdgeStore(tmp_path / "q", "book")
+    report = run_ingest(IngestOptions(book), store, embedder)
+    store.close()
+    [(path, reason)] = report.failed
+    assert path == "dump.md" and "over the 2 MB a page may be" in reason and "Split it" in reason
+    assert report.new == 11
+
+
+def test_packing_a_long_paragraph_counts_each_word_once():
+    calls: list[str] = []
+
+    def count(text: str) -> int:
+        calls.append(text)
+        return len(text.split())
+
+    words = [f"word{n}" for n in range(5000)]
+    chunks = Chunker(count, 100, 10)._split(" ".join(words))
+    assert len(calls) == len(words) + 3  # the section, its block, its line, each word once: no window again
+    assert all(len(chunk.split()) <= 100 for chunk in chunks)
+    assert {w for chunk in chunks for w in chunk.split()} == set(words)
