@@ -144,6 +144,7 @@ def _client_on(nginx: Nginx, upstream: str) -> tuple[httpx.Client, dict]:
     """A new REST client that nginx sends to `upstream`, and its first answer."""
     for _ in range(30):
         client = httpx.Client(timeout=60)
+        client.get(f"{nginx.url}/api/v1/health")  # its visitor cookie, which nginx places it by
         answer = client.post(f"{nginx.url}/api/v1/chat", json={"content": QUESTION})
         if answer.headers["x-upstream"] == upstream:
             return client, answer.json()

@@ -442,3 +442,7 @@ def test_packing_a_long_paragraph_counts_each_word_once():
     assert len(calls) == len(words) + 3  # the section, its block, its line, each word once: no window again
     assert all(len(chunk.split()) <= 100 for chunk in chunks)
     assert {w for chunk in chunks for w in chunk.split()} == set(words)
+
+
+def test_a_post_with_no_body_is_a_422(client):
+    assert client.post("/api/v1/chat").status_code == 422

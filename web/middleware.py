@@ -44,17 +44,17 @@ class BodyLimit:
         body = await read_body(receive, self.max_bytes)
         if body is None:
             await too_large(scope, receive, send)
-        elif body:
+        else:
             await self.app(scope, replaying(body, receive), send)
 
 
 async def read_body(receive: Receive, max_bytes: int) -> bytes | None:
-    """A request's whole body; None when it is over `max_bytes`, b"" when the client went away."""
+    """A request's whole body (what came, if the client went away meanwhile); None when it is over `max_bytes`."""
     body, more = b"", True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b""
+            return body
         body += message.get("body", b"")
         more = message.get("more_body", False)
         if len(body) > max_bytes:
