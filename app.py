@@ -18,6 +18,7 @@ from rag.answer.result import Answer, QuestionError, TutorError
 from rag.chats.database import Database
 from rag.chats.history import ChatNotFound
 from rag.config import load_settings, oauth_configured
+from rag.errors import ServiceError
 from rag.identity import VISITOR_COOKIE, Identity, UsersFile, identity_of, role_of, visitor_from_cookie
 from rag.llm.providers import ProfileNotAllowed, allowed_provider, by_label, offered, provider
 from rag.search.retrieval import SearchResult
@@ -151,13 +152,13 @@ async def on_message(message: cl.Message) -> None:
     if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
         await cl.Message(content=display.INSTRUCTOR_LINK).send()
         return
-    limited = await access.limiter.check(identity.id, _client_address())
-    if limited is not None:
-        await cl.Message(content=display.rate_limited(limited)).send()
-        return
     chosen = by_label(settings, cl.user_session.get("chat_profile"))  # the engine checks the role may use it
     reply = cl.Message(content="")
     try:
+        limited = await access.limiter.check(identity.id, _client_address())
+        if limited is not None:
+            await cl.Message(content=display.rate_limited(limited)).send()
+            return
         tutor = await server.state.tutors.get()
         run = cl.context.current_run  # Chainlit attaches feedback to the run that answered the message
         feedback_id = run.id if run else reply.id
@@ -184,7 +185,7 @@ async def on_message(message: cl.Message) -> None:
                 ]
                 reply.elements = panels
                 await reply.send()  # ends the stream, and persists the message with its panels
-    except TutorError as exc:
+    except ServiceError as exc:  # the tutor's services, and the rate limit's Redis
         if reply.streaming:  # a service failed mid-answer: end what was streamed, then say why
             await reply.send()
         await cl.Message(content=display.error_markdown(exc)).send()

@@ -1,6 +1,6 @@
 from rag.answer.result import Answer, Source
 from rag.search.retrieval import Passage
-from web.display import answer_markdown, close_code_fences
+from web.display import answer_markdown, close_code_fences, error_markdown
 
 PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/docs/urdf#links", "u.md", 0.03, 0.61)
 
@@ -55,3 +55,10 @@ def test_no_legend_when_everything_is_supported():
 
     shown = answer_markdown(answer("Fine [1]."))
     assert LEGEND not in shown and "#not-in-book" not in shown
+
+
+def test_an_unreachable_rate_limit_store_is_said_in_the_chat():
+    from web.ratelimit import RateLimitStoreError
+
+    shown = error_markdown(RateLimitStoreError("Redis at redis://r:6379/0 is unavailable. Check REDIS_URL."))
+    assert "rate-limit store is not available" in shown and "REDIS_URL" in shown

@@ -6,7 +6,8 @@ import re
 from urllib.parse import quote, urlsplit
 
 from rag.answer.grounding import CheckedSentence
-from rag.answer.result import Answer, Source, TutorError
+from rag.answer.result import Answer, Source
+from rag.errors import ServiceError
 from rag.search.retrieval import Passage, SearchResult
 from rag.text.citations import MARKER
 from rag.text.sentences import line_prefix
@@ -49,6 +50,7 @@ _WHAT_TO_DO = {
     "qdrant": "The textbook store is not available right now.",
     "llm": "The language model is not available right now.",
     "embeddings": "The embedding model could not be loaded.",
+    "redis": "The shared rate-limit store is not available right now.",
 }
 
 
@@ -134,6 +136,6 @@ def rate_limited(limited: Limited) -> str:
     return f"⏳ {who} asking faster than {limited.per_minute} questions a minute: ask again in {wait} s."
 
 
-def error_markdown(error: TutorError) -> str:
+def error_markdown(error: ServiceError) -> str:
     what = _WHAT_TO_DO.get(error.kind, "Something went wrong.")
     return f"⚠️ **{what}**\n\n{error}\n\nYou can ask again once it is fixed."
