@@ -10,6 +10,7 @@ from typing import Any, cast
 import chainlit as cl
 from chainlit.config import config as chainlit_config
 from chainlit.server import app as server
+from chainlit.server import sio
 from chainlit.types import CommandDict, ThreadDict
 from starlette.datastructures import Headers
 
@@ -36,6 +37,7 @@ access = Access.from_settings(settings, database)
 os.environ["FORWARDED_ALLOW_IPS"] = settings.trusted_proxies
 os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
 chainlit_config.project.allow_origins[:] = settings.origins  # same origin only, unless ALLOWED_ORIGINS says more
+sio.eio.cors_allowed_origins = access.socket_origin_allowed  # and the same for Socket.IO (Chainlit turns it off)
 server.state.tutors = TutorHolder(settings, factory=lambda s: Tutor.from_settings(s, database))
 mount_api(server, access)
 

@@ -63,6 +63,21 @@ def test_only_the_allowed_origin_gets_cors_headers(deployment):
     assert refused.headers.get("access-control-allow-origin") is None
 
 
+def test_only_the_own_and_allowed_origins_open_a_socket(deployment):
+    """A page of another port or site cannot open Socket.IO with the visitor's cookies; the app's own pages,
+    nginx's and ALLOWED_ORIGINS' can."""
+    first, nginx = deployment.apps[0], deployment.nginx
+
+    def handshake(url: str, origin: str) -> int:
+        return httpx.get(f"{url}/ws/socket.io/?EIO=4&transport=polling", headers={"Origin": origin}).status_code
+
+    assert handshake(first.url, "http://127.0.0.1:1") == 400  # another port of the same host
+    assert handshake(first.url, "https://evil.example") == 400
+    assert handshake(first.url, first.url) == 200
+    assert handshake(first.url, "https://book.example") == 200
+    assert handshake(nginx.url, nginx.url) == 200
+
+
 def test_a_chat_resumed_on_the_other_process_shows_its_citation_panels(deployment):
     """Through nginx (Socket.IO over its WebSocket upgrade), then resumed directly on each process: the panels'
     files are in PostgreSQL, not on the disk of the process that wrote them."""

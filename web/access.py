@@ -7,6 +7,7 @@ same identity are the same owner and share one rate limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from chainlit.auth.cookie import get_token_from_cookies
 
@@ -37,6 +38,15 @@ class Access:
         secret = auth_secret(settings)
         return cls(settings, secret, storage_for(settings, database, secret))
 
+    def socket_origin_allowed(self, origin: str, environ: dict[str, Any]) -> bool:
+        """Whether a page of `origin` may open a Socket.IO connection (engine.io asks on every connect and
+        WebSocket upgrade): the app's own origin and ALLOWED_ORIGINS only. A page of another port or a sibling
+        subdomain would otherwise use the visitor's cookies to ask questions and read their chats."""
+        scheme = _first(environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")))
+        host = _first(environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")))
+        own = {f"{scheme}://{host}", f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"}
+        return origin in own or origin in self.settings.origins
+
     def may_open_instructor_view(self, identity: Identity | None, client_host: str | None) -> bool:
         """Instructors; with no login configured, whoever uses the app on this computer (a loopback client)."""
         if not self.settings.login_required:
@@ -54,3 +64,8 @@ class Access:
         if self.settings.login_required:
             return None
         return visitor_from_cookie(self.secret, cookies.get(VISITOR_COOKIE))
+
+
+def _first(value: str) -> str:
+    """The first of a forwarded header's comma-separated hops."""
+    return value.split(",")[0].strip()
