@@ -1,4 +1,5 @@
-"""Who may use what: identities of requests, the profiles each role may pick, and the question rate limit.
+"""Who may use what: identities of requests, the instructor view's rule, the pages that may open a chat socket,
+the rate limits and the element files (the profiles each role may pick are the engine's: `rag.llm.providers`).
 
 One `Access` per app, shared by the Chainlit callbacks and the REST API, so a browser and a REST client of the
 same identity are the same owner and share one rate limit.
