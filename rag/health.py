@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
-from rag.chats.database import Database, unavailable
+from rag.chats.database import DATABASE_ERRORS, Database, unavailable
 from rag.config import Settings, mask_url
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import Provider, ProviderName, choose_provider, describe_llm_error, provider
@@ -140,7 +139,7 @@ async def check_database(database: Database, timeout: float = HEALTH_TIMEOUT) ->
             engine = await database.ready()
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:  # OSError: asyncpg's refused connections, and TimeoutError
+    except DATABASE_ERRORS as exc:  # TimeoutError, the wait's, is an OSError too
         return Check("FAIL", "database", unavailable(database.settings, exc))
     return Check("OK", "database", mask_url(str(database.engine.url)))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
@@ -25,7 +24,7 @@ from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.result import Answer, Source, TutorError, clean_question
-from rag.chats.database import Database, unavailable
+from rag.chats.database import DATABASE_ERRORS, Database, unavailable
 from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings
 from rag.identity import Role
@@ -47,7 +46,6 @@ from rag.text.citations import CitationRewriter, renumber, verify
 
 log = logging.getLogger(__name__)
 
-DATABASE_ERRORS = (SQLAlchemyError, ConnectionError, socket.gaierror)  # asyncpg raises the last two unwrapped
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
 

@@ -19,6 +19,7 @@ from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -202,6 +203,11 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+# What a database that is down raises: SQLAlchemy's errors, and the OSErrors asyncpg raises unwrapped when it
+# cannot connect ("Multiple exceptions: [Errno 111] ...").
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 
 def unavailable(settings: Settings, exc: BaseException) -> str:
