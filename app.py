@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from http.cookies import SimpleCookie
 from typing import Any, cast
 
 import chainlit as cl
+from chainlit.auth.cookie import get_token_from_cookies
 from chainlit.config import config as chainlit_config
 from chainlit.server import app as server
 from chainlit.server import sio
 from chainlit.types import CommandDict, ThreadDict
+from fastapi import Request, Response
 from starlette.datastructures import Headers
 
 from rag import logs
@@ -20,7 +23,17 @@ from rag.chats.database import Database
 from rag.chats.history import ChatNotFound
 from rag.config import load_settings, oauth_configured
 from rag.errors import ServiceError
-from rag.identity import VISITOR_COOKIE, Identity, UsersFile, identity_of, role_of, visitor_from_cookie
+from rag.identity import (
+    VISITOR_COOKIE,
+    Identity,
+    UsersFile,
+    identity_of,
+    instructor_link,
+    logged_in,
+    role_of,
+    session_identity,
+    visitor_from_cookie,
+)
 from rag.llm.providers import ProfileNotAllowed, allowed_provider, by_label, offered, provider
 from rag.search.retrieval import SearchResult
 from rag.tutor import Tutor, TutorHolder
@@ -80,7 +93,22 @@ if oauth_configured():
     async def oauth_login(
         provider_id: str, token: str, raw_user_data: dict[str, str], default_user: cl.User, *args: Any
     ) -> cl.User | None:
-        return _user(Identity(default_user.identifier, role_of(default_user.identifier, settings)))
+        return _user(logged_in(default_user.identifier, role_of(default_user.identifier, settings), "oauth"))
+
+
+@cl.on_logout
+async def logout(request: Request, response: Response) -> None:
+    """Chainlit only forgets the cookie in this browser: the session itself ends, for every copy of its token."""
+    token = get_token_from_cookies(request.cookies)
+    identity = session_identity(token, access.secret) if token else None
+    if identity is not None and identity.session:
+        await access.sessions.end(identity.session)
+
+
+def _cookies() -> dict[str, str]:
+    """The cookies the chat session's socket connected with."""
+    cookies = SimpleCookie((cl.context.session.environ or {}).get("HTTP_COOKIE", ""))
+    return {name: morsel.value for name, morsel in cookies.items()}
 
 
 def _client_address() -> str | None:
@@ -90,8 +118,15 @@ def _client_address() -> str | None:
 
 
 def _may_see_the_instructor_view(identity: Identity) -> bool:
-    """The rule `/instructor` applies, for the chat's session and its client."""
-    return access.may_open_instructor_view(identity, _client_address())
+    """The rule `/instructor` applies, for the chat's session and its cookies."""
+    return access.may_open_instructor_view(identity, _cookies())
+
+
+async def _session_ended() -> bool:
+    """Whether the socket's session ended after it connected (a logout elsewhere, a removal, a new role)."""
+    token = cl.context.session.token
+    identity = session_identity(token, access.secret) if token else None
+    return identity is not None and not await access.sessions.current(identity)
 
 
 def _identity(user: cl.User | None) -> Identity:
@@ -107,6 +142,10 @@ async def start() -> None:
         await server.state.tutors.get()  # load models now rather than on the first question
     except TutorError as exc:
         logging.getLogger("app").error("tutor not ready: %s", exc)
+    if not settings.login_required:  # on the terminal, not in the log: it opens every student's questions
+        host = chainlit_config.run.host if chainlit_config.run.host not in ("0.0.0.0", "::") else "localhost"
+        url = f"http://{host}:{chainlit_config.run.port}"
+        print(f"Instructor view (works once, for 15 minutes): {instructor_link(access.secret, url)}", file=sys.stderr)
 
 
 @cl.on_app_shutdown
@@ -151,6 +190,9 @@ async def chat_resume(thread: ThreadDict) -> None:
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     identity = _identity(cl.user_session.get("user"))
+    if await _session_ended():
+        await cl.Message(content="⚠️ Your session has ended: reload the page and log in again.").send()
+        return
     if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
         await cl.Message(content=display.INSTRUCTOR_LINK).send()
         return

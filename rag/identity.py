@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,12 @@ from rag.config import Settings
 
 Role = Literal["student", "instructor"]
 ROLES: tuple[Role, ...] = ("student", "instructor")
+Login = Literal["visitor", "password", "oauth", "token"]
 VISITOR_COOKIE = "tutor_visitor"
+INSTRUCTOR_COOKIE = "tutor_instructor"
+INSTRUCTOR_LINK = "instructor-link"  # the purpose its tokens are signed for
+LINK_PATH = "/instructor/open"
+LINK_SECONDS = 15 * 60
 VISITOR_PREFIX = "visitor:"
 SECRET_FILE = "auth-secret"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -39,6 +45,8 @@ class Identity:
 
     id: str
     role: Role = "student"
+    login: Login = "visitor"
+    session: str = ""  # a login session's random id, in its token: `rag.sessions` can end it
 
     @property
     def anonymous(self) -> bool:
@@ -46,12 +54,25 @@ class Identity:
 
     @property
     def metadata(self) -> dict[str, object]:
-        return {"role": self.role, "anonymous": self.anonymous}
+        return {"role": self.role, "anonymous": self.anonymous, "login": self.login, "session": self.session}
+
+
+def logged_in(identifier: str, role: Role, login: Login) -> Identity:
+    """A new login session, with a random id of its own so that it can end on its own (logout)."""
+    return Identity(identifier, role, login, secrets.token_urlsafe(16))
 
 
 def identity_of(identifier: str, metadata: dict | None) -> Identity:
-    """The identity a Chainlit user (or its session token) stands for: the role is in its metadata."""
-    return Identity(identifier, _role((metadata or {}).get("role")))
+    """The identity a Chainlit user (or its session token) stands for: role, login and session are in its
+    metadata (a token without them holds no session that could still be current)."""
+    metadata = metadata or {}
+    login = metadata.get("login")
+    return Identity(
+        identifier,
+        _role(metadata.get("role")),
+        login if login in ("password", "oauth") else "visitor",
+        str(metadata.get("session") or ""),
+    )
 
 
 # -- the secret ------------------------------------------------------------------------------------------
@@ -80,6 +101,30 @@ def mac(secret: str, *parts: str) -> bytes:
     """HMAC-SHA256 of `parts` (one per line) with the app's secret: how visitor cookies, file URLs and the
     instructor view's forms are signed."""
     return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).digest()
+
+
+def signed(secret: str, purpose: str, seconds: int) -> str:
+    """A random id valid for `seconds`, signed for one purpose: `<id>.<expiry>.<mac>`."""
+    nonce, expiry = secrets.token_urlsafe(16), str(int(time.time()) + seconds)
+    return f"{nonce}.{expiry}.{_sign(secret, purpose, nonce, expiry)}"
+
+
+def verified(secret: str, purpose: str, value: str | None) -> str | None:
+    """The id of a value `signed` for `purpose` and not yet expired; None for anything else."""
+    nonce, expiry, signature = ((value or "").split(".") + ["", "", ""])[:3]
+    if not expiry.isdigit() or not same(signature, _sign(secret, purpose, nonce, expiry)):
+        return None
+    return nonce if int(expiry) > time.time() else None
+
+
+def _sign(secret: str, purpose: str, nonce: str, expiry: str) -> str:
+    return base64.urlsafe_b64encode(mac(secret, purpose, nonce, expiry)[:18]).decode()
+
+
+def instructor_link(secret: str, base_url: str) -> str:
+    """A link that opens the instructor view in one browser, once, within 15 minutes (the way Jupyter prints
+    its token) when no login is configured: for the maintainer's terminal only."""
+    return f"{base_url.rstrip('/')}{LINK_PATH}?token={signed(secret, INSTRUCTOR_LINK, LINK_SECONDS)}"
 
 
 # -- anonymous visitors ----------------------------------------------------------------------------------
@@ -150,14 +195,19 @@ class UsersFile:
         stored = str(user.get("password", "")) if user else _UNKNOWN_USER
         if not check_password(password, stored) or not user:
             return None
-        return Identity(name, _role(user.get("role")))
+        return logged_in(name, _role(user.get("role")), "password")
 
     def by_token(self, token: str) -> Identity | None:
         wanted = hash_token(token)
         for name, user in self.load().items():
             if any(same(str(stored), wanted) for stored in user.get("tokens", [])):
-                return Identity(name, _role(user.get("role")))
+                return Identity(name, _role(user.get("role")), "token")
         return None
+
+    def role(self, name: str) -> Role | None:
+        """The user's role now; None once they are removed."""
+        user = self.load().get(name)
+        return _role(user.get("role")) if isinstance(user, dict) else None
 
 
 def _role(value: object) -> Role:
@@ -172,9 +222,15 @@ def role_of(identifier: str, settings: Settings) -> Role:
 def identity_from_token(token: str, settings: Settings, secret: str) -> Identity | None:
     """A bearer token: API_TOKEN, a user's API token, or a Chainlit session token (JWT) of a logged-in user."""
     if settings.api_token is not None and same(token, settings.api_token.get_secret_value()):
-        return Identity("api", "student")
+        return Identity("api", "student", "token")
     if settings.users_file is not None and (user := UsersFile(settings.users_file).by_token(token)):
         return user
+    return session_identity(token, secret)
+
+
+def session_identity(token: str, secret: str) -> Identity | None:
+    """Who a Chainlit session token (JWT) was issued to; None when it is not one, or not signed by this app.
+    Whether its session still holds is `rag.sessions.Sessions.current`."""
     import jwt
 
     try:

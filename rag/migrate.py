@@ -19,7 +19,18 @@ from rag.chats.database import Database
 from rag.config import ConfigError, load_settings, mask_url
 
 # Parents before children, so foreign keys hold while copying.
-TABLES = ("users", "threads", "steps", "elements", "feedbacks", "chats", "answers", "agent_sessions", "agent_messages")
+TABLES = (
+    "users",
+    "threads",
+    "steps",
+    "elements",
+    "feedbacks",
+    "chats",
+    "answers",
+    "agent_sessions",
+    "agent_messages",
+    "ended_sessions",
+)
 BATCH = 500
 
 

@@ -4,6 +4,7 @@ add NAME [--role instructor]   add a user or change their password (asked twice,
 token NAME                     issue an API token for REST calls (shown once; only its hash is kept)
 remove NAME                    remove a user
 list                           names and roles
+instructor-link [--url URL]    with no login configured: a one-time link to the instructor view (15 minutes)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from rag.identity import ROLES, UsersFile, hash_password, hash_token
+from rag.identity import ROLES, UsersFile, auth_secret, hash_password, hash_token, instructor_link
 
 MIN_PASSWORD = 8
 
@@ -32,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     for command in ("token", "remove"):
         sub.add_parser(command).add_argument("name")
     sub.add_parser("list")
+    link = sub.add_parser("instructor-link", help="a one-time link to the instructor view (no login configured)")
+    link.add_argument("--url", default="http://localhost:8000", help="where the app is (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.command == "instructor-link":
+        return _print_link(args.url)
     users_file = UsersFile(args.file or _default_file())
     users = users_file.load()
     if args.command == "list":
@@ -64,6 +69,17 @@ def _default_file() -> Path:
     from rag.config import load_settings
 
     return load_settings().users_file or Path("users.json")
+
+
+def _print_link(url: str) -> int:
+    from rag.config import load_settings
+
+    settings = load_settings()
+    if settings.login_required:
+        print("error: login is configured: instructors log in (their role is `instructor`)", file=sys.stderr)
+        return 2
+    print(f"Instructor view (works once, for 15 minutes): {instructor_link(auth_secret(settings), url)}")
+    return 0
 
 
 def _ask_password() -> str:

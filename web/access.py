@@ -1,5 +1,6 @@
-"""Who may use what: identities of requests, the instructor view's rule, the pages that may open a chat socket,
-the rate limits and the element files (the profiles each role may pick are the engine's: `rag.llm.providers`).
+"""Who may use what: identities of requests and whether their sessions still hold, the instructor view's rule
+and its one-time links, the pages that may open a chat socket, the rate limits and the element files (the
+profiles each role may pick are the engine's: `rag.llm.providers`).
 
 One `Access` per app, shared by the Chainlit callbacks and the REST API, so a browser and a REST client of the
 same identity are the same owner and share one rate limit.
@@ -14,11 +15,22 @@ from chainlit.auth.cookie import get_token_from_cookies
 
 from rag.chats.database import Database
 from rag.config import Settings
-from rag.identity import VISITOR_COOKIE, Identity, auth_secret, identity_from_token, visitor_from_cookie
+from rag.identity import (
+    INSTRUCTOR_COOKIE,
+    INSTRUCTOR_LINK,
+    VISITOR_COOKIE,
+    Identity,
+    auth_secret,
+    identity_from_token,
+    signed,
+    verified,
+    visitor_from_cookie,
+)
+from rag.sessions import Sessions
 from web.ratelimit import RateLimiter
 from web.storage import SignedStorage, storage_for
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+INSTRUCTOR_COOKIE_DAYS = 30
 
 
 @dataclass
@@ -26,6 +38,7 @@ class Access:
     settings: Settings
     secret: str
     storage: SignedStorage
+    sessions: Sessions
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -37,7 +50,7 @@ class Access:
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> Access:
         secret = auth_secret(settings)
-        return cls(settings, secret, storage_for(settings, database, secret))
+        return cls(settings, secret, storage_for(settings, database, secret), Sessions(settings, database))
 
     def socket_origin_allowed(self, origin: str, environ: dict[str, Any]) -> bool:
         """Whether a page of `origin` may open a Socket.IO connection (engine.io asks on every connect and
@@ -48,11 +61,20 @@ class Access:
         own = {f"{scheme}://{host}", f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"}
         return origin in own or origin in self.settings.origins
 
-    def may_open_instructor_view(self, identity: Identity | None, client_host: str | None) -> bool:
-        """Instructors; with no login configured, whoever uses the app on this computer (a loopback client)."""
+    def may_open_instructor_view(self, identity: Identity | None, cookies: dict[str, str]) -> bool:
+        """Instructors; with no login configured, the browser that opened a one-time link (`instructor_link`).
+        Being a loopback client proves nothing: a tunnel or a proxy on this host makes every client one."""
         if not self.settings.login_required:
-            return client_host in LOOPBACK
+            return verified(self.secret, "instructor", cookies.get(INSTRUCTOR_COOKIE)) is not None
         return identity is not None and identity.role == "instructor"
+
+    async def open_instructor_link(self, token: str) -> str | None:
+        """The instructor cookie for a valid link (`rag.identity.instructor_link`) used for the first time;
+        None for any other."""
+        nonce = verified(self.secret, INSTRUCTOR_LINK, token)
+        if nonce is None or not await self.sessions.end(nonce):
+            return None
+        return signed(self.secret, "instructor", INSTRUCTOR_COOKIE_DAYS * 86400)
 
     def identify(self, cookies: dict[str, str], authorization: str | None) -> Identity | None:
         """The identity of a request: with login configured a bearer token or the browser's Chainlit session;

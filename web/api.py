@@ -34,9 +34,10 @@ from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider,
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
+from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
-from web.middleware import BodyLimit, LoginAttempts, SecurityHeaders, VisitorCookies
+from web.middleware import BodyLimit, EndedSessions, LoginAttempts, SecurityHeaders, VisitorCookies
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -292,11 +293,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def mount_api(app: FastAPI, access: Access) -> None:
-    """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health,
-    the body limit, the visitor cookies and the validation-error handler."""
+    """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health
+    (and ahead of Chainlit's feedback routes, which ours replace), the middlewares and the error handlers."""
     app.state.access = access
     before = list(app.router.routes)
     app.include_router(instructor_router)
+    app.include_router(feedback_router)
     app.include_router(router)
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
     app.router.routes[:] = ours + before
@@ -305,4 +307,5 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
     app.add_middleware(VisitorCookies, access=access)
     app.add_middleware(LoginAttempts, access=access)
+    app.add_middleware(EndedSessions, access=access)
     app.add_middleware(SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"))

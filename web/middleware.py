@@ -5,7 +5,10 @@ and buffers each streamed event through them, a few milliseconds of CPU per ques
 - `VisitorCookies`: without login, every browser and REST client gets its own signed visitor id (an http-only
   cookie) on its first request, so its chats and history are its own.
 - `LoginAttempts`: password logins limited per user name and per address.
-- `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame.
+- `EndedSessions`: a session token whose session ended (logout, the user removed or their role changed) is
+  taken off the request, so every route and the chat socket see a caller who is not logged in.
+- `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame;
+  over https, every cookie `Secure`.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 import math
 from urllib.parse import parse_qs
 
+from chainlit.auth.cookie import get_token_from_cookies
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.identity import VISITOR_COOKIE, new_visitor_cookie, visitor_from_cookie
+from rag.identity import VISITOR_COOKIE, new_visitor_cookie, session_identity, visitor_from_cookie
 from web.access import Access
 
 VISITOR_COOKIE_DAYS = 365
@@ -124,7 +128,6 @@ class VisitorCookies:
             max_age=VISITOR_COOKIE_DAYS * 86400,
             httponly=True,
             samesite="lax",
-            secure=scope.get("scheme") == "https",
         )
         set_cookie = formatted.headers["set-cookie"]
 
@@ -134,6 +137,31 @@ class VisitorCookies:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+class EndedSessions:
+    def __init__(self, app: ASGIApp, access: Access):
+        self.app, self.access = app, access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = Headers(scope=scope)
+            cookies = cookie_parser(headers.get("cookie", ""))
+            scheme, _, bearer = headers.get("authorization", "").partition(" ")
+            from_cookie, from_header = get_token_from_cookies(cookies), bearer if scheme.lower() == "bearer" else None
+            for token in filter(None, (from_cookie, from_header)):
+                identity = session_identity(token.strip(), self.access.secret)
+                if identity is not None and not await self.access.sessions.current(identity):
+                    scope = dict(scope, headers=_without_session(scope["headers"], cookies, token is from_header))
+        await self.app(scope, receive, send)
+
+
+def _without_session(raw: list[tuple[bytes, bytes]], cookies: dict[str, str], header: bool) -> list:
+    """The request's headers without its session token: the Authorization header, or Chainlit's cookies."""
+    if header:
+        return [(name, value) for name, value in raw if name != b"authorization"]
+    kept = "; ".join(f"{name}={value}" for name, value in cookies.items() if not name.startswith("access_token"))
+    return [(name, value) for name, value in raw if name != b"cookie"] + [(b"cookie", kept.encode("latin-1"))]
 
 
 class SecurityHeaders:
@@ -148,7 +176,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        unframed = scope["path"].startswith(self.unframed)
+        unframed, https = scope["path"].startswith(self.unframed), scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -158,6 +186,16 @@ class SecurityHeaders:
                 if unframed:
                     headers["X-Frame-Options"] = "DENY"
                     headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+                if https:
+                    _secure_cookies(message)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _secure_cookies(message: Message) -> None:
+    """Chainlit marks its session cookie `Secure` only with SameSite=None: over https, every cookie is."""
+    message["headers"] = [
+        (name, value + b"; Secure" if name == b"set-cookie" and b"; secure" not in value.lower() else value)
+        for name, value in message["headers"]
+    ]
