@@ -6,6 +6,8 @@ long history.
   them as they are, which SQLite refuses (and then silently drops the thread).
 - `list_threads` reads one page of thread rows in SQL. Chainlit's loads every step and element of all the
   user's threads to show the sidebar, which takes seconds at a thousand threads.
+- An unknown thread is "not found" (404), not an error (500); whose a message or feedback is, for
+  `web.feedback`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,31 @@ class TutorDataLayer(SQLAlchemyDataLayer):
             await self.execute_sql(
                 'UPDATE threads SET "tags" = :tags WHERE "id" = :id', {"tags": _json(tags), "id": thread_id}
             )
+
+    async def get_thread_author(self, thread_id: str) -> str:
+        """The thread's owner; "" for no such thread, which Chainlit's routes answer with 404."""
+        found = await self.execute_sql('SELECT "userIdentifier" FROM threads WHERE "id" = :id', {"id": thread_id})
+        return str(found[0]["userIdentifier"] or "") if isinstance(found, list) and found else ""
+
+    async def thread_of_step(self, step_id: str, owner: str) -> str | None:
+        """The thread of a message in one of `owner`'s chats; None for another's message or none at all."""
+        found = await self.execute_sql(
+            'SELECT s."threadId" AS thread FROM steps s JOIN threads t ON t."id" = s."threadId" '
+            'WHERE s."id" = :id AND t."userIdentifier" = :owner',
+            {"id": step_id, "owner": owner},
+        )
+        return str(found[0]["thread"]) if isinstance(found, list) and found else None
+
+    async def feedback_is_callers(self, feedback_id: str, owner: str, missing_ok: bool) -> bool:
+        """Whether the feedback is on one of `owner`'s chats (or, with `missing_ok`, does not exist yet)."""
+        found = await self.execute_sql(
+            'SELECT t."userIdentifier" AS owner FROM feedbacks f JOIN threads t ON t."id" = f."threadId" '
+            'WHERE f."id" = :id',
+            {"id": feedback_id},
+        )
+        if not isinstance(found, list) or not found:
+            return missing_ok
+        return found[0]["owner"] == owner
 
     async def create_step(self, step_dict: StepDict) -> None:
         step: dict[str, Any] = {k: _json(v) if k in ("tags", "modes") else v for k, v in step_dict.items()}
