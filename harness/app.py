@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,6 +78,12 @@ class App:
                 assert self.process.poll() is None, self.log.read_text()
                 time.sleep(0.5)
         raise AssertionError(f"the app did not start:\n{self.log.read_text()}")
+
+    def instructor_link(self) -> str:
+        """The one-time link to the instructor view that the app printed when it started (no login)."""
+        found = re.search(r"Instructor view \(works once, for 15 minutes\): (\S+)", self.log.read_text())
+        assert found, self.log.read_text()
+        return found.group(1)
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)

@@ -38,8 +38,11 @@ def launch() -> Iterator[Any]:
         browser.close()
 
 
-def open_chat(browser: Any, url: str) -> Any:
+def open_chat(browser: Any, url: str, first: str | None = None) -> Any:
+    """The chat in a new browser, which visits `first` before (a link that sets a cookie, say)."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    if first:
+        page.goto(first)
     page.goto(url)
     page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
     return page

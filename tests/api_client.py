@@ -9,12 +9,13 @@ from fastapi.testclient import TestClient
 
 from rag.chats.database import Database
 from rag.config import load_settings
+from rag.identity import instructor_link
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.api import mount_api
 
 
-def api_client(tutor_factory: Callable[[], Tutor], client_host: str = "127.0.0.1") -> TestClient:
+def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
     app = FastAPI()
 
     @app.get("/{full_path:path}")
@@ -24,4 +25,12 @@ def api_client(tutor_factory: Callable[[], Tutor], client_host: str = "127.0.0.1
     settings = load_settings()
     mount_api(app, Access.from_settings(settings, Database(settings)))
     app.state.tutors = TutorHolder(settings, factory=lambda _: tutor_factory())
-    return TestClient(app, client=(client_host, 50000))
+    return TestClient(app, client=("127.0.0.1", 50000))
+
+
+def open_instructor_view(client: TestClient) -> TestClient:
+    """With no login configured: the client opens the one-time link the app prints, as the maintainer does."""
+    access: Access = client.app.state.access  # type: ignore[attr-defined]  # TestClient.app is the FastAPI app
+    link = instructor_link(access.secret, str(client.base_url))
+    assert client.get(link, follow_redirects=False).status_code == 303
+    return client

@@ -14,7 +14,7 @@ from rag.config import load_settings
 from rag.identity import mac
 from rag.store import CloudStore, EdgeStore
 from rag.tutor import Tutor
-from tests.api_client import api_client
+from tests.api_client import api_client, open_instructor_view
 from tests.conftest import SAMPLE_DOCS, unpooled
 
 NODE = "A node is a single process in the ROS 2 graph that performs one job [1]."
@@ -132,7 +132,7 @@ def test_locked_store_is_503_then_recovers(tmp_path, env, embedder):
     env(QDRANT_PATH=str(tmp_path / "qdrant"))
     holder = EdgeStore(tmp_path / "qdrant", "textbook_content")
     run_ingest(IngestOptions(SAMPLE_DOCS), holder, embedder)
-    client = api_client(lambda: Tutor.from_settings(load_settings(), unpooled()))
+    client = open_instructor_view(api_client(lambda: Tutor.from_settings(load_settings(), unpooled())))
     first = client.get("/api/v1/health")
     assert first.status_code == 503 and "in use by another process" in first.json()["qdrant"]["detail"]
     # Every route answers a failed start with the same 503, the instructor view's included.

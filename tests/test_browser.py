@@ -215,19 +215,22 @@ def test_history_resumes_with_its_citations_and_feedback_and_stays_private(brows
 
 
 def test_instructor_view_from_the_chat_at_desktop_and_phone_width(browser, app):
-    page = open_chat(browser, app.url)
+    page = open_chat(browser, app.url, first=app.instructor_link())  # as the maintainer, from the terminal
     ask(page, "What is the zero moment point?")
     wait_done(page)
     ask(page, "How do I bake sourdough bread?")
     page.get_by_text("Not covered by the textbook").last.wait_for(timeout=60_000)
-    page.get_by_text("Instructor view").first.click()  # the command button, offered on this computer
+    page.get_by_text("Instructor view").first.click()  # the command button, offered to the link's browser
     ask(page, "open")
     link = page.get_by_role("link", name="Open the instructor view")
     link.wait_for(timeout=30_000)
     assert link.get_attribute("href") == "/instructor"
+    cookies = page.context.cookies()
     page.context.close()
     for name, width, height in (("instructor-1280.png", 1280, 900), ("instructor-390.png", 390, 844)):
-        view = browser.new_context(viewport={"width": width, "height": height}).new_page()
+        context = browser.new_context(viewport={"width": width, "height": height})
+        context.add_cookies(cookies)
+        view = context.new_page()
         view.goto(app.url + "/instructor")
         view.get_by_text("Coverage gaps").wait_for(timeout=30_000)
         text = view.locator("body").inner_text()

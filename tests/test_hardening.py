@@ -27,7 +27,7 @@ from rag.config import load_settings, mask_url
 from rag.llm.bundled import child_environment
 from rag.store import CollectionSpec, EdgeStore, StoreFull
 from rag.tutor import Tutor
-from tests.api_client import api_client
+from tests.api_client import api_client, open_instructor_view
 from tests.conftest import REPO, SAMPLE_DOCS, unpooled
 from web.display import answer_markdown, source_panel
 
@@ -411,7 +411,7 @@ def test_the_history_database_is_its_owners_alone(tmp_path):
 
 
 def test_the_instructor_view_cannot_be_framed_and_nothing_is_sniffed(client):
-    page, chat = client.get("/instructor"), client.get("/api/v1/health")
+    page, chat = open_instructor_view(client).get("/instructor"), client.get("/api/v1/health")
     assert page.status_code == 200 and page.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     for response in (page, chat):

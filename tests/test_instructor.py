@@ -19,11 +19,12 @@ from sqlalchemy import func, select, update
 from rag.chats.database import answers
 from rag.chats.report import LOW_GROUNDING, Period, build_report, group_questions, mark_reviewed
 from rag.config import load_settings
-from rag.identity import UsersFile, hash_password, hash_token
+from rag.identity import LINK_PATH, UsersFile, hash_password, hash_token
 from rag.llm.providers import ProviderName
 from rag.text.sentences import split_markdown
 from rag.tutor import Tutor
-from tests.api_client import api_client
+from rag.users import main as users_main
+from tests.api_client import api_client, open_instructor_view
 from tests.conftest import build_tutor
 from web.datalayer import TutorDataLayer
 from web.storage import FolderStorage
@@ -162,7 +163,7 @@ def test_flagged_answers_and_quality_per_model(seeded):
 
 def test_the_page_and_its_data(seeded):
     tutor, counts = seeded
-    client = api_client(lambda: tutor)
+    client = open_instructor_view(api_client(lambda: tutor))
     page = client.get("/instructor")
     assert page.status_code == 200 and "Coverage gaps" in page.text and "wrong " in page.text
     assert f"<b>{counts['total']}</b>questions" in page.text and "<svg" in page.text
@@ -174,9 +175,27 @@ def test_the_page_and_its_data(seeded):
     assert client.get("/instructor?since=nonsense").status_code == 422
 
 
+def test_a_relay_on_this_host_does_not_open_the_instructor_view(seeded, capsys):
+    """Behind `ssh -L`, socat or a proxy on this host every client is loopback: only the one-time link the app
+    printed opens the view, in the one browser that used it first."""
+    tutor, _ = seeded
+    relayed = api_client(lambda: tutor)  # a loopback client, as every relayed one is
+    for path in ("/instructor", "/api/v1/instructor/report", "/api/v1/instructor/gaps.csv"):
+        response = relayed.get(path)
+        assert response.status_code == 403 and "one-time link" in response.json()["detail"]
+    maintainer = api_client(lambda: tutor)
+    assert users_main(["instructor-link", "--url", "http://testserver"]) == 0
+    link = capsys.readouterr().out.split(": ", 1)[1].strip()
+    opened = maintainer.get(link, follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == "/instructor"
+    assert maintainer.get("/instructor").status_code == 200
+    assert relayed.get(link, follow_redirects=False).status_code == 403  # once only
+    assert relayed.get(LINK_PATH + "?token=forged.1.x", follow_redirects=False).status_code == 403
+    assert relayed.get("/instructor").status_code == 403
+
+
 def test_who_may_see_it(seeded, tmp_path, env):
     tutor, _ = seeded
-    assert api_client(lambda: tutor, client_host="192.0.2.7").get("/instructor").status_code == 403
     users = tmp_path / "users.json"
     UsersFile(users).save(
         {

@@ -2,7 +2,8 @@
 gaps as CSV under `/api/v1/instructor/`, and marking a flagged answer as reviewed.
 
 Instructors only: with login configured, the `instructor` role (a student gets 403, nobody 401 or the login
-page); with no login configured, loopback clients only (the maintainer's own computer).
+page); with no login configured, the browser that opened the one-time link the app prints when it starts
+(`python -m rag.users instructor-link` prints another).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from rag.chats.report import Period, Report, build_report, gaps_csv, mark_reviewed
-from rag.identity import mac, same
+from rag.identity import INSTRUCTOR_COOKIE, LINK_PATH, mac, same
 from rag.tutor import Tutor
-from web.access import Access
+from web.access import INSTRUCTOR_COOKIE_DAYS, Access
 from web.dependencies import AccessDep, TutorDep, TutorsDep
 from web.display import link_target
 
@@ -35,13 +36,13 @@ def require_instructor(request: Request, access: AccessDep) -> None:
     """401/403 unless the instructor-view rule (`Access.may_open_instructor_view`) lets this request in."""
     login = access.settings.login_required
     identity = access.identify(request.cookies, request.headers.get("authorization")) if login else None
-    if access.may_open_instructor_view(identity, request.client.host if request.client else None):
+    if access.may_open_instructor_view(identity, request.cookies):
         return
     if not login:
         raise HTTPException(
             403,
-            "The instructor view is open to this computer only until login is configured "
-            "(USERS_FILE or OAuth, README: History, accounts and access).",
+            "Open the instructor view with the one-time link the app printed when it started, or print a new "
+            "one with `python -m rag.users instructor-link` (README: History, accounts and access).",
         )
     if identity is None:
         raise HTTPException(401, "Log in as an instructor first.", headers={"WWW-Authenticate": "Bearer"})
@@ -74,6 +75,22 @@ async def _report(tutor: Tutor, access: Access, since: str | None, until: str | 
 def _token(access: Access, answer_id: str) -> str:
     """Ties a "reviewed" form to this app, so another site cannot post it from an instructor's browser."""
     return mac(access.secret, "reviewed", answer_id).hex()
+
+
+@router.get(LINK_PATH, include_in_schema=False)
+async def open_link(request: Request, access: AccessDep, token: str = "") -> Response:
+    """A one-time link: this browser gets the instructor cookie and goes on to the view."""
+    cookie = await access.open_instructor_link(token)
+    if cookie is None:
+        raise HTTPException(
+            403,
+            "This link is used, expired or not from this app: `python -m rag.users instructor-link` prints a new one.",
+        )
+    response = RedirectResponse(PAGE, status_code=303)
+    response.set_cookie(
+        INSTRUCTOR_COOKIE, cookie, max_age=INSTRUCTOR_COOKIE_DAYS * 86400, httponly=True, samesite="lax"
+    )
+    return response
 
 
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False, dependencies=[Instructor])
