@@ -31,7 +31,6 @@ from rag.identity import (
     instructor_link,
     logged_in,
     role_of,
-    session_identity,
     visitor_from_cookie,
 )
 from rag.llm.providers import ProfileNotAllowed, allowed_provider, by_label, offered, provider
@@ -99,8 +98,7 @@ if oauth_configured():
 @cl.on_logout
 async def logout(request: Request, response: Response) -> None:
     """Chainlit only forgets the cookie in this browser: the session itself ends, for every copy of its token."""
-    token = get_token_from_cookies(request.cookies)
-    identity = session_identity(token, access.secret) if token else None
+    identity = access.session_of(get_token_from_cookies(request.cookies))
     if identity is not None and identity.session:
         await access.sessions.end(identity.session)
 
@@ -124,9 +122,7 @@ def _may_see_the_instructor_view(identity: Identity) -> bool:
 
 async def _session_ended() -> bool:
     """Whether the socket's session ended after it connected (a logout elsewhere, a removal, a new role)."""
-    token = cl.context.session.token
-    identity = session_identity(token, access.secret) if token else None
-    return identity is not None and not await access.sessions.current(identity)
+    return await access.session_ended(cl.context.session.token)
 
 
 def _identity(user: cl.User | None) -> Identity:

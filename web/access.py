@@ -22,6 +22,7 @@ from rag.identity import (
     Identity,
     auth_secret,
     identity_from_token,
+    session_identity,
     signed,
     verified,
     visitor_from_cookie,
@@ -65,7 +66,7 @@ class Access:
         """Instructors; with no login configured, the browser that opened a one-time link (`instructor_link`).
         Being a loopback client proves nothing: a tunnel or a proxy on this host makes every client one."""
         if not self.settings.login_required:
-            return verified(self.secret, "instructor", cookies.get(INSTRUCTOR_COOKIE)) is not None
+            return verified(self.secret, INSTRUCTOR_COOKIE, cookies.get(INSTRUCTOR_COOKIE)) is not None
         return identity is not None and identity.role == "instructor"
 
     async def open_instructor_link(self, token: str) -> str | None:
@@ -74,7 +75,16 @@ class Access:
         nonce = verified(self.secret, INSTRUCTOR_LINK, token)
         if nonce is None or not await self.sessions.end(nonce):
             return None
-        return signed(self.secret, "instructor", INSTRUCTOR_COOKIE_DAYS * 86400)
+        return signed(self.secret, INSTRUCTOR_COOKIE, INSTRUCTOR_COOKIE_DAYS * 86400)
+
+    def session_of(self, token: str | None) -> Identity | None:
+        """Who a Chainlit session token was issued to (None for no token, or not one of this app's)."""
+        return session_identity(token.strip(), self.secret) if token else None
+
+    async def session_ended(self, token: str | None) -> bool:
+        """Whether `token` is a session token whose session ended (`rag.sessions`)."""
+        identity = self.session_of(token)
+        return identity is not None and not await self.sessions.current(identity)
 
     def identify(self, cookies: dict[str, str], authorization: str | None) -> Identity | None:
         """The identity of a request: with login configured a bearer token or the browser's Chainlit session;

@@ -22,7 +22,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rag.identity import VISITOR_COOKIE, new_visitor_cookie, session_identity, visitor_from_cookie
+from rag.identity import VISITOR_COOKIE, new_visitor_cookie, visitor_from_cookie
 from web.access import Access
 
 VISITOR_COOKIE_DAYS = 365
@@ -150,8 +150,7 @@ class EndedSessions:
             scheme, _, bearer = headers.get("authorization", "").partition(" ")
             from_cookie, from_header = get_token_from_cookies(cookies), bearer if scheme.lower() == "bearer" else None
             for token in filter(None, (from_cookie, from_header)):
-                identity = session_identity(token.strip(), self.access.secret)
-                if identity is not None and not await self.access.sessions.current(identity):
+                if await self.access.session_ended(token):
                     scope = dict(scope, headers=_without_session(scope["headers"], cookies, token is from_header))
         await self.app(scope, receive, send)
 
