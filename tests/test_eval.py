@@ -130,6 +130,30 @@ def test_grounding_command(tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(
         r"grounding invented_flagged=0\.00 altered_flagged=0\.00 miscited_fixed=0\.00 "
-        r"uncited_attributed=0\.00 false_flags=0\.00 ms_per_answer=\d+\.\d",
+        r"uncited_attributed=0\.00 false_flags=0\.00 merged=0 ms_per_answer=\d+\.\d",
         last,
     )
+
+
+def test_grounding_alignment_scores_a_merged_pair_and_never_aborts():
+    """A labelled pair the checker reads as one sentence costs those two labels, and is counted as merged."""
+    from evaluation.grounding import align, grounding_scores
+    from rag.answer.grounding import GroundingChecker
+
+    assert align(
+        ["Nodes run code [1].", "Topics carry data [2].", "Bye."],
+        ["Nodes run code [1]. Topics carry data [2].", "Bye."],
+    ) == [0, 0, 1]
+    assert align(["Something else entirely."], ["Nodes run code."]) == [None]
+    passage = "Nodes run code. Topics carry data between nodes."
+    item = {
+        "answer": "Nodes run code [1]; topics carry data between nodes [1]. Hope that helps!",
+        "passages": [{"n": 1, "text": passage}],
+        "sentences": [
+            {"text": "Nodes run code [1];", "cites": [1], "label": "supported", "should_cite": None},
+            {"text": "topics carry data between nodes [1].", "cites": [1], "label": "supported", "should_cite": None},
+            {"text": "Hope that helps!", "cites": [], "label": "filler", "should_cite": None},
+        ],
+    }
+    scores = grounding_scores([item], GroundingChecker())
+    assert scores["merged"] == 2 and scores["false_flags"] == 0.0

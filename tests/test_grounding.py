@@ -107,6 +107,21 @@ def test_splitter_keeps_markers_with_their_sentence_and_reads_markdown():
     assert all(text[u.start : u.end] == u.text for u in units)
 
 
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("The robot drives at 0.5 m/s. The next step is to turn.", "The robot drives at 0.5 m/s."),
+        ("Use a sensor, e.g. a lidar, for mapping. Then tune it.", "Use a sensor, e.g. a lidar, for mapping."),
+        ("The arm weighs approx. 3 kg in total. It has six joints.", "The arm weighs approx. 3 kg in total."),
+        ("Install ROS 2 Humble v2.1. Then source the setup file.", "Install ROS 2 Humble v2.1."),
+        ("The wall is 10.0 m long. It is grey.", "The wall is 10.0 m long."),
+    ],
+)
+def test_splitter_handles_units_abbreviations_decimals_and_versions(text, first):
+    units = split_markdown(text)
+    assert [u.text for u in units] == [first, text[len(first) :].strip()]
+
+
 def test_dev_answers_meet_the_targets(checker):
     """The labelled dev answers (../shared): the issue's targets, as `python -m evaluation grounding` reports."""
     from evaluation.grounding import grounding_scores

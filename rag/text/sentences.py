@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import nupunkt
+
 UnitKind = Literal["sentence", "code", "heading", "rule"]
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
@@ -21,43 +23,8 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _THEMATIC_BREAK = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
 # A list bullet or number, a block quote, or admonition fences (`:::tip`) at the start of a line.
 LINE_PREFIX = re.compile(r"^\s*(?:>\s*)*(?:[-*+•]\s+|\d{1,3}[.)]\s+)?")
-# Words whose full stop does not end a sentence.
-_ABBREVIATIONS = {
-    "e.g",
-    "i.e",
-    "etc",
-    "vs",
-    "approx",
-    "fig",
-    "no",
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "st",
-    "cf",
-    "al",
-    "ca",
-    "incl",
-    "esp",
-    "resp",
-    "min",
-    "max",
-    "sec",
-    "ver",
-    "v",
-    "jr",
-    "sr",
-    "inc",
-    "ltd",
-    "co",
-}
-# A sentence ends at . ! or ? (closing quotes/brackets and citation markers may follow),
-# then whitespace, then something that can start a sentence.
-_BOUNDARY = re.compile(
-    r"""(?<=[.!?])(?P<tail>["'”’)\]]*(?:\s*\[\d+(?:\s*[-–,]\s*\d+)*\])*)\s+(?=[A-Z0-9"'“‘(`*_\[]|[-–—]\s)"""
-)
+# Citation markers that open a segment belong to the sentence before them ("... moves. [1] Then ...").
+_LEADING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*[-–,]\s*\d+)*\])+")
 
 
 @dataclass(frozen=True)
@@ -70,28 +37,19 @@ class Unit:
     kind: UnitKind
 
 
-def _ends_with_abbreviation(before: str) -> bool:
-    word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", before)
-    if word is None:
-        return False
-    token = word.group(1).lower()
-    # A single capital letter ("J. Smith") or a dotted abbreviation ("e.g.", "U.S.").
-    return token in _ABBREVIATIONS or len(token) == 1 or "." in token
-
-
 def split_prose(line: str, offset: int = 0) -> list[Unit]:
-    """Sentences of one line of prose, with offsets shifted by `offset`."""
-    units, start = [], 0
-    for match in _BOUNDARY.finditer(line):
-        cut = match.start() + len(match.group("tail"))
-        if _ends_with_abbreviation(line[start : match.start()]) and not match.group("tail"):
-            continue
-        if line[start:cut].strip():
-            units.append(_unit(line, start, cut, offset))
-        start = match.end()
-    if line[start:].strip():
-        units.append(_unit(line, start, len(line), offset))
-    return units
+    """Sentences of one line of prose, with offsets shifted by `offset`. Sentence boundaries are nupunkt's
+    (abbreviations, units like "m/s.", decimals and versions are its job); a citation marker written after
+    the full stop is moved back to the sentence it closes."""
+    spans: list[list[int]] = []
+    for start, end in nupunkt.sent_spans(line):
+        markers = _LEADING_MARKERS.match(line, start)
+        if markers and spans:
+            spans[-1][1] = markers.end()
+            start = markers.end()
+        if line[start:end].strip():
+            spans.append([start, end])
+    return [_unit(line, start, end, offset) for start, end in spans]
 
 
 def _unit(line: str, start: int, end: int, offset: int, kind: UnitKind = "sentence") -> Unit:
