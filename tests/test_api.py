@@ -35,7 +35,9 @@ def test_chat_answers_with_sources(scripted):
     assert set(body["sources"][0]) >= {"n", "title", "section", "url", "path", "score", "text"}
     assert body["sources"][0]["url"].startswith("https://book.example/docs/")
     assert body["model"] == "local: SmolLM2-135M-Instruct" and body["processing_time_ms"] >= 0
-    assert body["sentences"] == [{"text": NODE, "cites": [1], "supported": True, "score": 1.0}]
+    assert body["sentences"] == [
+        {"text": NODE, "cites": [1], "supported": True, "verdict": "supported", "reason": "", "score": 1.0}
+    ]
     assert body["grounded"] == 1.0 and "similarity" in body["coverage"]
 
 

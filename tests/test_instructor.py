@@ -50,6 +50,7 @@ FOOTBALL = [
     "Which football club has won the most league titles?",
 ]
 INVENTED = "Every humanoid robot in the course weighs exactly 300 kg."
+INVENTED_TOO = "Each of them also carries a 48 V battery that lasts 9 hours."
 TODAY = date.today()
 
 
@@ -92,10 +93,10 @@ async def seed(tutor: Tutor, layer: TutorDataLayer) -> dict:
 
 
 def half_invented(call):
-    """An answer of two sentences: the first of passage [1], cited, then an invented one."""
+    """An answer of three sentences: the first of passage [1], cited, then two invented ones (grounded 1/3)."""
     passage = call.system_instructions.split("<passage>\n[1] ", 1)[1].split("\n", 1)[1]
     first = next(u.text for u in split_markdown(passage) if u.kind == "sentence" and len(u.text.split()) >= 6)
-    return [assistant_message(f"{first} [1] {INVENTED}")]
+    return [assistant_message(f"{first} [1] {INVENTED} {INVENTED_TOO}")]
 
 
 @pytest.fixture(scope="module")

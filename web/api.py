@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
+from rag.answer.grounding import PublicVerdict, public_verdict
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, TutorError, clean_question
 from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
@@ -82,7 +83,12 @@ class SourceOut(BaseModel):
 class SentenceOut(BaseModel):
     text: str
     cites: list[int]
-    supported: bool | None = Field(description="null: the sentence makes no factual claim")
+    supported: bool | None = Field(description="null: the sentence makes no factual claim, or is not verified")
+    verdict: PublicVerdict = Field(
+        description="supported by its cited passage; not verified (a paraphrase nothing confirms or contradicts); "
+        "unsupported (contradicted by the passages, or absent from all of them); no factual claim"
+    )
+    reason: str = Field(description="why, for a sentence not supported as written (empty otherwise)")
     score: float
 
 
@@ -147,7 +153,14 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         coverage=answer.coverage_reason,
         searched=answer.query,
         sentences=[
-            SentenceOut(text=s.text, cites=s.cites, supported=s.supported, score=round(s.score, 3))
+            SentenceOut(
+                text=s.text,
+                cites=s.cites,
+                supported=s.supported,
+                verdict=public_verdict(s),
+                reason=s.reason,
+                score=round(s.score, 3),
+            )
             for s in answer.sentences
         ],
         grounded=None if answer.grounded is None else round(answer.grounded, 3),

@@ -37,12 +37,19 @@ INSTRUCTOR_LINK = (
     "the most cited sections, flagged answers and the quality of each model."
 )
 
-# A sentence no passage supports is shown as a link to this anchor, which `public/tutor.css` greys out.
+# A sentence no passage supports is shown as a link to this anchor, which `public/tutor.css` greys out;
+# one the offline check could not confirm (a paraphrase) links to the other, lightly underlined.
 UNSUPPORTED_ANCHOR = "#not-in-book"
 UNSUPPORTED_MARK = "⚠"
+UNVERIFIED_ANCHOR = "#not-verified"
+UNVERIFIED_MARK = "≈"
 LEGEND = (
-    f"{UNSUPPORTED_MARK} _Greyed sentences are **not found in the book**: the passages do not say them. "
-    "Check them before you rely on them._"
+    f"{UNSUPPORTED_MARK} _Greyed sentences are **not found in the book**: the passages do not say them, or say "
+    "otherwise. Check them before you rely on them._"
+)
+UNVERIFIED_LEGEND = (
+    f"{UNVERIFIED_MARK} _Underlined sentences are **not verified**: they put the cited passage in other words, and "
+    "the check could not confirm them. Open the passage to compare._"
 )
 
 _WHAT_TO_DO = {
@@ -101,27 +108,35 @@ def close_code_fences(text: str) -> str:
     return text + f"\n{fences[-1]}" if len(fences) % 2 else text
 
 
-def mark_unsupported(sentence: CheckedSentence) -> str:
-    """The sentence greyed (as a link to the anchor the stylesheet styles) and followed by the mark;
-    its citation markers stay outside the link, where they still open their passages."""
+def mark_sentence(sentence: CheckedSentence) -> str:
+    """A flagged sentence greyed, or a sentence not verified underlined (as a link to the anchor the
+    stylesheet styles), followed by its mark; its citation markers stay outside the link, where they still
+    open their passages."""
     text = sentence.text
     if text.lstrip().startswith(("```", "~~~")):
         return f"{text}\n\n{UNSUPPORTED_MARK} _This code is not found in the book._"
+    anchor, mark = (UNSUPPORTED_ANCHOR, UNSUPPORTED_MARK) if sentence.flagged else (UNVERIFIED_ANCHOR, UNVERIFIED_MARK)
     prefix = line_prefix(text)
     markers = "".join(m.group(0) for m in MARKER.finditer(text))
     body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text[len(prefix) :])).strip()
-    return f"{prefix}[{_escape(body)}]({UNSUPPORTED_ANCHOR}) {UNSUPPORTED_MARK}{markers}"
+    return f"{prefix}[{_escape(body)}]({anchor}) {mark}{markers}"
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The final message: the answer with unsupported sentences marked, a legend if any, then its sources."""
+    """The final message: the answer with flagged and unverified sentences marked, a legend for each kind
+    present, then its sources."""
     if not answer.covered:
         return f"> 📕 **Not covered by the textbook**\n>\n> {answer.text}"
     text = answer.text
-    unsupported = [s for s in answer.sentences if s.verdict == "unsupported"]
-    for sentence in unsupported:
-        text = text.replace(sentence.text, mark_unsupported(sentence), 1)
-    legend = f"\n\n{LEGEND}" if unsupported else ""
+    marked = [s for s in answer.sentences if s.verdict in ("unsupported", "unverified")]
+    for sentence in marked:
+        text = text.replace(sentence.text, mark_sentence(sentence), 1)
+    legends = [
+        legend
+        for legend, verdict in ((LEGEND, "unsupported"), (UNVERIFIED_LEGEND, "unverified"))
+        if any(s.verdict == verdict for s in marked)
+    ]
+    legend = "".join(f"\n\n{line}" for line in legends)
     label = "Sources" if answer.cited else "Retrieved (not cited)"
     links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, s.passage.url)}" for s in answer.sources)
     return (

@@ -2,21 +2,27 @@
 
 Post-hoc attribution in the spirit of RARR and ALCE's citation checks, with
 what runs offline on a CPU in milliseconds instead of an NLI model: per
-sentence and passage, three pieces of evidence must agree.
+sentence and passage, the pieces of evidence must agree.
 
-- **Coverage**: most of the sentence's content terms (stemmed, weighted by how
-  rare they are in the book) occur in the passage.
+- **Coverage**: most of the sentence's content terms (stemmed) occur in the
+  passage, or enough of them do and the sentence is close in meaning to the
+  passage's best parts.
 - **Exact details**: every number, code span, command, flag and identifier of the
   sentence occurs in the passage as written, numbers in the part of the passage
-  the sentence is about ("6-axis" is not "9-axis", `-e` is not `-l`).
-- **Polarity**: a sentence that negates what that part of the passage states (or
-  the reverse) is not supported by it.
+  the sentence is about ("6-axis" is not "9-axis", `-e` is not `-l`): the same
+  sentence, table row or table column, or derived from them by a product or a sum.
+- **Wording**: a sentence that negates what the closest clause of the passage states
+  (or the reverse), puts one thing the passage names in the place of another
+  ("the accelerometer measures angular velocity"), or reverses a "from ... to ..."
+  is not supported by it.
 
-Then a sentence supported by the passages it cites keeps them; one supported by
-another passage is re-cited to it (or given its first citation); one no passage
-supports is kept but flagged; a sentence with no factual claim ("Hope that
-helps!") is left alone. Code blocks are checked as a whole: supported when their
-lines appear in one passage; they are flagged, never re-cited.
+Three verdicts follow (README "Quality"): *supported* (kept, or given the citation
+of the passage that supports it); *not verified* (a paraphrase or a derived number
+that nothing contradicts, but the offline evidence cannot confirm: an LLM judge may
+decide it, `rag.answer.judge`); *unsupported* (contradicted, or absent from every
+passage). A sentence with no factual claim ("Hope that helps!") is left alone.
+Code blocks are checked as a whole: supported when their lines appear in one
+passage; they are flagged, never re-cited.
 """
 
 from __future__ import annotations
@@ -24,16 +30,20 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from difflib import SequenceMatcher
 from typing import Literal
 
 import numpy as np
 
+from rag.answer.passages import CLAUSE_BREAK, Clause, Derived, Part, PreparedPassage, clauses, squash
 from rag.text.citations import MARKER, parse_numbers
-from rag.text.lexical import content_terms, words
+from rag.text.lexical import content_terms, term, words
+from rag.text.numbers import NUMBER, normal, numbers, token
 from rag.text.sentences import Unit, plain, split_markdown
 
-Verdict = Literal["supported", "cited", "recited", "unsupported", "no_claim"]
+Verdict = Literal["supported", "cited", "recited", "unverified", "unsupported", "no_claim"]
+Level = Literal["supported", "unverified", "unsupported"]
 
 # A sentence needs this share of its content terms in a passage, or this lower share and this closeness in
 # meaning to the passage's best parts (of the first few, in the first few passages); a code block needs this
@@ -41,12 +51,24 @@ Verdict = Literal["supported", "cited", "recited", "unsupported", "no_claim"]
 MIN_COVERAGE = 0.6
 MIN_DENSE_COVERAGE = 0.45
 MIN_SIMILARITY = 0.7
+# Below those, a sentence this close to a passage, with every detail in it, is a paraphrase: not verified.
+MIN_PARAPHRASE_COVERAGE = 0.4
+MIN_PARAPHRASE_SIMILARITY = 0.6
 DENSE_PARTS = 3
 DENSE_PASSAGES = 2
 MIN_CODE_LINES = 0.8
 PREPARED_PASSAGES = 512
+EMBEDDED_TEXTS = 4096
 # Fewer content terms than this is not a checkable claim ("Yes, it does.").
 MIN_CLAIM_TERMS = 3
+# A table row the sentence names this many words or fewer from a number is the row the number is said of.
+NAMED_ROW_WORDS = 6
+# A clause this close to the sentence's (in order) is the one it restates; one word apart is a swap.
+MIN_CLAUSE_MATCH = 0.6
+# A clause this close with one word the passages never use in place of one of theirs may be a changed fact.
+MIN_SWAP_MATCH = 0.75
+# A clause of opposite polarity must restate the passage's this closely to contradict it.
+MIN_POLARITY_MATCH = 0.7
 
 # Openers of sentences that talk to the student instead of stating a fact.
 _NO_CLAIM = re.compile(
@@ -56,14 +78,9 @@ _NO_CLAIM = re.compile(
     r"(?:any\s+)?(?:more|other|further)|here(?:'s|\s+is|\s+are)\s+(?:how|what|the|a|an|some)\b(?:[^.!?]{0,40})[:.!]?$)",
     re.IGNORECASE,
 )
-_NEGATION = re.compile(
-    r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|without|neither|nor)\b|n't\b", re.IGNORECASE
-)
 _CLAUSE = re.compile(r"[,;:]|\band\b|\bbut\b|\bwhile\b", re.IGNORECASE)
-_CONDITION = re.compile(r"\b(?:if|unless|otherwise|or|else)\b", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
-# Numbers, with thousands separators and decimals; a range ("8-10", "8 to 10") is one token.
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?:\s*(?:-|–|to)\s*\$?(\d+(?:[.,]\d+)*))?(?![\d])")
+_FROM_TO = re.compile(r"\bfrom\s+`?([\w/.-]*\w)`?\s+(?:frame\s+)?to\s+`?([\w/.-]*\w)`?", re.IGNORECASE)
 # Identifiers and commands: words with digits, inner '_', '/', '.', '::', or a leading '-' (flags).
 _XML_TAG = re.compile(r"</?([\w:-]+)[^>]*/?>")
 _ABBREVIATION = re.compile(r"[A-Za-z](?:\.[A-Za-z])+\.?")
@@ -73,79 +90,17 @@ _IDENTIFIER = re.compile(
 )
 
 
-def _number(text: str) -> str:
-    """'2,500' -> '2500', '10.0' -> '10': numbers compare by value."""
-    text = text.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+", text) else text
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return str(int(value)) if value.is_integer() else str(value)
-
-
-def numbers(text: str) -> set[str]:
-    """Number tokens: each single number, and each range as 'lo-hi' (whose ends also count alone)."""
-    found: set[str] = set()
-    for m in _NUMBER.finditer(text):
-        lo = _number(m.group(1))
-        found.add(lo)
-        if m.group(2):
-            hi = _number(m.group(2))
-            found |= {hi, f"{lo}-{hi}"}
-    return found
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.lower().replace("**", "").split())
-
-
-@dataclass
-class _Part:
-    """One sentence, list item or table row of a passage, prepared for matching."""
-
-    text: str
-    terms: set[str]
-    numbers: set[str]
-    negated: bool
-    row: bool
-
-
-@dataclass
-class PreparedPassage:
-    """A passage's text in the forms the checks compare against (never changed once made: the checker
-    reuses it for later answers)."""
-
-    n: int
-    text: str
-    squashed: str
-    terms: set[str]
-    words: set[str]
-    parts: list[_Part] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, n: int, text: str) -> PreparedPassage:
-        parts = []
-        for unit in split_markdown(text):
-            body = unit.text if unit.kind == "code" else plain(unit.text)
-            parts.append(
-                _Part(
-                    body,
-                    set(content_terms(body)),
-                    numbers(body),
-                    bool(_NEGATION.search(body)),
-                    unit.text.lstrip().startswith("|") or unit.text.count("|") >= 2,
-                )
-            )
-        return cls(n, text, _squash(text), set(content_terms(text)), set(words(text)), parts)
-
-
 @dataclass(frozen=True)
 class Support:
     """How well one passage (or the set a sentence cites) supports a sentence."""
 
     coverage: float
-    ok: bool
+    level: Level
     reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.level == "supported"
 
 
 @dataclass(frozen=True)
@@ -160,12 +115,31 @@ class CheckedSentence:
 
     @property
     def supported(self) -> bool | None:
-        """True or False for a claim; None for a sentence with no factual claim."""
-        return None if self.verdict == "no_claim" else self.verdict != "unsupported"
+        """True or False for a decided claim; None for a sentence with no factual claim, or one not verified
+        (neither confirmed nor contradicted, so it counts neither way in `supported_share`)."""
+        return None if self.verdict in ("no_claim", "unverified") else self.verdict != "unsupported"
+
+    @property
+    def flagged(self) -> bool:
+        """Contradicted by its passages, or absent from all of them."""
+        return self.verdict == "unsupported"
+
+
+PublicVerdict = Literal["supported", "not_verified", "unsupported", "no_claim"]
+
+
+def public_verdict(sentence: CheckedSentence) -> PublicVerdict:
+    """The three verdicts (and "no claim") as the README and the REST API name them: a citation the checker
+    added or moved is still a supported sentence."""
+    if sentence.verdict in ("supported", "cited", "recited"):
+        return "supported"
+    if sentence.verdict == "unverified":
+        return "not_verified"
+    return "unsupported" if sentence.verdict == "unsupported" else "no_claim"
 
 
 def supported_share(sentences: Sequence[CheckedSentence]) -> float | None:
-    """Share of the claim sentences that are supported; None when no sentence makes a claim."""
+    """Share of the decided claim sentences that are supported; None when none is decided."""
     claims = [s for s in sentences if s.supported is not None]
     return sum(bool(s.supported) for s in claims) / len(claims) if claims else None
 
@@ -183,7 +157,11 @@ class GroundingResult:
 
     @property
     def unsupported(self) -> list[CheckedSentence]:
-        return [s for s in self.sentences if s.verdict == "unsupported"]
+        return [s for s in self.sentences if s.flagged]
+
+    @property
+    def unverified(self) -> list[CheckedSentence]:
+        return [s for s in self.sentences if s.verdict == "unverified"]
 
 
 class GroundingChecker:
@@ -196,6 +174,7 @@ class GroundingChecker:
     def __init__(self, embed: Callable[[list[str]], np.ndarray] | None = None):
         self.embed = embed
         self._prepared: OrderedDict[str, PreparedPassage] = OrderedDict()  # the book's passages recur
+        self._embedded: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def _prepare(self, n: int, text: str) -> PreparedPassage:
         """A passage prepared once and kept (a few hundred recently used): most questions retrieve a passage
@@ -230,48 +209,71 @@ class GroundingChecker:
         terms = list(dict.fromkeys(content_terms(claim)))
         if _NO_CLAIM.match(claim) or claim.endswith("?") or len(terms) < MIN_CLAIM_TERMS:
             return CheckedSentence(unit.text, cites, "no_claim", 0.0)
-        if cites:
-            cited = self._support(claim, terms, [passages[n - 1] for n in cites])
-            if cited.ok:
-                return CheckedSentence(unit.text, cites, "supported", cited.coverage)
-            if cited.coverage >= MIN_COVERAGE:  # the passage it cites says otherwise: altered, not miscited
-                return CheckedSentence(unit.text, cites, "unsupported", cited.coverage, cited.reason)
-        others = [p for p in passages if p.n not in cites]
-        best, support = self._best(claim, terms, others)
-        if best is None:
-            return CheckedSentence(unit.text, cites, "unsupported", support.coverage, support.reason)
-        return CheckedSentence(_recite(unit.text, [best]), [best], "recited" if cites else "cited", support.coverage)
+        cited = self._support(claim, terms, [passages[n - 1] for n in cites]) if cites else None
+        if cited is not None and cited.ok:
+            return CheckedSentence(unit.text, cites, "supported", cited.coverage, cited.reason)
+        if cited is not None and cited.level == "unsupported" and cited.coverage >= MIN_COVERAGE:
+            # the passage it cites says otherwise: altered, not miscited
+            return CheckedSentence(unit.text, cites, "unsupported", cited.coverage, cited.reason)
+        best, support = self._best(claim, terms, [p for p in passages if p.n not in cites])
+        if best is not None and support.ok:
+            verdict: Verdict = "recited" if cites else "cited"
+            return CheckedSentence(_recite(unit.text, [best]), [best], verdict, support.coverage, support.reason)
+        if cited is not None and (cited.level == "unverified" or best is None):
+            return CheckedSentence(unit.text, cites, cited.level, cited.coverage, cited.reason)
+        if best is not None:  # unverified against a passage it did not cite: cite that one, not verified
+            return CheckedSentence(_recite(unit.text, [best]), [best], support.level, support.coverage, support.reason)
+        return CheckedSentence(unit.text, cites, "unsupported", support.coverage, support.reason)
 
     def _best(self, claim: str, terms: list[str], passages: list[PreparedPassage]) -> tuple[int | None, Support]:
-        """The passage that supports the claim (None if none does) and its support. The dense model is
-        asked about the closest passages only, when words alone do not decide."""
+        """The passage that supports the claim best (None if none supports or paraphrases it) and its
+        support. The dense model is asked about the closest passages only, when words alone do not decide."""
         lexical = sorted(
             ((self._support(claim, terms, [p], dense=False), p) for p in passages),
             key=lambda sp: (sp[0].ok, sp[0].coverage),
             reverse=True,
         )
         if not lexical:
-            return None, Support(0.0, False, "no passage to compare with")
-        support, passage = lexical[0]
-        if support.ok:
-            return passage.n, support
-        for lexical_support, candidate in lexical[:DENSE_PASSAGES]:
-            if lexical_support.coverage >= MIN_DENSE_COVERAGE:
-                dense_support = self._support(claim, terms, [candidate])
-                if dense_support.ok:
-                    return candidate.n, dense_support
-        return None, support
+            return None, Support(0.0, "unsupported", "no passage to compare with")
+        if lexical[0][0].ok:
+            return lexical[0][1].n, lexical[0][0]
+        dense = [
+            (self._support(claim, terms, [p]), p)
+            for s, p in lexical[:DENSE_PASSAGES]
+            if s.level != "unsupported" or s.coverage < MIN_COVERAGE
+        ]
+        for level in ("supported", "unverified"):
+            for support, passage in dense:
+                if support.level == level:
+                    return passage.n, support
+        return None, lexical[0][0]
 
     def _support(self, claim: str, terms: list[str], passages: list[PreparedPassage], dense: bool = True) -> Support:
-        """Coverage (or closeness in meaning), exact details and polarity of a claim against `passages` together."""
+        """Coverage (or closeness in meaning), exact details and wording of a claim against `passages` together."""
         found = set().union(*(p.terms for p in passages))
         coverage = sum(t in found for t in terms) / len(terms)
-        if coverage < MIN_COVERAGE:
-            similarity = self._similarity(claim, terms, passages) if dense and coverage >= MIN_DENSE_COVERAGE else 0.0
-            if similarity < MIN_SIMILARITY:
-                return Support(coverage, False, f"only {coverage:.0%} of its words are in the passage")
-        problem = _missing_detail(claim, passages) or _polarity(claim, [part for p in passages for part in p.parts])
-        return Support(coverage, problem is None, problem or "")
+        if coverage < MIN_PARAPHRASE_COVERAGE and not NUMBER.search(claim):  # only a derived number could save it
+            return Support(coverage, "unsupported", _few(coverage))
+        details = _details(claim, passages)
+        if details.problem:
+            return Support(coverage, "unsupported", details.problem)
+        wording = _wording(claim, passages)
+        if wording and (wording[0] == "unsupported" or coverage >= MIN_COVERAGE):
+            return Support(coverage, *wording)
+        derived = f"derived: {'; '.join(details.derived)}" if details.derived else ""
+        if coverage >= MIN_COVERAGE:
+            return Support(coverage, "supported", derived)
+        if not dense:  # words alone do not decide
+            return Support(coverage, "unverified" if derived else "unsupported", derived or _few(coverage))
+        similarity = self._similarity(claim, terms, passages) if coverage >= MIN_PARAPHRASE_COVERAGE else 0.0
+        if (coverage >= MIN_DENSE_COVERAGE and similarity >= MIN_SIMILARITY) or (
+            derived and coverage >= MIN_PARAPHRASE_COVERAGE
+        ):
+            return Support(coverage, "supported", derived)  # a derived number in a sentence about the passage
+        if derived or similarity >= MIN_PARAPHRASE_SIMILARITY:
+            reason = derived or f"a paraphrase: {coverage:.0%} of its words, close in meaning"
+            return Support(coverage, "unverified", reason)
+        return Support(coverage, "unsupported", _few(coverage))
 
     def _similarity(self, claim: str, terms: list[str], passages: list[PreparedPassage]) -> float:
         """Cosine similarity of the claim and the passage parts that share the most words with it."""
@@ -282,13 +284,31 @@ class GroundingChecker:
         texts = [part.text for part in parts[:DENSE_PARTS] if wanted & part.terms]
         if not texts:
             return 0.0
-        vectors = self.embed([claim, *texts])
+        vectors = self._vectors([claim, *texts])
         return float(np.max(vectors[1:] @ vectors[0]))
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of `texts`, embedding in one call only those not embedded lately: a passage's parts
+        recur across answers, and a claim is compared with several passages."""
+        assert self.embed is not None
+        missing = list(dict.fromkeys(t for t in texts if t not in self._embedded))
+        if missing:
+            for text, vector in zip(missing, self.embed(missing), strict=True):
+                self._embedded[text] = vector
+        for text in texts:
+            self._embedded.move_to_end(text)
+        while len(self._embedded) > EMBEDDED_TEXTS:
+            self._embedded.popitem(last=False)
+        return np.stack([self._embedded[t] for t in texts])
+
+
+def _few(coverage: float) -> str:
+    return f"only {coverage:.0%} of its words are in the passage"
 
 
 def _check_code(unit: Unit, passages: list[PreparedPassage]) -> CheckedSentence:
     """A code block is supported when its lines are in one passage."""
-    lines = [_squash(line) for line in unit.text.splitlines()[1:-1] if len(line.strip()) > 2]
+    lines = [squash(line) for line in unit.text.splitlines()[1:-1] if len(line.strip()) > 2]
     if not lines:
         return CheckedSentence(unit.text, [], "no_claim", 0.0)
     best = max((sum(line in p.squashed for line in lines) / len(lines) for p in passages), default=0.0)
@@ -297,41 +317,86 @@ def _check_code(unit: Unit, passages: list[PreparedPassage]) -> CheckedSentence:
     return CheckedSentence(unit.text, [], "unsupported", best, "the code is not in any passage")
 
 
-def _missing_detail(claim: str, passages: list[PreparedPassage]) -> str | None:
-    """The first code span, identifier or number of the claim that the passages do not hold as written."""
+@dataclass(frozen=True)
+class Details:
+    """The first detail of a claim the passages do not hold (None if all hold), and the numbers derived."""
+
+    problem: str | None
+    derived: tuple[str, ...] = ()
+
+
+def _details(claim: str, passages: list[PreparedPassage]) -> Details:
+    """Code spans, identifiers and numbers of the claim, as the passages hold them."""
     squashed = " ".join(p.squashed for p in passages)
     for span in _CODE_SPAN.findall(claim):
         tag = _XML_TAG.fullmatch(span.strip())
-        if (f"<{tag.group(1).lower()}" if tag else _squash(span)) not in squashed:
-            return f"`{span}` is not in the passage"
+        if (f"<{tag.group(1).lower()}" if tag else squash(span)) not in squashed:
+            return Details(f"`{span}` is not in the passage")
     prose = _CODE_SPAN.sub(" ", claim)
     passage_words = set().union(*(p.words for p in passages))
-    for token in _IDENTIFIER.findall(prose):
-        if _ABBREVIATION.fullmatch(token):
+    for identifier in _IDENTIFIER.findall(prose):
+        if _ABBREVIATION.fullmatch(identifier):
             continue
-        whole = "/" in token or _squash(token) in squashed  # "AI/ML" is two words, not a path
-        if not whole or not all(w in passage_words for w in words(token)):
-            return f"'{token}' is not in the passage"
+        whole = "/" in identifier or squash(identifier) in squashed  # "AI/ML" is two words, not a path
+        if not whole or not all(w in passage_words for w in words(identifier)):
+            return Details(f"'{identifier}' is not in the passage")
+    return _number_details(prose, passages)
+
+
+def _number_details(prose: str, passages: list[PreparedPassage]) -> Details:
+    """Each number of the claim stands in the passage with what the claim says of it (the same sentence,
+    row or column), or is derived from the passage's numbers; numbers of one clause stand together."""
     parts = [part for p in passages for part in p.parts]
+    columns = [column for p in passages for table in p.tables for column in table.columns]
     for clause in _CLAUSE.split(prose):  # "the MPU-6050 is a 9-axis IMU": both numbers of one item
-        together = {_number_token(m) for m in _NUMBER.finditer(clause)}
-        if len(together) > 1 and not any(together <= part.numbers for part in parts):
-            return f"the numbers {', '.join(sorted(together))} are not together in the passage"
-    for m in _NUMBER.finditer(prose):
-        number = _number_token(m)
+        together = {token(m) for m in NUMBER.finditer(clause)}
+        derivable = {n for n in together if _derivation(n, passages)}
+        stated = together - derivable
+        if len(stated) > 1 and not any(stated <= group for group in [*(part.numbers for part in parts), *columns]):
+            return Details(f"the numbers {', '.join(sorted(stated))} are not together in the passage")
+    passage_terms = set().union(*(p.terms for p in passages))
+    derived = []
+    for m in NUMBER.finditer(prose):
+        number, shown = token(m), m.group(0).strip()
+        near = set(content_terms(_around(prose, m.start(), m.end()))) & passage_terms - numbers(prose)
         holding = [part for part in parts if number in part.numbers]
-        # What the sentence says of the number, as far as the passage speaks of it at all.
-        near = set(content_terms(_around(prose, m.start(), m.end()))) & set().union(*(p.terms for p in passages))
-        near -= numbers(prose)
-        if not any(not near or near & part.terms or not part.terms - part.numbers for part in holding):
-            return f"the number {m.group(0).strip()} is not in the passage with what the sentence says of it"
-    return None
+        if m.group(2) and not holding and any({normal(m.group(1)), normal(m.group(2))} <= c for c in columns):
+            continue  # a range over a column ("from $25 to $99")
+        named = _named_row(prose, m.start(), passages, holding)
+        other_row = (
+            named is not None and bool(holding) and all(p.table is not None for p in holding) and named not in holding
+        )
+        if holding and not other_row and any(not near or near & p.terms or not p.terms - p.numbers for p in holding):
+            continue
+        found = _derivation(number, passages)
+        if found is None or (near and not near & found.terms) or (named is not None and not named.terms <= found.terms):
+            if other_row:
+                return Details(f"the number {shown} is in another row than the one the sentence names")
+            return Details(f"the number {shown} is not in the passage with what the sentence says of it")
+        derived.append(f"{shown} = {found.how}")
+    return Details(None, tuple(derived))
 
 
-def _number_token(m: re.Match) -> str:
-    """A number as the claim states it: a range as 'lo-hi'."""
-    lo = _number(m.group(1))
-    return f"{lo}-{_number(m.group(2))}" if m.group(2) else lo
+def _derivation(number: str, passages: list[PreparedPassage]) -> Derived | None:
+    return next((p.derived[number] for p in passages if number in p.derived), None)
+
+
+def _named_row(prose: str, at: int, passages: list[PreparedPassage], holding: list[Part]) -> Part | None:
+    """The table row a sentence names next to the number at `at`: the one with the most of its naming words
+    (`Table.keys`) within a few words of the number in its clause, a row holding the number on a tie. "The D435i costs
+    $249" names the D435i's row, though the sentence names the Jetson's further away."""
+    start = max((m.end() for m in CLAUSE_BREAK.finditer(prose, 0, at)), default=0)
+    end = next((m.start() for m in CLAUSE_BREAK.finditer(prose, at)), len(prose))
+    before, after = words(prose[start:at]), words(prose[at:end])
+    nearby = {term(w) for w in before[-NAMED_ROW_WORDS:] + after[: NAMED_ROW_WORDS + 1]}
+    named = [
+        (len(key & nearby), row in holding, row)
+        for passage in passages
+        for table in passage.tables
+        for row, key in zip(table.rows, table.keys, strict=True)
+        if key & nearby
+    ]
+    return max(named, key=lambda nhr: nhr[:2])[2] if named else None
 
 
 def _around(text: str, start: int, end: int, width: int = 5) -> str:
@@ -340,27 +405,74 @@ def _around(text: str, start: int, end: int, width: int = 5) -> str:
     return " ".join(before + after)
 
 
-def _negated_clause(text: str) -> set[str] | None:
-    """Content terms after the first negation, up to the end of its clause; None without negation.
-    A negation inside a condition ("..., or it won't move") states no fact to contradict."""
-    m = _NEGATION.search(text)
-    if m is None or _CONDITION.search(text[: m.start()]):
-        return None
-    return set(content_terms(re.split(r"[,.;:!?()]", text[m.end() :], maxsplit=1)[0]))
+def _wording(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | None:
+    """A claim whose words are the passage's but whose meaning is not (a negation, a swap, a reversal), or
+    may not be (one word the passage never uses in place of one of its own)."""
+    problem = _polarity(claim, passages) or _reversal(claim, passages)
+    return ("unsupported", problem) if problem else _swap(claim, passages)
 
 
-def _polarity(claim: str, parts: list[_Part]) -> str | None:
-    """A claim that denies what a passage part asserts, or asserts what it denies."""
-    if _NEGATION.search(claim):
-        clause = _negated_clause(claim) or set()
-        best = max(parts, key=lambda part: len(clause & part.terms), default=None)
-        if len(clause) >= 2 and best is not None and len(clause & best.terms) >= 2 and not best.negated:
-            return "it negates what the passage says"
-        return None
-    terms = set(content_terms(claim))
-    best = max(parts, key=lambda part: len(terms & part.terms), default=None)
-    if best is not None and len((_negated_clause(best.text) or set()) & terms) >= 2:
-        return "the passage says the opposite"
+def _closest(clause: Clause, passages: list[PreparedPassage]) -> tuple[float, Clause | None, Part | None]:
+    """The passage clause that restates `clause` most closely, word order included, how closely, and its part."""
+    best: tuple[float, Clause | None, Part | None] = (0.0, None, None)
+    for passage in passages:
+        for part in passage.parts:
+            for candidate in part.clauses:
+                ratio = SequenceMatcher(None, clause.terms, candidate.terms, autojunk=False).ratio()
+                if ratio > best[0]:
+                    best = (ratio, candidate, part)
+    return best
+
+
+def _polarity(claim: str, passages: list[PreparedPassage]) -> str | None:
+    """A clause that denies what the closest passage clause asserts, or asserts what it denies (negations in
+    conditions do not count: `clauses`)."""
+    for clause in clauses(claim):
+        ratio, closest, _ = _closest(clause, passages)
+        if closest is None or ratio < MIN_POLARITY_MATCH or clause.negated == closest.negated:
+            continue
+        if clause.conditional or closest.conditional:
+            continue
+        if len(clause.terms) >= 3 and len(set(clause.terms) & set(closest.terms)) >= 2:
+            return "it negates what the passage says" if clause.negated else "the passage says the opposite"
+    return None
+
+
+def _swap(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | None:
+    """A clause that restates a passage clause with one term replaced. By another term of the same passage
+    sentence, it confuses two things the passage tells apart ("the accelerometer measures angular
+    velocity" where the passage says the gyroscope does): unsupported. By a word no passage uses, it may be
+    a synonym or a changed fact ("identical" for "compatible"): not verified."""
+    used = set().union(*(p.terms for p in passages))
+    for clause in clauses(claim):
+        ratio, closest, part = _closest(clause, passages)
+        if closest is None or part is None or ratio < MIN_CLAUSE_MATCH or len(clause.terms) < 3:
+            continue
+        ops = SequenceMatcher(None, clause.terms, closest.terms, autojunk=False).get_opcodes()
+        replaced = [op for op in ops if op[0] == "replace"]
+        if len(replaced) != 1 or any(op[0] == "delete" for op in ops):  # the claim adds nothing else
+            continue
+        _, i1, i2, j1, j2 = replaced[0]
+        said, instead = clause.terms[i1:i2], closest.terms[j1:j2]
+        if len(said) != 1 or len(instead) != 1 or said[0] in closest.terms:
+            continue
+        reason = f"the passage says '{instead[0]}' where the sentence says '{said[0]}'"
+        rest = set(clause.terms) - {said[0]}
+        if any(said[0] in other.terms and rest & set(other.terms) for other in part.clauses if other is not closest):
+            return "unsupported", reason
+        if said[0] not in used and ratio >= MIN_SWAP_MATCH:
+            return "unverified", reason
+    return None
+
+
+def _reversal(claim: str, passages: list[PreparedPassage]) -> str | None:
+    """'from A to B' where the passage only says 'from B to A'."""
+    text = " ".join(p.text for p in passages)
+    stated = {(a.lower(), b.lower()) for a, b in _FROM_TO.findall(text)}
+    for a, b in _FROM_TO.findall(claim):
+        pair = (a.lower(), b.lower())
+        if pair not in stated and pair[::-1] in stated:
+            return f"the passage says from {b} to {a}"
     return None
 
 

@@ -188,7 +188,7 @@ class History:
                     coverage=answer.coverage_reason,
                     grounded=answer.grounded,
                     claims=len(claims),
-                    unsupported=sum(not s.supported for s in claims),
+                    unsupported=sum(s.flagged for s in claims),
                     similarity=search.best_similarity if search else None,
                     vector=np.asarray(search.vector, dtype=np.float32).tobytes() if search and search.vector else None,
                     ms=answer.processing_time_ms,
