@@ -17,12 +17,15 @@ from rag.search.embeddings import Embedder
 from rag.store import EdgeStore
 from rag.text.citations import MARKER
 from rag.text.lexical import content_terms
+from rag.text.sentences import split_markdown
 from rag.tutor import Tutor
 
 # A sentence counts toward "support" with this many content words, and is supported when this share of them
 # is in one returned passage (the issue's measure).
 SUPPORT_MIN_WORDS = 4
 SUPPORT_SHARE = 0.6
+# An answer sentence with this share of the quote's content words holds the answering sentence.
+QUOTE_SHARE = 0.8
 
 
 def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[int, int]:
@@ -75,6 +78,7 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
             tally["cited"] += answer.covered and answer.cited
             section = answer.cited and _answers_question(row, [s.passage for s in answer.sources])
             tally["section"] += section
+            tally["answering"] += answer.covered and holds_quote(answer.text, row["quote"])
             tally["supported"] += supported
             tally["counted"] += counted
             entry["section"] = section
@@ -92,12 +96,24 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
     n = max(tally["answerable"], 1)
     line = (
         f"answers cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
+        f"answering={tally['answering'] / n:.2f} "
         f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
         f"refused={tally['refused']}/{tally['unanswerable']} "
         f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']} "
         f"p50_ms={statistics.median(times) if times else 0:.0f}"
     )
     return [line], {"questions": details, **tally}
+
+
+def holds_quote(answer: str, quote: str) -> bool:
+    """The answer holds the book's answering sentence: the quote as written (markup aside), or nearly all of
+    its content words in one sentence of the answer."""
+    if normalise_for_match(quote) in normalise_for_match(answer):
+        return True
+    wanted = set(content_terms(quote))
+    return bool(wanted) and any(
+        len(wanted & set(content_terms(unit.text))) >= QUOTE_SHARE * len(wanted) for unit in split_markdown(answer)
+    )
 
 
 def _answers_question(row: dict, cited: list) -> bool:

@@ -66,3 +66,24 @@ def test_sample_book_decisions(sample_store, embedder):
     found = retriever.search("What does ros2 topic hz show?")
     assert found.covered and all(p.similarity > 0 for p in found.passages)  # real cosines, also for BM25 hits
     assert "hz" in found.passages[0].matched
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is a ROS 2 topic in 2024?",
+        "What is a ROS 2 topic? (11)",
+        "How do nodes exchange messages in my package turtle_mover?",
+        "Why do nodes in ~/ros2_ws/src/my_pkg exchange no messages?",
+        "I made a node called scan_fuser: how do nodes exchange messages over topics?",
+    ],
+)
+def test_numbers_and_names_the_student_coined_are_no_missing_topic(stats, vocabulary, question):
+    coverage = assess(question, BOOK[2:3], 0.45, 0.3, stats, vocabulary)
+    assert coverage.covered and coverage.absent == ()
+
+
+def test_a_product_name_the_book_never_uses_still_refuses_even_after_my(stats, vocabulary):
+    coverage = assess("How do my ROS 2 nodes run on an ESP32?", BOOK[2:3], 0.5, 0.3, stats, vocabulary)
+    assert not coverage.covered and coverage.absent == ("ESP32",)
+    assert not assess("Can my ESP32 run ROS 2 nodes?", BOOK[2:3], 0.5, 0.3, stats, vocabulary).covered

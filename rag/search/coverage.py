@@ -2,7 +2,9 @@
 
 1. **Meaning**: the best dense (cosine) similarity of a passage to the question.
 2. **Rare terms**: a specific term of the question (a part number, a product or tool name) that the book never
-   uses means the book cannot answer it, however close the rest is ("micro-ROS on an ESP32").
+   uses means the book cannot answer it, however close the rest is ("micro-ROS on an ESP32"). A bare number
+   ("in 2024", "(11)") names no topic, and neither does a name the student coined: a path or file name, or a
+   name they give their own things ("my package turtle_mover", "a node called scan_fuser").
 3. **A passage that addresses it**: the share of the question's terms, weighted by rarity in the book, that the
    best passage holds. An exact-term question (part numbers, commands, API names) that BM25 finds is covered
    even when its dense similarity is low.
@@ -23,7 +25,16 @@ SIMILARITY_FLOOR = 0.15
 # Chat words (lowercase, not in the model's vocabulary) shorter than this are not names: "ugh", "thx", "idk".
 MIN_NAME_LENGTH = 4
 
-_WORD = re.compile(r"[\w]+(?:[-.][\w]+)*")
+_WORD = re.compile(r"[\w~]+(?:[-./][\w]+)*/?")
+# A bare number, a year or a version: "2024", "(11)", "3.5".
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A path or a file name: "~/ros2_ws", "src/my_pkg", "talker.py".
+_PATH = re.compile(
+    r"^(?:~|\.{1,2})?/|/|\.(?:py|cpp|hpp|h|c|yaml|yml|xml|json|launch|sdf|urdf|xacro|md|txt|sh|toml|cfg)$"
+)
+# Words that introduce a name the student gave their own thing, up to this many words before it.
+_COINING = re.compile(r"\b(?:my|our|mine|called|named|name|i\s+made|i\s+created|i\s+wrote)\b", re.IGNORECASE)
+COINING_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -37,12 +48,13 @@ class Coverage:
 
 def specific_words(question: str, vocabulary: frozenset[str]) -> list[str]:
     """Words that name something: with a digit, in capitals (not opening a sentence), or not an everyday
-    word (missing from the embedding model's vocabulary: "webots", "esp32", "kalibr")."""
+    word (missing from the embedding model's vocabulary: "webots", "esp32", "kalibr"). Bare numbers and names
+    the student coined (`coined`) are not among them."""
     found = []
     for m in _WORD.finditer(question):
         word = m.group(0)
         lower = word.lower()
-        if lower in STOPWORDS or len(word) < 2:
+        if lower in STOPWORDS or len(word) < 2 or _NUMBER.fullmatch(word) or _coined(question, m):
             continue
         opens_sentence = not question[: m.start()].strip() or question[: m.start()].rstrip()[-1] in ".?!"
         named = (
@@ -56,6 +68,23 @@ def specific_words(question: str, vocabulary: frozenset[str]) -> list[str]:
     return found
 
 
+def coined(question: str) -> set[str]:
+    """The words of a question that the student coined: paths and file names, and names of their own things."""
+    return {m.group(0) for m in _WORD.finditer(question) if _coined(question, m)}
+
+
+def _coined(question: str, m: re.Match) -> bool:
+    """A path or file name, or a snake_case or quoted name right after "my", "called", ...: the book cannot be
+    expected to use it, so it is no topic the book lacks."""
+    word = m.group(0)
+    if _PATH.search(word):
+        return True
+    before = " ".join(question[: m.start()].split()[-COINING_WORDS:])
+    quoted = question[m.start() - 1 : m.start()] in "`'\"" and m.start() > 0
+    # ROS names are snake_case; a product after "my" ("my ESP32") is still the product.
+    return bool(_COINING.search(before)) and ("_" in word or quoted)
+
+
 def assess(
     question: str,
     passages: Sequence[str],
@@ -65,7 +94,8 @@ def assess(
     vocabulary: frozenset[str],
 ) -> Coverage:
     """Covered or not, with the reason in words."""
-    terms = list(dict.fromkeys(content_terms(question)))
+    topic = _WORD.sub(lambda m: " " if _NUMBER.fullmatch(m.group(0)) or _coined(question, m) else m.group(0), question)
+    terms = list(dict.fromkeys(content_terms(topic)))  # the question's topic words, not its numbers or coinages
     term_coverage = _term_coverage(terms, passages, stats)
     absent = tuple(w for w in specific_words(question, vocabulary) if stats is not None and not _used(w, stats))
     if absent:
