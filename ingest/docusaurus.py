@@ -247,7 +247,8 @@ def split_sections(body: str) -> tuple[list[Section], str | None]:
             continue
         if m := ADMONITION_OPEN.match(raw):
             kind, label = m.group(1).capitalize(), m.group(2)
-            lines.append(f"{kind}: {label}" if label else f"{kind}:")
+            # A titled admonition's title stands alone, as a heading would: never run into its first sentence.
+            lines.extend([f"**{kind}: {label}**", ""] if label else [f"{kind}:"])
             continue
         lines.append(_clean_prose(raw).rstrip())
     flush()

@@ -32,7 +32,7 @@ from rag.text.excerpts import embedding_texts
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-PIPELINE_VERSION = "5"  # 5: excerpt vectors in the payload
+PIPELINE_VERSION = "6"  # 5: excerpt vectors in the payload; 6: admonition titles apart, fewer excerpts
 DOC_SUFFIXES = (".md", ".mdx")
 
 

@@ -87,7 +87,7 @@ def test_heading_trail_nests(tmp_path):
 
 def test_admonitions_become_labelled_text(tmp_path):
     text = body(parse(tmp_path, "a.md", ":::tip Performance Tip\nUse sim time.\n:::\n\n:::note\nPlain.\n:::\n"))
-    assert "Tip: Performance Tip\nUse sim time." in text and "Note:\nPlain." in text and ":::" not in text
+    assert "**Tip: Performance Tip**\n\nUse sim time." in text and "Note:\nPlain." in text and ":::" not in text
 
 
 def test_mdx_imports_and_jsx_removed_text_kept(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel
+from rag.answer.grounding import GroundingChecker
 from rag.search.retrieval import Retriever
 from rag.text.excerpts import embedding_texts, excerpts_of
 
@@ -122,3 +123,45 @@ def test_ingest_stores_the_excerpt_vectors_so_a_question_embeds_only_itself(samp
     asked = Retriever(sample_store, embedder, 5, 0.3).search(question).vector
     assert composer.compose(question, texts, contexts, [p.excerpt_vectors for p in passages], asked) == stored
     assert len(embedded) == 2
+
+
+LESSON = """Publishers send messages on a topic. A publisher is created with `create_publisher`.
+
+In the next lesson, you'll learn how to write a subscriber. This section explores the publisher API.
+
+See [the ROS docs](https://docs.ros.org), [rclpy](https://docs.ros.org/rclpy) and [tutorials](https://x.org/t).
+
+```python
+self.publisher = self.create_publisher(String, "chatter", 10)
+self.publisher.publish(msg)
+```
+
+| Command | What it shows |
+|---|---|
+| `ros2 topic echo /chatter` | Messages as they arrive |
+| `ros2 topic hz /chatter` | The publishing rate |
+"""
+
+
+def test_navigation_lesson_plans_and_link_lists_are_no_excerpts():
+    texts = [e.text for e in excerpts_of(1, LESSON)]
+    assert "Publishers send messages on a topic." in texts
+    assert not any("next lesson" in t or "section explores" in t or "docs.ros.org" in t for t in texts)
+    assert [e.cells for e in excerpts_of(1, LESSON) if e.cells][0] == (
+        "`ros2 topic echo /chatter`",
+        "Messages as they arrive",
+    )
+    assert not excerpts_of(1, "**Tip: Use simulated time**\n\nSet `use_sim_time` on every node.")[0].text.startswith(
+        "**"
+    )
+
+
+def test_a_how_to_answer_leads_with_the_answer_shows_the_code_and_renders_rows_as_a_table(embedder):
+    composer = ExcerptComposer(embedder.embed_texts)
+    text = composer.compose("How do I publish a message in Python?", [LESSON], ["Nodes › Writing a publisher"])
+    assert "```python\nself.publisher = self.create_publisher" in text  # the code that does it
+    rows = composer.compose("Which command shows the publishing rate of /chatter?", [LESSON], ["Nodes › Commands"])
+    assert rows.startswith("| Command | What it shows |\n|---|---|\n")  # the row that answers leads, as a table
+    assert "| `ros2 topic hz /chatter` | The publishing rate [1] |" in rows
+    checked = GroundingChecker(embedder.embed_texts).check(rows, [LESSON])
+    assert "| Command | What it shows |\n" in checked.text  # the header row is layout: nothing cited into it

@@ -50,6 +50,21 @@ _DEFINES = re.compile(
 )
 # How much a definition of the asked-about term gains over other excerpts when the question asks what it is.
 DEFINITION_BONUS = 1.2
+# "How do I publish ...?", "what command ...", "write a launch file": the answer should show the code that does it.
+_ASKS_HOW = re.compile(
+    r"^\W*how\s+(?:do|can|should|would|to)\b|\bhow\s+to\b|\b(?:steps?|commands?|example|code|syntax)\b",
+    re.IGNORECASE,
+)
+# Sections about the book rather than the subject, and the questions that do ask about them.
+_META_SECTION = re.compile(
+    r"^\W*(?:learning (?:objectives|outcomes|goals)|what'?s next|next steps|further reading|resources|references|"
+    r"see also|additional resources)\W*$",
+    re.IGNORECASE,
+)
+_ASKS_META = re.compile(
+    r"\b(?:learn|objectives?|goals?|outcomes?|next|resources?|reading|references?)\b", re.IGNORECASE
+)
+META_PENALTY = 0.5
 
 
 class ExcerptComposer:
@@ -96,6 +111,8 @@ class ExcerptComposer:
                 continue
             chosen.append(excerpt)
             words += excerpt.words
+        if _ASKS_HOW.search(question) and not any(c.code for c in chosen):
+            chosen += _code_for(chosen, candidates, scores)
         return _render(chosen)
 
     def _vectors(
@@ -137,7 +154,8 @@ class ExcerptComposer:
         short = np.array([min(1.0, len(c.terms) / 4) for c in candidates])  # "Expensive." alone says little
         asks = _ASKS_DEFINITION.search(question) is not None
         defines = np.array([DEFINITION_BONUS if asks and _defines(c.text, terms) else 1.0 for c in candidates])
-        return (0.6 * dense + 0.4 * lexical) * rank * short * defines
+        meta = np.array([_meta_penalty(question, c.context) for c in candidates])
+        return (0.6 * dense + 0.4 * lexical) * rank * short * defines * meta
 
 
 def _defines(text: str, question_terms: set[str]) -> bool:
@@ -152,19 +170,72 @@ def _overlap(a: Excerpt, b: Excerpt) -> float:
     return len(a.terms & b.terms) / max(1, min(len(a.terms), len(b.terms)))
 
 
+def _meta_penalty(question: str, context: str) -> float:
+    """Excerpts of a "Learning Objectives" or "Next steps" section weigh less, unless the question asks for them."""
+    section = context.rsplit("›", 1)[-1]
+    return META_PENALTY if _META_SECTION.match(section) and not _ASKS_META.search(question) else 1.0
+
+
+def _code_for(chosen: list[Excerpt], candidates: list[Excerpt], scores: np.ndarray) -> list[Excerpt]:
+    """For a how-to question, the best-scoring code block of a passage the answer already quotes (or of the
+    best passage): the steps a student would run."""
+    quoted = {c.passage for c in chosen} | {1}
+    code = [(score, c) for score, c in zip(scores, candidates, strict=True) if c.code and c.passage in quoted]
+    return [max(code, key=lambda sc: sc[0])[1]] if code else []
+
+
 def _render(chosen: list[Excerpt]) -> str:
-    """One paragraph per passage, the best passage first (`chosen` is best first), excerpts in the book's order,
-    each cited."""
+    """The best excerpt leads (`chosen` is best first), then the rest of its passage in the book's order, then the
+    other passages, each cited. Table rows of one table are shown as a small table, code as a block."""
+    lead = chosen[0]
     paragraphs = []
     for n in dict.fromkeys(c.passage for c in chosen):
-        lines: list[str] = []
-        for excerpt in sorted((c for c in chosen if c.passage == n), key=lambda c: c.position):
-            if excerpt.code:
-                lines.append(f"[{n}]\n\n{excerpt.text}\n")
-            else:
-                lines.append(_cite(excerpt.text, n))
-        paragraphs.append(" ".join(lines).replace("\n ", "\n"))
+        mine = sorted((c for c in chosen if c.passage == n), key=lambda c: c.position)
+        if n == lead.passage:
+            mine = [lead, *(c for c in mine if c is not lead)]
+        paragraphs.append(_paragraph(mine, n))
     return "\n\n".join(paragraphs)
+
+
+def _paragraph(excerpts: list[Excerpt], n: int) -> str:
+    """One passage's excerpts as blocks: prose sentences run together; rows of one table, a table; code, a block."""
+    blocks: list[str] = []
+    prose: list[str] = []
+    rows: list[Excerpt] = []
+
+    def flush() -> None:
+        if prose:
+            blocks.append(" ".join(prose))
+            prose.clear()
+        if rows:
+            blocks.append(_table(rows, n))
+            rows.clear()
+
+    for excerpt in excerpts:
+        kind = "row" if excerpt.cells else "code" if excerpt.code else "prose"
+        if (prose and kind != "prose") or (rows and (kind != "row" or rows[0].header != excerpt.header)):
+            flush()  # a block ends where an excerpt of another kind, or of another table, follows
+        if kind == "row":
+            rows.append(excerpt)
+        elif kind == "code":
+            blocks.append(f"[{n}]\n\n{excerpt.text}")
+        else:
+            prose.append(_cite(excerpt.text, n))
+    flush()
+    return "\n\n".join(blocks)
+
+
+def _table(rows: list[Excerpt], n: int) -> str:
+    """Rows under their header, each row cited in its last cell."""
+    header = rows[0].header
+    width = max(len(header), *(len(r.cells) for r in rows))
+    head = [*header, *[""] * (width - len(header))]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * width]
+    for row in rows:
+        cells = [*row.cells, *[""] * (width - len(row.cells))]
+        cells[-1] = f"{cells[-1]} [{n}]".strip()
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _cite(sentence: str, n: int) -> str:

@@ -189,8 +189,9 @@ class GroundingChecker:
     def check(self, answer: str, passages: Sequence[str]) -> GroundingResult:
         prepared = [self._prepare(n, text) for n, text in enumerate(passages, 1)]
         pieces, checked, last = [], [], 0
-        for unit in split_markdown(answer):
-            if unit.kind in ("heading", "rule"):
+        units = split_markdown(answer)
+        for i, unit in enumerate(units):
+            if unit.kind in ("heading", "rule") or _table_header(unit, units[i + 1] if i + 1 < len(units) else None):
                 continue
             result = self._check_unit(unit, prepared)
             pieces.append(answer[last : unit.start] + result.text)
@@ -300,6 +301,11 @@ class GroundingChecker:
         while len(self._embedded) > EMBEDDED_TEXTS:
             self._embedded.popitem(last=False)
         return np.stack([self._embedded[t] for t in texts])
+
+
+def _table_header(unit: Unit, after: Unit | None) -> bool:
+    """A table's header row (the row before its rule) names columns: layout, not a claim to cite."""
+    return unit.text.startswith("|") and after is not None and after.kind == "rule" and set(after.text) <= set("|-: ")
 
 
 def _few(coverage: float) -> str:

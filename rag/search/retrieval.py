@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 import numpy as np
@@ -32,6 +32,11 @@ _FOLLOW_UP = re.compile(
 )
 # Dense hits consulted for the best similarity in the collection (the hybrid top-k may rank a closer one lower).
 SIMILARITY_POOL = 10
+# A hybrid search ranks this many passages, then fuses their rank with their best sentence's (`by_best_sentence`):
+# RRF with this k, the sentence ranks weighing this much (measured in README "Quality").
+RERANK_POOL = 30
+RERANK_K = 2
+SENTENCE_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ class Retriever:
         embeddings = embeddings or self.embedder.embed_queries(queries)
         embedded = time.perf_counter()
         stats = self.stats
-        hits = self.store.query(embeddings, limit=k, mode=mode)
+        hits = self.store.query(embeddings, limit=max(k, RERANK_POOL) if mode == "hybrid" else k, mode=mode)
         nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
         vectors = np.array([e.dense for e in embeddings])
         text = " ".join(queries)
@@ -164,6 +169,8 @@ class Retriever:
             )
             for h in hits
         ]
+        if mode == "hybrid":
+            passages = by_best_sentence(passages, vectors, k)
         best = max([h.score for h in nearest] + [p.similarity for p in passages], default=0.0)
         coverage = assess(
             text,
@@ -184,6 +191,29 @@ class Retriever:
             (time.perf_counter() - embedded) * 1000,
         )
         return SearchResult(" + ".join(queries), passages, coverage, embeddings[0].dense)
+
+
+def by_best_sentence(passages: list[Passage], queries: np.ndarray, k: int) -> list[Passage]:
+    """The top `k` of a hybrid pool after fusing its rank (RRF) with the rank of each passage's best sentence:
+    a chunk that is mostly code, or covers several things, can hold the one sentence that answers, which the
+    chunk's own vector dilutes. Uses the excerpt vectors ingest stored, so nothing is embedded here; a store
+    without them keeps the hybrid order."""
+    best = np.array(
+        [
+            float(np.max(p.excerpt_vectors @ queries.T))
+            if p.excerpt_vectors is not None and len(p.excerpt_vectors)
+            else 0.0
+            for p in passages
+        ]
+    )
+    sentence_rank = np.empty(len(passages), dtype=int)
+    sentence_rank[np.argsort(-best, kind="stable")] = np.arange(1, len(passages) + 1)
+    fused = [
+        1 / (RERANK_K + rank) + SENTENCE_WEIGHT / (RERANK_K + sentence_rank[rank - 1])
+        for rank in range(1, len(passages) + 1)
+    ]
+    order = sorted(range(len(passages)), key=lambda i: -fused[i])
+    return [replace(passages[i], score=fused[i]) for i in order[:k]]
 
 
 def _similarity(queries: np.ndarray, dense: list[float] | None) -> float:

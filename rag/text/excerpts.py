@@ -17,6 +17,18 @@ MAX_CODE_LINES = 12
 _LEAD_IN = re.compile(r":\s*$")
 _ROW = re.compile(r"^\s*\|")
 EMPHASIS = re.compile(r"\*\*|__")
+# Sentences about the book rather than the subject: where a lesson goes next, what it will cover.
+_META = re.compile(
+    r"\b(?:in|by) the (?:next|previous|following|end of (?:this|the)) (?:lesson|chapter|section|module|part|week)s?\b"
+    r"|\b(?:this|the following|these|next) (?:lesson|chapter|section|module|page|tutorial)s? "
+    r"(?:will |we )?(?:explores?|covers?|introduces?|describes?|discuss(?:es)?|shows?|walks?|looks?|teach(?:es)?)\b"
+    r"|\byou(?:'ll| will) (?:learn|explore|discover|see|build)\b|\blearning (?:objectives|outcomes|goals)\b",
+    re.IGNORECASE,
+)
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# A text whose links hold this share of its characters (or with this many links) is navigation, not content.
+MAX_LINK_SHARE = 0.5
+MAX_LINKS = 3
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,8 @@ class Excerpt:
     terms: frozenset[str]
     code: bool = False
     context: str = ""
+    header: tuple[str, ...] = ()  # a table row's column names (with `cells`: it can be shown as a table)
+    cells: tuple[str, ...] = ()
 
     @property
     def words(self) -> int:
@@ -42,10 +56,10 @@ def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
     items: list[str] = []
     header: list[str] = []
 
-    def add(body: str, code: bool = False) -> None:
+    def add(body: str, code: bool = False, row: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())) -> None:
         body = body.strip() if code else " ".join(body.split())
-        if body and not body.endswith("?"):  # the book's own questions ("Check your understanding") answer nothing
-            found.append(Excerpt(passage, len(found), body, frozenset(content_terms(body)), code, context))
+        if body and (code or row[1] or says_something(body)):
+            found.append(Excerpt(passage, len(found), body, frozenset(content_terms(body)), code, context, *row))
 
     def flush() -> None:
         nonlocal lead_in, items
@@ -73,7 +87,8 @@ def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
             else:
                 add(
                     "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c).rstrip(".")
-                    + "."
+                    + ".",
+                    row=(tuple(header), tuple(cells)),
                 )
         elif raw.startswith(": ") and found and not found[-1].code and len(found[-1].text.split()) <= 8:
             term = found.pop()  # a definition: "**Term**" on the line before
@@ -87,7 +102,23 @@ def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
             flush()
             add(raw)
     flush()
-    return found
+    return [e for e in found if not _pseudo_heading(e)]  # after a glossary term has joined its definition
+
+
+def says_something(text: str) -> bool:
+    """Whether a sentence is content a student would want quoted: not one of the book's own questions ("Check
+    your understanding"), not navigation or a lesson's plan ("In the next lesson, you'll learn ..."), and not a
+    list of links."""
+    if text.endswith("?") or _META.search(text):
+        return False
+    links = _LINK.findall(text)
+    return len(links) < MAX_LINKS and sum(map(len, links)) <= MAX_LINK_SHARE * len(text)
+
+
+def _pseudo_heading(excerpt: Excerpt) -> bool:
+    """A bold line standing in for a heading ("**Tip: Use simulated time**"): a title, not a sentence."""
+    text = excerpt.text
+    return not excerpt.code and text.startswith("**") and text.endswith("**") and text.count("**") == 2
 
 
 def embedding_texts(text: str, context: str = "") -> list[str]:
