@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     local_llm_base_url: str | None = None
     local_llm_model: str = "SmolLM2-135M-Instruct"
     llm_timeout: float = Field(60.0, gt=0)
+    # Sentences the grounding check cannot decide go to the answering LLM as a judge (README "Quality").
+    grounding_judge: bool = True
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     top_k: int = Field(5, ge=1, le=50)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, cast
 
 import openai
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
+from rag.answer.judge import judge
 from rag.answer.result import Answer, Source, TutorError, clean_question
 from rag.chats.database import DATABASE_ERRORS, Database, unavailable
 from rag.chats.history import Asked, ChatMemory, History
@@ -232,7 +234,23 @@ class Tutor:
             yield rewriter.feed(EMPTY_ANSWER) + rewriter.finish()
             raw = [EMPTY_ANSWER]
         # The check is CPU work: in a thread, the event loop goes on streaming other students' answers.
-        yield await asyncio.to_thread(self._checked_answer, "".join(raw), context, choice, result, started)
+        answer = await asyncio.to_thread(self._checked_answer, "".join(raw), context, choice, result, started)
+        yield await self._judged(answer, choice, context, started)
+
+    async def _judged(self, answer: Answer, choice: Provider, context: TutorContext, started: float) -> Answer:
+        """The answer with the sentences the checker left not verified decided by the model that wrote it
+        (`rag.answer.judge`), in one call; book excerpts and the bundled model (too small to judge) skip it."""
+        if (
+            choice.kind == "excerpts"
+            or choice.bundled
+            or not self.settings.grounding_judge
+            or not any(s.verdict == "unverified" for s in answer.sentences)
+        ):
+            return answer
+        model = await self._model(choice, context)
+        passages = [s.passage.text for s in answer.sources]
+        sentences = await judge(answer.sentences, passages, model, choice.answered_by, self.settings.llm_timeout)
+        return replace(answer, sentences=sentences, processing_time_ms=_ms(started))
 
     def _checked_answer(
         self, raw: str, context: TutorContext, choice: Provider, result: SearchResult, started: float

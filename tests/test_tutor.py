@@ -239,3 +239,66 @@ def test_empty_question_is_refused(make_tutor, bad):
     tutor = make_tutor(ScriptedModel([]))
     with pytest.raises(ValueError, match="empty"):
         asyncio.run(tutor.answer(bad, "c"))
+
+
+# -- the LLM judge for sentences the offline check cannot verify -------------------------------------------
+
+PARAPHRASE = (
+    "The final parameter of create_publisher sets how many messages wait in line when a subscriber falls behind "
+    "the publisher"
+)
+
+
+def paraphrasing(call):
+    """An answer that puts the sample book's queue-depth sentence in other words, citing its passage."""
+    n = next(
+        i for i, block in enumerate(call.system_instructions.split("<passage>\n")[1:], 1) if "queue depth" in block
+    )
+    return [assistant_message(f"{PARAPHRASE} [{n}].")]
+
+
+def judging(reply: str, prompts: list[str]):
+    def step(call):
+        prompts.append(f"{call.system_instructions}\n{call.input}")
+        return [assistant_message(reply)]
+
+    return step
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ('{"verdicts": [{"sentence": 1, "supported": true, "reason": "same as the passage"}]}', "supported"),
+        (
+            'Sure! {"verdicts": [{"sentence": 1, "supported": false, "reason": "the passage says queue depth"}]}',
+            "unsupported",
+        ),
+        ("I think it is fine.", "unverified"),  # not JSON: the judge changes nothing
+    ],
+)
+def test_an_llm_answer_s_unverified_sentences_go_to_that_model_as_a_judge_in_one_call(make_tutor, reply, verdict):
+    prompts: list[str] = []
+    model = ScriptedModel([ModelStep.respond(paraphrasing), ModelStep.respond(judging(reply, prompts))])
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    _, _, answer = collect(tutor, "What does the last argument of create_publisher do?", provider_name="local")
+    [sentence] = answer.sentences
+    assert sentence.verdict == verdict and len(prompts) == 1
+    assert "Sentence 1: " + PARAPHRASE in prompts[0] and "queue depth" in prompts[0]
+    if verdict != "unverified":
+        assert sentence.reason.startswith("judged by local: ")
+
+
+def test_the_judge_is_off_by_setting(make_tutor):
+    model = ScriptedModel([ModelStep.respond(paraphrasing)])  # a second call (a judge) would find no step
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1", GROUNDING_JUDGE="false")
+    _, _, answer = collect(tutor, "What does the last argument of create_publisher do?", provider_name="local")
+    assert [s.verdict for s in answer.sentences] == ["unverified"]
+
+
+def test_a_judge_that_fails_leaves_the_sentences_not_verified(make_tutor):
+    from agents import AgentsException
+
+    model = ScriptedModel([ModelStep.respond(paraphrasing), AgentsException("the judge's server went away")])
+    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    _, _, answer = collect(tutor, "What does the last argument of create_publisher do?", provider_name="local")
+    assert [s.verdict for s in answer.sentences] == ["unverified"] and answer.text.startswith(PARAPHRASE)
