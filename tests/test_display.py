@@ -50,6 +50,20 @@ def test_unsupported_sentences_are_greyed_and_explained():
     assert shown.count(LEGEND) == 1
 
 
+def test_sentences_not_verified_are_lightly_marked_with_their_own_legend():
+    from rag.answer.grounding import CheckedSentence
+    from web.display import LEGEND, UNVERIFIED_ANCHOR, UNVERIFIED_LEGEND
+
+    text = "Nodes are processes [1]. Each node does one small job [1]."
+    sentences = [
+        CheckedSentence("Nodes are processes [1].", [1], "supported", 1.0),
+        CheckedSentence("Each node does one small job [1].", [1], "unverified", 0.5, "a paraphrase"),
+    ]
+    shown = answer_markdown(answer(text, sentences=sentences))
+    assert f"[Each node does one small job.]({UNVERIFIED_ANCHOR}) ≈[1]" in shown
+    assert UNVERIFIED_LEGEND in shown and LEGEND not in shown
+
+
 def test_no_legend_when_everything_is_supported():
     from web.display import LEGEND
 

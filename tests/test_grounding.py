@@ -197,3 +197,11 @@ def test_own_labelled_answers_meet_the_targets(checker):
     scores = grounding_scores(items, checker)
     assert scores["false_flags"] <= 0.05 and scores["miscited_fixed"] >= 0.9 and scores["merged"] == 0
     assert scores["altered_flagged"] >= 0.6
+
+
+def test_a_claim_made_absolute_where_the_passage_is_not_is_not_verified(checker):
+    passage = "In ROS 2, launch files are usually written in Python and start several nodes with one command."
+    [strict] = checker.check("Launch files must always be written in Python [1].", [passage]).sentences
+    assert strict.verdict == "unverified" and "does not say" in strict.reason
+    [plain_] = checker.check("Launch files are usually written in Python [1].", [passage]).sentences
+    assert plain_.verdict == "supported"

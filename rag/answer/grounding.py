@@ -80,6 +80,10 @@ _NO_CLAIM = re.compile(
 )
 _CLAUSE = re.compile(r"[,;:]|\band\b|\bbut\b|\bwhile\b", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
+# Words that make a statement absolute: a claim using one the passage lacks says more than the passage.
+_STRONG = re.compile(
+    r"\b(?:always|never|only|must|exactly|all|every|default|required|mandatory|guaranteed|identical)\b", re.IGNORECASE
+)
 _FROM_TO = re.compile(r"\bfrom\s+`?([\w/.-]*\w)`?\s+(?:frame\s+)?to\s+`?([\w/.-]*\w)`?", re.IGNORECASE)
 # Identifiers and commands: words with digits, inner '_', '/', '.', '::', or a leading '-' (flags).
 _XML_TAG = re.compile(r"</?([\w:-]+)[^>]*/?>")
@@ -258,7 +262,7 @@ class GroundingChecker:
         details = _details(claim, passages)
         if details.problem:
             return Support(coverage, "unsupported", details.problem)
-        wording = _wording(claim, passages)
+        wording = _wording(claim, passages) or _strengthened(claim, passages)
         if wording and (wording[0] == "unsupported" or coverage >= MIN_COVERAGE):
             return Support(coverage, *wording)
         derived = f"derived: {'; '.join(details.derived)}" if details.derived else ""
@@ -416,6 +420,15 @@ def _wording(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] |
     may not be (one word the passage never uses in place of one of its own)."""
     problem = _polarity(claim, passages) or _reversal(claim, passages)
     return ("unsupported", problem) if problem else _swap(claim, passages)
+
+
+def _strengthened(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | None:
+    """A claim that makes the passage's statement absolute ("always", "only", "must", "by default") when no
+    passage says so: stopwords carry these, so coverage alone cannot see them. Not verified, not flagged: the
+    passage may say as much in other words."""
+    said = {w.lower() for w in _STRONG.findall(claim)}
+    absent = sorted(w for w in said if not any(re.search(rf"\b{w}\b", p.squashed) for p in passages))
+    return ("unverified", f"the passage does not say '{absent[0]}'") if absent else None
 
 
 def _closest(clause: Clause, passages: list[PreparedPassage]) -> tuple[float, Clause | None, Part | None]:
