@@ -207,9 +207,10 @@ class Tutor:
         may use), then checked."""
         first = provider(self.settings, profile)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback in allowed else [])]
-        # A follow-up searched "question + previous" as two vectors: only a lone question's can be reused.
-        vector = result.vector if result.query == question else None
-        context = TutorContext(self.retriever, list(result.passages[: first.passage_budget]), result.query, vector)
+        # A follow-up searched "question + previous" as two vectors; the first, the question's own, leads the excerpts.
+        context = TutorContext(
+            self.retriever, list(result.passages[: first.passage_budget]), result.query, result.vector
+        )
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)
             rewriter = CitationRewriter(0)

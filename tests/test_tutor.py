@@ -302,3 +302,12 @@ def test_a_judge_that_fails_leaves_the_sentences_not_verified(make_tutor):
     tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
     _, _, answer = collect(tutor, "What does the last argument of create_publisher do?", provider_name="local")
     assert [s.verdict for s in answer.sentences] == ["unverified"] and answer.text.startswith(PARAPHRASE)
+
+
+def test_a_follow_up_s_excerpts_answer_the_follow_up_first(make_tutor):
+    """ "and how do I launch it?" after "What is a ROS 2 node?": both are searched, the follow-up leads."""
+    tutor = make_tutor()
+    collect(tutor, "What is a ROS 2 node?", "follow")
+    search, _, answer = collect(tutor, "and how do I launch it?", "follow")
+    assert search.query == "and how do I launch it? + What is a ROS 2 node?"
+    assert "ros2 launch" in answer.text and answer.sources[0].passage.title == "Launch Files"

@@ -44,7 +44,8 @@ class TutorContext:
     retriever: Retriever
     passages: list[Passage] = field(default_factory=list)
     query: str = ""
-    query_vector: list[float] | None = None  # `query`'s dense vector, when the search embedded exactly it
+    # The question's own dense vector (for a follow-up, not its previous question's): what excerpts are closest to.
+    query_vector: list[float] | None = None
 
     def add(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
         """Number new passages after the existing ones; a passage seen before keeps its number."""

@@ -52,7 +52,7 @@ _DEFINES = re.compile(
 DEFINITION_BONUS = 1.2
 # "How do I publish ...?", "what command ...", "write a launch file": the answer should show the code that does it.
 _ASKS_HOW = re.compile(
-    r"^\W*how\s+(?:do|can|should|would|to)\b|\bhow\s+to\b|\b(?:steps?|commands?|example|code|syntax)\b",
+    r"\bhow\s+(?:do|can|should|would)\s+(?:i|we|you)\b|\bhow\s+to\b|\b(?:steps?|commands?|example|code|syntax)\b",
     re.IGNORECASE,
 )
 # Sections about the book rather than the subject, and the questions that do ask about them.
