@@ -14,6 +14,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rag.text.lexical import content_terms, words
 from rag.text.numbers import normal, numbers, values
@@ -81,17 +82,20 @@ class Derived:
 
 @dataclass
 class Table:
+    """A markdown table of a passage: its header, its rows as parts, their cells (read whole before use: the
+    columns and keys are computed once)."""
+
     header: list[str]
     rows: list[Part] = field(default_factory=list)
     cells: list[list[str]] = field(default_factory=list)
 
-    @property
+    @cached_property
     def columns(self) -> list[set[str]]:
         """The number tokens of each column."""
         width = max((len(row) for row in self.cells), default=0)
         return [set().union(*(numbers(row[i]) for row in self.cells if i < len(row))) for i in range(width)]
 
-    @property
+    @cached_property
     def keys(self) -> list[set[str]]:
         """Per row, the terms that name it: those of its cells in columns whose words differ on every row and
         are not numbers (a name or model column, not a price column), less the terms all rows share."""
