@@ -42,7 +42,7 @@ from rag.llm.providers import (
 )
 from rag.search.batching import QueryBatcher
 from rag.search.embeddings import Embedder, EmbeddingError
-from rag.search.retrieval import Retriever, SearchResult, search_queries
+from rag.search.retrieval import Reading, Retriever, SearchResult, search_queries
 from rag.store import Store, StoreError, get_store
 from rag.text.citations import CitationRewriter, renumber, verify
 
@@ -115,13 +115,13 @@ class Tutor:
 
     # -- answering ------------------------------------------------------------------
 
-    async def _search(self, question: str, memory: ChatMemory) -> SearchResult:
+    async def _search(self, question: str, memory: ChatMemory, reading: Reading | None = None) -> SearchResult:
         items = cast(list[dict[str, Any]], await memory.get_items())
         previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
         queries = search_queries(question, previous)
         embeddings = await self.queries.embed(queries)
         try:
-            return await asyncio.to_thread(self.retriever.search, queries, embeddings=embeddings)
+            return await asyncio.to_thread(self.retriever.search, queries, embeddings=embeddings, reading=reading)
         except StoreError as exc:
             raise TutorError("qdrant", str(exc)) from None
 
@@ -134,12 +134,14 @@ class Tutor:
         owner: str = LOCAL_OWNER,
         role: Role = "instructor",
         step_id: str | None = None,
+        reading: Reading | None = None,
     ) -> AsyncIterator[SearchResult | str | Answer]:
         """Yields the `SearchResult`, then text deltas (citations already verified), then the checked `Answer`,
         which is recorded in the chat's history. `owner` must own the chat (`ChatNotFound` otherwise) and may
         use `provider_name` as `role` (`ProfileNotAllowed` otherwise: the UI and REST pass the asker's role; code
         that asks for itself is trusted like an instructor); `step_id` is the chat message that shows the
-        answer, where feedback attaches."""
+        answer, where feedback attaches; `reading` the page the student reads, whose passages lead when they
+        answer."""
         started = time.perf_counter()
         profile = allowed_provider(self.settings, role, provider_name)
         asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
@@ -147,7 +149,7 @@ class Tutor:
         memory = self.history.memory(chat_id)
         answer: Answer | None = None
         try:  # the chat's memory is read by the search and the agent run: the database may fail in either
-            result = await self._search(asked.question, memory)
+            result = await self._search(asked.question, memory, reading)
             yield result
             if not result.covered:
                 answer = await self._refuse(asked.question, result, memory, started)
@@ -357,8 +359,12 @@ class Tutor:
         provider_name: ProviderName | None = None,
         owner: str = LOCAL_OWNER,
         role: Role = "instructor",
+        reading: Reading | None = None,
     ) -> Answer:
-        async for event in self.answer_stream(question, chat_id, provider_name=provider_name, owner=owner, role=role):
+        events = self.answer_stream(
+            question, chat_id, provider_name=provider_name, owner=owner, role=role, reading=reading
+        )
+        async for event in events:
             if isinstance(event, Answer):
                 return event
         raise RuntimeError("answer_stream ended without an Answer")

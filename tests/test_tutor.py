@@ -311,3 +311,19 @@ def test_a_follow_up_s_excerpts_answer_the_follow_up_first(make_tutor):
     search, _, answer = collect(tutor, "and how do I launch it?", "follow")
     assert search.query == "and how do I launch it? + What is a ROS 2 node?"
     assert "ros2 launch" in answer.text and answer.sources[0].passage.title == "Launch Files"
+
+
+def test_the_page_being_read_leads_the_search_the_answer_comes_from(make_tutor):
+    from rag.search.retrieval import Reading
+
+    async def run():
+        stream = make_tutor().answer_stream(
+            "How do I pass parameters to a node?", "reading", reading=Reading("ros2-basics/launch-files")
+        )
+        return [event async for event in stream]
+
+    events = asyncio.run(run())
+    search, answer = events[0], events[-1]
+    assert isinstance(search, SearchResult) and isinstance(answer, Answer)
+    assert search.passages[0].doc_id == "ros2-basics/launch-files"
+    assert answer.passages[0].doc_id == "ros2-basics/launch-files" and answer.cited  # what the answer was given

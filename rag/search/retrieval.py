@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.search.coverage import Coverage, assess
 from rag.search.embeddings import Embedder
-from rag.store import SearchMode, Store
+from rag.store import Hit, SearchMode, Store
 from rag.store.payload import ChunkPayload, unpack_vectors
 from rag.store.vectors import Embedding, SparseVector
 from rag.text.lexical import STOPWORDS, TermStats, term, words
@@ -35,6 +35,8 @@ SIMILARITY_POOL = 10
 # A hybrid search ranks this many passages, then fuses their rank with their best sentence's (`by_best_sentence`):
 # RRF with this k, the sentence ranks weighing this much (measured in README "Quality").
 RERANK_POOL = 30
+# A passage of the page being read leads when its similarity is within this of the book's best.
+READING_MARGIN = 0.1
 RERANK_K = 2
 SENTENCE_WEIGHT = 0.5
 
@@ -54,6 +56,8 @@ class Passage:
     similarity: float  # cosine similarity of its dense vector to the question
     matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
     chapter: str = ""  # the book's sidebar category the page sits in
+    doc_id: str = ""  # the page (Docusaurus document id) and the heading it sits under
+    anchor: str = ""
     # Its book-excerpt candidates' vectors, embedded at ingest (None for a store ingested before them).
     excerpt_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -73,8 +77,19 @@ class Passage:
             similarity=similarity,
             matched=matched,
             chapter=payload.get("chapter") or payload.get("title", ""),
+            doc_id=payload.get("doc_id", ""),
+            anchor=payload.get("anchor", ""),
             excerpt_vectors=unpack_vectors(payload["excerpt_vectors"]) if "excerpt_vectors" in payload else None,
         )
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where the student is reading when they ask (the book widget sends it): a page, and the heading the
+    selection sits under. A hint for the search, never an instruction."""
+
+    doc_id: str
+    anchor: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,11 @@ class Retriever:
         hits = self.store.query([Embedding(vector, SparseVector([], []))], limit=1, mode="dense")
         return (hits[0].payload.get("breadcrumb", ""), hits[0].payload.get("url", "")) if hits else None
 
+    def _page(self, embeddings: list[Embedding], reading: Reading, k: int, text: str) -> list[Passage]:
+        """The best passages of the page being read, for the same queries."""
+        hits = self.store.query(embeddings, limit=k, where={"doc_id": reading.doc_id}, mode="hybrid")
+        return _passages(hits, np.array([e.dense for e in embeddings]), text)
+
     def payloads(self, ids: list[str]) -> dict[str, dict]:
         return self.store.get(ids)
 
@@ -146,9 +166,11 @@ class Retriever:
         k: int | None = None,
         mode: SearchMode = "hybrid",
         embeddings: list[Embedding] | None = None,
+        reading: Reading | None = None,
     ) -> SearchResult:
         """Top-k passages for the query (or the fused queries), with each one's similarity and matched words.
-        `embeddings` are the queries', when the caller embedded them already (batched with other requests)."""
+        `embeddings` are the queries', when the caller embedded them already (batched with other requests).
+        With `reading`, the passages of that page that answer (`read_first`) come first."""
         queries = [queries] if isinstance(queries, str) else queries
         k = k or self.top_k
         started = time.perf_counter()
@@ -159,18 +181,11 @@ class Retriever:
         nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
         vectors = np.array([e.dense for e in embeddings])
         text = " ".join(queries)
-        passages = [
-            Passage.from_hit(
-                h.id,
-                cast(ChunkPayload, h.payload),  # what ingest wrote: the store itself holds any payload
-                h.score,
-                _similarity(vectors, h.dense),
-                matched_words(text, h.payload.get("text", "")),
-            )
-            for h in hits
-        ]
+        passages = _passages(hits, vectors, text)
         if mode == "hybrid":
             passages = by_best_sentence(passages, vectors, k)
+        if reading is not None:
+            passages = read_first(passages, self._page(embeddings, reading, k, text), reading, k)
         best = max([h.score for h in nearest] + [p.similarity for p in passages], default=0.0)
         coverage = assess(
             text,
@@ -214,6 +229,31 @@ def by_best_sentence(passages: list[Passage], queries: np.ndarray, k: int) -> li
     ]
     order = sorted(range(len(passages)), key=lambda i: -fused[i])
     return [replace(passages[i], score=fused[i]) for i in order[:k]]
+
+
+def _passages(hits: list[Hit], vectors: np.ndarray, text: str) -> list[Passage]:
+    """Search hits as passages, with their similarity to the queries and the question's words they hold."""
+    return [
+        Passage.from_hit(
+            h.id,
+            cast(ChunkPayload, h.payload),  # what ingest wrote: the store itself holds any payload
+            h.score,
+            _similarity(vectors, h.dense),
+            matched_words(text, h.payload.get("text", "")),
+        )
+        for h in hits
+    ]
+
+
+def read_first(found: list[Passage], page: list[Passage], reading: Reading, k: int) -> list[Passage]:
+    """The page's passages that answer about as well as the best of the whole book (within
+    `READING_MARGIN` of its best similarity), the section being read first, then the rest of the book's:
+    the page leads when it answers, and other pages still count."""
+    best = max((p.similarity for p in found), default=0.0)
+    answering = [p for p in page if p.similarity >= best - READING_MARGIN]
+    answering.sort(key=lambda p: p.anchor != reading.anchor or not reading.anchor)  # stable: the search's order
+    ids = {p.id for p in answering}
+    return [*answering, *(p for p in found if p.id not in ids)][:k]
 
 
 def _similarity(queries: np.ndarray, dense: list[float] | None) -> float:
