@@ -119,6 +119,8 @@ class Tutor:
         items = cast(list[dict[str, Any]], await memory.get_items())
         previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
         queries = search_queries(question, previous)
+        if reading is not None and reading.selection:
+            queries.append(reading.selection)  # the selection widens the search; the question leads
         embeddings = await self.queries.embed(queries)
         try:
             return await asyncio.to_thread(self.retriever.search, queries, embeddings=embeddings, reading=reading)

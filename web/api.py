@@ -32,6 +32,7 @@ from rag.errors import ServiceError
 from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
+from rag.search.retrieval import Reading
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
@@ -49,6 +50,19 @@ MAX_BODY_BYTES = 64 * 1024  # a 4,000-character question in JSON is far below th
 _LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
 
 
+class ReadingIn(BaseModel):
+    """Where the student is reading (the book widget sends it): data for the search, never instructions."""
+
+    doc_id: str = Field(pattern=r"^[\w.~/-]+$", max_length=300, description="The page's Docusaurus document id.")
+    anchor: str = Field("", pattern=r"^[\w.~-]*$", max_length=200, description="The heading the selection is under.")
+    selection: str = Field(
+        "", max_length=MAX_QUESTION_CHARS, description="The selected text: searched for with the question."
+    )
+
+    def reading(self) -> Reading:
+        return Reading(self.doc_id, self.anchor, " ".join(self.selection.split()))
+
+
 class ChatRequest(BaseModel):
     # The schema states the limits; `clean_question` enforces them, with messages that say what to do.
     content: str = Field(
@@ -63,6 +77,7 @@ class ChatRequest(BaseModel):
     profile: ProviderName | None = Field(
         None, description="Who answers: a provider you may use (403 lists them); unset: your default."
     )
+    reading: ReadingIn | None = Field(None, description="The page being read: its passages lead when they answer.")
 
     @field_validator("content")
     @classmethod
@@ -210,7 +225,12 @@ async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: T
     """Ask a question; the answer comes with its sources and each sentence checked against them."""
     tutor, chat_id, identity = await _start(request, body, access, tutors)
     answer = await tutor.answer(
-        body.content, chat_id, provider_name=body.profile, owner=identity.id, role=identity.role
+        body.content,
+        chat_id,
+        provider_name=body.profile,
+        owner=identity.id,
+        role=identity.role,
+        reading=body.reading.reading() if body.reading else None,
     )
     return answer_json(answer, chat_id)
 
@@ -226,7 +246,12 @@ async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tu
     async def events() -> AsyncIterator[dict]:
         try:
             events = tutor.answer_stream(
-                body.content, chat_id, provider_name=body.profile, owner=identity.id, role=identity.role
+                body.content,
+                chat_id,
+                provider_name=body.profile,
+                owner=identity.id,
+                role=identity.role,
+                reading=body.reading.reading() if body.reading else None,
             )
             async for event in events:
                 if isinstance(event, str):

@@ -85,11 +85,12 @@ class Passage:
 
 @dataclass(frozen=True)
 class Reading:
-    """Where the student is reading when they ask (the book widget sends it): a page, and the heading the
-    selection sits under. A hint for the search, never an instruction."""
+    """Where the student is reading when they ask (the book widget sends it): a page, the heading the
+    selection sits under, and the selected text. Hints for the search, never instructions."""
 
     doc_id: str
     anchor: str = ""
+    selection: str = ""
 
 
 @dataclass(frozen=True)
