@@ -32,7 +32,7 @@ from rag.errors import ServiceError
 from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
-from rag.search.retrieval import Reading
+from rag.search.retrieval import Reading, SearchResult
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
@@ -220,11 +220,11 @@ async def _start(
     return tutor, chat_id, identity
 
 
-@router.post("/chat", response_model=ChatResponse, responses=ERRORS)
-async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> dict:
-    """Ask a question; the answer comes with its sources and each sentence checked against them."""
-    tutor, chat_id, identity = await _start(request, body, access, tutors)
-    answer = await tutor.answer(
+def _answer(
+    tutor: Tutor, body: ChatRequest, chat_id: str, identity: Identity
+) -> AsyncIterator[SearchResult | str | Answer]:
+    """The tutor's answer to a request, as /chat and /chat/stream both ask for it."""
+    return tutor.answer_stream(
         body.content,
         chat_id,
         provider_name=body.profile,
@@ -232,7 +232,14 @@ async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: T
         role=identity.role,
         reading=body.reading.reading() if body.reading else None,
     )
-    return answer_json(answer, chat_id)
+
+
+@router.post("/chat", response_model=ChatResponse, responses=ERRORS)
+async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> dict:
+    """Ask a question; the answer comes with its sources and each sentence checked against them."""
+    tutor, chat_id, identity = await _start(request, body, access, tutors)
+    answer = [event async for event in _answer(tutor, body, chat_id, identity) if isinstance(event, Answer)]
+    return answer_json(answer[-1], chat_id)
 
 
 @router.post(
@@ -245,15 +252,7 @@ async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tu
 
     async def events() -> AsyncIterator[dict]:
         try:
-            events = tutor.answer_stream(
-                body.content,
-                chat_id,
-                provider_name=body.profile,
-                owner=identity.id,
-                role=identity.role,
-                reading=body.reading.reading() if body.reading else None,
-            )
-            async for event in events:
+            async for event in _answer(tutor, body, chat_id, identity):
                 if isinstance(event, str):
                     yield {"event": "delta", "data": json.dumps({"text": event})}
                 elif isinstance(event, Answer):
