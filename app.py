@@ -15,6 +15,7 @@ from chainlit.server import app as server
 from chainlit.server import sio
 from chainlit.types import CommandDict, ThreadDict
 from fastapi import Request, Response
+from pydantic import ValidationError
 from starlette.datastructures import Headers
 
 from rag import logs
@@ -40,6 +41,7 @@ from web import display
 from web.access import Access
 from web.api import mount_api
 from web.datalayer import TutorDataLayer
+from web.reading import reading_of
 
 logs.configure("%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
@@ -192,6 +194,11 @@ async def on_message(message: cl.Message) -> None:
     if message.command == display.INSTRUCTOR_COMMAND["id"] and _may_see_the_instructor_view(identity):
         await cl.Message(content=display.INSTRUCTOR_LINK).send()
         return
+    try:
+        reading = reading_of(message.metadata)  # the book widget's page and selection, as data
+    except ValidationError as exc:
+        await cl.Message(content=display.bad_reading(exc)).send()
+        return
     chosen = by_label(settings, cl.user_session.get("chat_profile"))  # the engine checks the role may use it
     reply = cl.Message(content="")
     try:
@@ -209,6 +216,7 @@ async def on_message(message: cl.Message) -> None:
             owner=identity.id,
             role=identity.role,
             step_id=feedback_id,
+            reading=reading,
         )
         async with cl.Step(name="Searching the textbook", type="retrieval", show_input=False) as step:
             result: SearchResult = await anext(events)

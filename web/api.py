@@ -32,7 +32,7 @@ from rag.errors import ServiceError
 from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
-from rag.search.retrieval import Reading, SearchResult
+from rag.search.retrieval import SearchResult
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.dependencies import AccessDep, TutorsDep
@@ -40,6 +40,7 @@ from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedSessions, LoginAttempts, SecurityHeaders, VisitorCookies
+from web.reading import ReadingIn
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -48,19 +49,6 @@ router = APIRouter(prefix=PREFIX)
 MAX_BODY_BYTES = 64 * 1024  # a 4,000-character question in JSON is far below this
 # An absolute path on this machine (not the path part of a URL, which follows a host).
 _LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
-
-
-class ReadingIn(BaseModel):
-    """Where the student is reading (the book widget sends it): data for the search, never instructions."""
-
-    doc_id: str = Field(pattern=r"^[\w.~/-]+$", max_length=300, description="The page's Docusaurus document id.")
-    anchor: str = Field("", pattern=r"^[\w.~-]*$", max_length=200, description="The heading the selection is under.")
-    selection: str = Field(
-        "", max_length=MAX_QUESTION_CHARS, description="The selected text: searched for with the question."
-    )
-
-    def reading(self) -> Reading:
-        return Reading(self.doc_id, self.anchor, " ".join(self.selection.split()))
 
 
 class ChatRequest(BaseModel):

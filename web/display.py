@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
+from pydantic import ValidationError
+
 from rag.answer.grounding import CheckedSentence
 from rag.answer.result import Answer, Source
 from rag.errors import ServiceError
@@ -142,6 +144,16 @@ def answer_markdown(answer: Answer) -> str:
     return (
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
         f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
+    )
+
+
+def bad_reading(error: ValidationError) -> str:
+    """A widget message whose page context is malformed: what is wrong, and that nothing was asked."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "reading"
+    return (
+        f"⚠️ The page sent with this question is not valid (`reading.{where}`: {first['msg']}), so it was not "
+        "asked. Reload the book page and try again."
     )
 
 
