@@ -49,7 +49,7 @@ class Coverage:
 def specific_words(question: str, vocabulary: frozenset[str]) -> list[str]:
     """Words that name something: with a digit, in capitals (not opening a sentence), or not an everyday
     word (missing from the embedding model's vocabulary: "webots", "esp32", "kalibr"). Bare numbers and names
-    the student coined (`coined`) are not among them."""
+    the student coined (`_coined`) are not among them."""
     found = []
     for m in _WORD.finditer(question):
         word = m.group(0)
@@ -66,11 +66,6 @@ def specific_words(question: str, vocabulary: frozenset[str]) -> list[str]:
         if named:
             found.append(word)
     return found
-
-
-def coined(question: str) -> set[str]:
-    """The words of a question that the student coined: paths and file names, and names of their own things."""
-    return {m.group(0) for m in _WORD.finditer(question) if _coined(question, m)}
 
 
 def _coined(question: str, m: re.Match) -> bool:
