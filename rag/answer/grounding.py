@@ -40,7 +40,7 @@ from rag.answer.passages import CLAUSE_BREAK, Clause, Derived, Part, PreparedPas
 from rag.text.citations import MARKER, parse_numbers
 from rag.text.lexical import content_terms, term, words
 from rag.text.numbers import NUMBER, normal, numbers, token
-from rag.text.sentences import Unit, plain, split_markdown
+from rag.text.sentences import Unit, plain, split_markdown, table_rule
 
 Verdict = Literal["supported", "cited", "recited", "unverified", "unsupported", "no_claim"]
 Level = Literal["supported", "unverified", "unsupported"]
@@ -162,10 +162,6 @@ class GroundingResult:
     @property
     def unsupported(self) -> list[CheckedSentence]:
         return [s for s in self.sentences if s.flagged]
-
-    @property
-    def unverified(self) -> list[CheckedSentence]:
-        return [s for s in self.sentences if s.verdict == "unverified"]
 
 
 class GroundingChecker:
@@ -309,7 +305,7 @@ class GroundingChecker:
 
 def _table_header(unit: Unit, after: Unit | None) -> bool:
     """A table's header row (the row before its rule) names columns: layout, not a claim to cite."""
-    return unit.text.startswith("|") and after is not None and after.kind == "rule" and set(after.text) <= set("|-: ")
+    return unit.text.startswith("|") and after is not None and table_rule(after)
 
 
 def _few(coverage: float) -> str:
@@ -417,9 +413,11 @@ def _around(text: str, start: int, end: int, width: int = 5) -> str:
 
 def _wording(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | None:
     """A claim whose words are the passage's but whose meaning is not (a negation, a swap, a reversal), or
-    may not be (one word the passage never uses in place of one of its own)."""
-    problem = _polarity(claim, passages) or _reversal(claim, passages)
-    return ("unsupported", problem) if problem else _swap(claim, passages)
+    may not be (one word the passage never uses in place of one of its own). Each clause of the claim is
+    matched to its closest passage clause once, for both the polarity and the swap."""
+    matches = [_closest(clause, passages) for clause in clauses(claim)]
+    problem = _polarity(matches) or _reversal(claim, passages)
+    return ("unsupported", problem) if problem else _swap(matches, passages)
 
 
 def _strengthened(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | None:
@@ -431,24 +429,34 @@ def _strengthened(claim: str, passages: list[PreparedPassage]) -> tuple[Level, s
     return ("unverified", f"the passage does not say '{absent[0]}'") if absent else None
 
 
-def _closest(clause: Clause, passages: list[PreparedPassage]) -> tuple[float, Clause | None, Part | None]:
-    """The passage clause that restates `clause` most closely, word order included, how closely, and its part."""
-    best: tuple[float, Clause | None, Part | None] = (0.0, None, None)
+@dataclass(frozen=True)
+class ClauseMatch:
+    """A clause of a claim, the passage clause that restates it most closely (word order included), how
+    closely, and the passage part that clause is in."""
+
+    clause: Clause
+    ratio: float = 0.0
+    closest: Clause | None = None
+    part: Part | None = None
+
+
+def _closest(clause: Clause, passages: list[PreparedPassage]) -> ClauseMatch:
+    best = ClauseMatch(clause)
     for passage in passages:
         for part in passage.parts:
             for candidate in part.clauses:
                 ratio = SequenceMatcher(None, clause.terms, candidate.terms, autojunk=False).ratio()
-                if ratio > best[0]:
-                    best = (ratio, candidate, part)
+                if ratio > best.ratio:
+                    best = ClauseMatch(clause, ratio, candidate, part)
     return best
 
 
-def _polarity(claim: str, passages: list[PreparedPassage]) -> str | None:
+def _polarity(matches: list[ClauseMatch]) -> str | None:
     """A clause that denies what the closest passage clause asserts, or asserts what it denies (negations in
     conditions do not count: `clauses`)."""
-    for clause in clauses(claim):
-        ratio, closest, _ = _closest(clause, passages)
-        if closest is None or ratio < MIN_POLARITY_MATCH or clause.negated == closest.negated:
+    for match in matches:
+        clause, closest = match.clause, match.closest
+        if closest is None or match.ratio < MIN_POLARITY_MATCH or clause.negated == closest.negated:
             continue
         if clause.conditional or closest.conditional:
             continue
@@ -457,15 +465,15 @@ def _polarity(claim: str, passages: list[PreparedPassage]) -> str | None:
     return None
 
 
-def _swap(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | None:
+def _swap(matches: list[ClauseMatch], passages: list[PreparedPassage]) -> tuple[Level, str] | None:
     """A clause that restates a passage clause with one term replaced. By another term of the same passage
     sentence, it confuses two things the passage tells apart ("the accelerometer measures angular
     velocity" where the passage says the gyroscope does): unsupported. By a word no passage uses, it may be
     a synonym or a changed fact ("identical" for "compatible"): not verified."""
     used = set().union(*(p.terms for p in passages))
-    for clause in clauses(claim):
-        ratio, closest, part = _closest(clause, passages)
-        if closest is None or part is None or ratio < MIN_CLAUSE_MATCH or len(clause.terms) < 3:
+    for match in matches:
+        clause, closest, part = match.clause, match.closest, match.part
+        if closest is None or part is None or match.ratio < MIN_CLAUSE_MATCH or len(clause.terms) < 3:
             continue
         ops = SequenceMatcher(None, clause.terms, closest.terms, autojunk=False).get_opcodes()
         replaced = [op for op in ops if op[0] == "replace"]
@@ -479,7 +487,7 @@ def _swap(claim: str, passages: list[PreparedPassage]) -> tuple[Level, str] | No
         rest = set(clause.terms) - {said[0]}
         if any(said[0] in other.terms and rest & set(other.terms) for other in part.clauses if other is not closest):
             return "unsupported", reason
-        if said[0] not in used and ratio >= MIN_SWAP_MATCH:
+        if said[0] not in used and match.ratio >= MIN_SWAP_MATCH:
             return "unverified", reason
     return None
 

@@ -18,7 +18,7 @@ from functools import cached_property
 
 from rag.text.lexical import content_terms, words
 from rag.text.numbers import normal, numbers, values
-from rag.text.sentences import plain, split_markdown
+from rag.text.sentences import plain, split_markdown, table_rule
 
 NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|without|neither|nor)\b"
@@ -139,7 +139,7 @@ class PreparedPassage:
             elif row:
                 header = _cells(unit.text)
                 parts.append(_part(plain(unit.text)))
-            elif unit.kind == "rule" and header is not None and set(unit.text) <= set("|-: "):
+            elif header is not None and table_rule(unit):
                 current, header = Table(header), None
                 tables.append(current)
             else:

@@ -107,6 +107,11 @@ def split_markdown(text: str) -> list[Unit]:
     return units
 
 
+def table_rule(unit: Unit) -> bool:
+    """A table's delimiter row ("|---|:---:|"), which makes the row above it the header."""
+    return unit.kind == "rule" and bool(_TABLE_RULE.match(unit.text))
+
+
 def line_prefix(line: str) -> str:
     """The bullet, number or quote mark a line starts with ("" for none)."""
     m = LINE_PREFIX.match(line)
