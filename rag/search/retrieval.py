@@ -35,10 +35,10 @@ SIMILARITY_POOL = 10
 # A hybrid search ranks this many passages, then fuses their rank with their best sentence's (`by_best_sentence`):
 # RRF with this k, the sentence ranks weighing this much (measured in README "Quality").
 RERANK_POOL = 30
-# A passage of the page being read leads when its similarity is within this of the book's best.
-READING_MARGIN = 0.1
 RERANK_K = 2
 SENTENCE_WEIGHT = 0.5
+# A passage of the page being read leads when its similarity is within this of the book's best.
+READING_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -153,10 +153,10 @@ class Retriever:
         hits = self.store.query([Embedding(vector, SparseVector([], []))], limit=1, mode="dense")
         return (hits[0].payload.get("breadcrumb", ""), hits[0].payload.get("url", "")) if hits else None
 
-    def _page(self, embeddings: list[Embedding], reading: Reading, k: int, text: str) -> list[Passage]:
+    def _page(self, embeddings: list[Embedding], reading: Reading, k: int) -> list[Passage]:
         """The best passages of the page being read, for the same queries."""
         hits = self.store.query(embeddings, limit=k, where={"doc_id": reading.doc_id}, mode="hybrid")
-        return _passages(hits, np.array([e.dense for e in embeddings]), text)
+        return _passages(hits, np.array([e.dense for e in embeddings]))
 
     def payloads(self, ids: list[str]) -> dict[str, dict]:
         return self.store.get(ids)
@@ -182,11 +182,12 @@ class Retriever:
         nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
         vectors = np.array([e.dense for e in embeddings])
         text = " ".join(queries)
-        passages = _passages(hits, vectors, text)
+        passages = _passages(hits, vectors)
         if mode == "hybrid":
             passages = by_best_sentence(passages, vectors, k)
         if reading is not None:
-            passages = read_first(passages, self._page(embeddings, reading, k, text), reading, k)
+            passages = read_first(passages, self._page(embeddings, reading, k), reading, k)
+        passages = [replace(p, matched=matched_words(text, p.text)) for p in passages]  # of those kept only
         best = max([h.score for h in nearest] + [p.similarity for p in passages], default=0.0)
         coverage = assess(
             text,
@@ -232,15 +233,14 @@ def by_best_sentence(passages: list[Passage], queries: np.ndarray, k: int) -> li
     return [replace(passages[i], score=fused[i]) for i in order[:k]]
 
 
-def _passages(hits: list[Hit], vectors: np.ndarray, text: str) -> list[Passage]:
-    """Search hits as passages, with their similarity to the queries and the question's words they hold."""
+def _passages(hits: list[Hit], vectors: np.ndarray) -> list[Passage]:
+    """Search hits as passages, with their similarity to the queries."""
     return [
         Passage.from_hit(
             h.id,
             cast(ChunkPayload, h.payload),  # what ingest wrote: the store itself holds any payload
             h.score,
             _similarity(vectors, h.dense),
-            matched_words(text, h.payload.get("text", "")),
         )
         for h in hits
     ]
