@@ -33,25 +33,36 @@ def test_the_code_heavy_publisher_section_is_found_for_a_how_to_question(sample_
 
 
 def test_the_page_being_read_leads_when_it_answers_and_not_otherwise(sample_store, embedder):
-    """ "How do I pass parameters to a node?" is answered best by the parameters lesson; read from the launch
-    files lesson, that page's passage comes first and the parameters lesson still counts."""
+    """ "What is the difference between a service and a topic?" is answered best by the services lesson; read
+    from the lesson on topics, that page's passage comes first and the services lesson still counts."""
     retriever = Retriever(sample_store, embedder, 5, 0.3)
-    question = "How do I pass parameters to a node?"
+    question = "What is the difference between a service and a topic?"
     book = retriever.search(question).passages
     assert book[0].doc_id == "ros2-basics/services-and-parameters"
-    reading = retriever.search(question, reading=Reading("ros2-basics/launch-files")).passages
-    assert reading[0].doc_id == "ros2-basics/launch-files" and len(reading) == 5
+    reading = retriever.search(question, reading=Reading("ros2-basics/nodes-and-topics")).passages
+    assert reading[0].doc_id == "ros2-basics/nodes-and-topics" and len(reading) == 5
     assert any(p.doc_id == "ros2-basics/services-and-parameters" for p in reading)
     elsewhere = retriever.search(question, reading=Reading("humanoid-control/kinematics")).passages
     assert [p.id for p in elsewhere] == [p.id for p in book]  # a page that does not answer changes nothing
 
 
-def test_the_section_being_read_leads_its_page():
-    found = [passage(1, None), passage(2, None)]
-    page = [
-        Passage("a", "", "", "", "", "", "", 0.5, 0.60, doc_id="d", anchor="intro"),
-        Passage("b", "", "", "", "", "", "", 0.4, 0.55, doc_id="d", anchor="setup"),
-        Passage("c", "", "", "", "", "", "", 0.3, 0.20, doc_id="d", anchor="setup"),  # does not answer
+def read(n: str, answers: float, anchor: str = "", score: float = 0.0, doc: str = "d") -> Passage:
+    return Passage(n, "", "", "", "", "", "", score, answers, doc_id=doc, anchor=anchor, sentence_similarity=answers)
+
+
+def test_the_section_being_read_leads_its_page_and_the_book_still_counts():
+    found = [
+        read("1", 0.60, score=0.50, doc="book"),
+        read("a", 0.57, "intro", score=0.30),
+        read("b", 0.55, "setup", score=0.25),
+        read("c", 0.30, "setup", score=0.20),  # of the page, but does not answer
+        read("2", 0.40, score=0.10, doc="book"),
     ]
-    ranked = read_first(found, page, Reading("d", "setup"), 4)
-    assert [p.id for p in ranked] == ["b", "a", "1", "2"]
+    ranked = [p.id for p in read_first(found, Reading("d", "setup"))]
+    assert ranked[:3] == ["b", "a", "1"]  # the section, its page, then the book's best
+    assert ranked[3:] == ["c", "2"]  # the rest in the book's order
+
+
+def test_a_page_far_down_the_book_s_ranking_does_not_lead():
+    found = [read(str(n), 0.60, score=1 / (n + 2), doc="book") for n in range(12)] + [read("late", 0.60, score=0.01)]
+    assert read_first(found, Reading("d"))[0].id == "0"

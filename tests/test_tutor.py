@@ -318,12 +318,14 @@ def test_the_page_being_read_leads_the_search_the_answer_comes_from(make_tutor):
 
     async def run():
         stream = make_tutor().answer_stream(
-            "How do I pass parameters to a node?", "reading", reading=Reading("ros2-basics/launch-files")
+            "What is the difference between a service and a topic?",
+            "reading",
+            reading=Reading("ros2-basics/nodes-and-topics"),
         )
         return [event async for event in stream]
 
     events = asyncio.run(run())
     search, answer = events[0], events[-1]
     assert isinstance(search, SearchResult) and isinstance(answer, Answer)
-    assert search.passages[0].doc_id == "ros2-basics/launch-files"
-    assert answer.passages[0].doc_id == "ros2-basics/launch-files" and answer.cited  # what the answer was given
+    assert search.passages[0].doc_id == "ros2-basics/nodes-and-topics"
+    assert answer.passages[0].doc_id == "ros2-basics/nodes-and-topics" and answer.cited  # what the answer was given

@@ -37,8 +37,12 @@ SIMILARITY_POOL = 10
 RERANK_POOL = 30
 RERANK_K = 2
 SENTENCE_WEIGHT = 0.5
-# A passage of the page being read leads when its similarity is within this of the book's best.
-READING_MARGIN = 0.1
+# The page being read is one more ranking fused in (`read_first`), weighing this much, for its passages among
+# the book's best few whose best sentence is within the margin of the book's best (README "The tutor in the
+# book" has the measurements).
+READING_WEIGHT = 1.0
+READING_POOL = 10
+READING_MARGIN = 0.08
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Passage:
     score: float  # RRF rank score of the hybrid search
     similarity: float  # cosine similarity of its dense vector to the question
     matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
+    sentence_similarity: float = 0.0  # its best sentence's cosine similarity to the question (the rerank's)
     chapter: str = ""  # the book's sidebar category the page sits in
     doc_id: str = ""  # the page (Docusaurus document id) and the heading it sits under
     anchor: str = ""
@@ -153,11 +158,6 @@ class Retriever:
         hits = self.store.query([Embedding(vector, SparseVector([], []))], limit=1, mode="dense")
         return (hits[0].payload.get("breadcrumb", ""), hits[0].payload.get("url", "")) if hits else None
 
-    def _page(self, embeddings: list[Embedding], reading: Reading, k: int) -> list[Passage]:
-        """The best passages of the page being read, for the same queries."""
-        hits = self.store.query(embeddings, limit=k, where={"doc_id": reading.doc_id}, mode="hybrid")
-        return _passages(hits, np.array([e.dense for e in embeddings]))
-
     def payloads(self, ids: list[str]) -> dict[str, dict]:
         return self.store.get(ids)
 
@@ -184,10 +184,10 @@ class Retriever:
         text = " ".join(queries)
         passages = _passages(hits, vectors)
         if mode == "hybrid":
-            passages = by_best_sentence(passages, vectors, k)
+            passages = by_best_sentence(passages, vectors, len(passages))
         if reading is not None:
-            passages = read_first(passages, self._page(embeddings, reading, k), reading, k)
-        passages = [replace(p, matched=matched_words(text, p.text)) for p in passages]  # of those kept only
+            passages = read_first(passages, reading)
+        passages = [replace(p, matched=matched_words(text, p.text)) for p in passages[:k]]  # of those kept only
         best = max([h.score for h in nearest] + [p.similarity for p in passages], default=0.0)
         coverage = assess(
             text,
@@ -215,14 +215,7 @@ def by_best_sentence(passages: list[Passage], queries: np.ndarray, k: int) -> li
     a chunk that is mostly code, or covers several things, can hold the one sentence that answers, which the
     chunk's own vector dilutes. Uses the excerpt vectors ingest stored, so nothing is embedded here; a store
     without them keeps the hybrid order."""
-    best = np.array(
-        [
-            float(np.max(p.excerpt_vectors @ queries.T))
-            if p.excerpt_vectors is not None and len(p.excerpt_vectors)
-            else 0.0
-            for p in passages
-        ]
-    )
+    best = np.array([_best_sentence(p, queries) for p in passages])
     sentence_rank = np.empty(len(passages), dtype=int)
     sentence_rank[np.argsort(-best, kind="stable")] = np.arange(1, len(passages) + 1)
     fused = [
@@ -230,7 +223,15 @@ def by_best_sentence(passages: list[Passage], queries: np.ndarray, k: int) -> li
         for rank in range(1, len(passages) + 1)
     ]
     order = sorted(range(len(passages)), key=lambda i: -fused[i])
-    return [replace(passages[i], score=fused[i]) for i in order[:k]]
+    return [
+        replace(passages[i], score=fused[i], sentence_similarity=best[i] or passages[i].similarity) for i in order[:k]
+    ]
+
+
+def _best_sentence(passage: Passage, queries: np.ndarray) -> float:
+    """The cosine similarity of the passage's sentence closest to the queries (0 without stored vectors)."""
+    vectors = passage.excerpt_vectors
+    return float(np.max(vectors @ queries.T)) if vectors is not None and len(vectors) else 0.0
 
 
 def _passages(hits: list[Hit], vectors: np.ndarray) -> list[Passage]:
@@ -246,15 +247,22 @@ def _passages(hits: list[Hit], vectors: np.ndarray) -> list[Passage]:
     ]
 
 
-def read_first(found: list[Passage], page: list[Passage], reading: Reading, k: int) -> list[Passage]:
-    """The page's passages that answer about as well as the best of the whole book (within
-    `READING_MARGIN` of its best similarity), the section being read first, then the rest of the book's:
-    the page leads when it answers, and other pages still count."""
-    best = max((p.similarity for p in found), default=0.0)
-    answering = [p for p in page if p.similarity >= best - READING_MARGIN]
-    answering.sort(key=lambda p: p.anchor != reading.anchor or not reading.anchor)  # stable: the search's order
-    ids = {p.id for p in answering}
-    return [*answering, *(p for p in found if p.id not in ids)][:k]
+def read_first(found: list[Passage], reading: Reading) -> list[Passage]:
+    """The book's ranking (`found`, best first, scored) fused with the page being read as one more ranking
+    (RRF, `READING_WEIGHT`), the section being read at its head. The page's passages take part when they
+    answer: among the book's `READING_POOL` best, their best sentence within `READING_MARGIN` of the book's
+    best. So the page leads when it answers, other pages still count, and a page that does not answer
+    changes nothing."""
+    best = max((_answers(p) for p in found), default=0.0)
+    answering = [p for p in found[:READING_POOL] if p.doc_id == reading.doc_id and _answers(p) >= best - READING_MARGIN]
+    answering.sort(key=lambda p: p.anchor != reading.anchor or not reading.anchor)  # stable: the book's order
+    bonus = {p.id: READING_WEIGHT / (RERANK_K + rank) for rank, p in enumerate(answering, 1)}
+    return sorted((replace(p, score=p.score + bonus.get(p.id, 0.0)) for p in found), key=lambda p: -p.score)
+
+
+def _answers(passage: Passage) -> float:
+    """How well a passage answers: its best sentence's similarity (a search without the rerank: its own)."""
+    return passage.sentence_similarity or passage.similarity
 
 
 def _similarity(queries: np.ndarray, dense: list[float] | None) -> float:
