@@ -27,7 +27,7 @@ from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
 from rag.answer.result import Answer, Source, TutorError, clean_question
 from rag.chats.database import DATABASE_ERRORS, Database, unavailable
-from rag.chats.history import Asked, ChatMemory, History
+from rag.chats.history import Asked, ChatMemory, ChatThread, History
 from rag.config import Settings
 from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
@@ -158,7 +158,8 @@ class Tutor:
                 yield answer.text
             else:
                 allowed = offered(self.settings, role)
-                async for event in self._generate(asked.question, result, memory, allowed, profile, started):
+                generated = self._generate(asked.question, result, memory, allowed, profile, started, reading)
+                async for event in generated:
                     if isinstance(event, Answer):
                         answer = event
                     else:
@@ -177,6 +178,13 @@ class Tutor:
         when the database is down."""
         try:
             await self.history.claim(chat_id, owner)
+        except DATABASE_ERRORS as exc:
+            raise self._database_down(exc) from None
+
+    async def threads(self, owner: str, limit: int) -> list[ChatThread]:
+        """`owner`'s chats in the chat UI, most recent first; `TutorError` when the database is down."""
+        try:
+            return await self.history.threads(owner, limit)
         except DATABASE_ERRORS as exc:
             raise self._database_down(exc) from None
 
@@ -206,14 +214,15 @@ class Tutor:
         allowed: list[ProviderName],
         profile: ProviderName,
         started: float,
+        reading: Reading | None = None,
     ) -> AsyncIterator[str | Answer]:
         """The provider's answer streamed (falling back, before the first token, to another provider the asker
-        may use), then checked."""
+        may use), then checked. `reading` is where the student reads (the page, the selection they ask about)."""
         first = provider(self.settings, profile)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback in allowed else [])]
         # A follow-up searched "question + previous" as two vectors; the first, the question's own, leads the excerpts.
         context = TutorContext(
-            self.retriever, list(result.passages[: first.passage_budget]), result.query, result.vector
+            self.retriever, list(result.passages[: first.passage_budget]), result.query, result.vector, reading
         )
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)

@@ -62,6 +62,36 @@ def test_answer_picks_relevant_excerpts_cites_them_and_stays_short(embedder):
     assert composer.compose("anything", []) == ""
 
 
+NODES = (
+    "A **node** is a single process in the ROS 2 graph that performs one job, such as reading a lidar. Splitting a "
+    "robot into small nodes means each part can be written and tested on its own. Nodes find each other "
+    "automatically through the DDS discovery protocol, so no central master process is needed."
+)
+TOPICS = "A **topic** is a named channel over which nodes exchange messages. One topic can have many publishers."
+
+
+def test_explaining_a_selection_gives_its_context_not_the_selection_again(embedder):
+    composer = ExcerptComposer(embedder.embed_texts)
+    question = "Explain “Nodes find each other automatically through the DDS discovery protocol”"
+    selection = "Nodes find each other automatically through the DDS discovery protocol"  # most of the sentence
+    assert "DDS" in composer.compose(question, [NODES, TOPICS])  # without the selection: the sentence itself
+    explained = composer.compose(question, [NODES, TOPICS], read=selection)
+    assert "DDS" not in explained and "single process" in explained
+    only = "Nodes find each other automatically through the DDS discovery protocol, so no master is needed."
+    assert "DDS" in composer.compose(question, [only], read=only)  # all the book has: then it says it
+
+
+def test_the_page_being_read_leads_when_it_answers_nearly_as_well(embedder):
+    composer = ExcerptComposer(embedder.embed_texts)
+    question = "How do nodes talk to each other?"
+    plain = composer.compose(question, [TOPICS, NODES])
+    assert plain.startswith("A **topic**")
+    read = composer.compose(question, [TOPICS, NODES], preferred=[False, True])
+    assert read.startswith("A **node**") and "A **topic**" in read  # the page's sentence first, the rest kept
+    unrelated = "Gazebo simulates robots with physics engines. Worlds are written in SDF."
+    assert composer.compose(question, [TOPICS, unrelated], preferred=[False, True]).startswith("A **topic**")
+
+
 def test_a_question_asking_what_something_is_prefers_its_definition(embedder, monkeypatch):
     import rag.answer.excerpts
 
@@ -88,7 +118,9 @@ def test_excerpt_model_streams_the_composition_word_by_word(embedder):
     from rag.search.retrieval import Passage
 
     passage = Passage("p", LIDAR, "Sensors", "Sensors › LIDAR", "LIDAR", "", "s.md", 0.1, 0.5)
-    context = SimpleNamespace(query="What are the limitations of LIDAR?", passages=[passage], query_vector=None)
+    context = SimpleNamespace(
+        query="What are the limitations of LIDAR?", passages=[passage], query_vector=None, reading=None
+    )
     model = ExcerptModel(ExcerptComposer(embedder.embed_texts), context)
 
     async def run():

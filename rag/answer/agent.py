@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from agents import Agent, ModelSettings, RunContextWrapper, function_tool
 
 from rag.llm.providers import Provider
-from rag.search.retrieval import Passage, Retriever
+from rag.search.retrieval import Passage, Reading, Retriever
 
 NOT_COVERED = (
     "The textbook does not cover this question, so I won't guess. Try rephrasing it, or ask about a topic "
@@ -46,6 +46,9 @@ class TutorContext:
     query: str = ""
     # The question's own dense vector (for a follow-up, not its previous question's): what excerpts are closest to.
     query_vector: list[float] | None = None
+    # Where the student reads when they ask (the book widget): book excerpts prefer that page's sentences and
+    # leave out the selection, which the student has just read.
+    reading: Reading | None = None
 
     def add(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
         """Number new passages after the existing ones; a passage seen before keeps its number."""

@@ -26,7 +26,7 @@ from openai.types.responses import (
 )
 
 from rag.text.excerpts import EMPHASIS, Excerpt, embedding_text, excerpts_of
-from rag.text.lexical import TermStats, content_terms
+from rag.text.lexical import TermStats, content_terms, words
 
 if TYPE_CHECKING:
     from rag.answer.agent import TutorContext
@@ -65,6 +65,9 @@ _ASKS_META = re.compile(
     r"\b(?:learn|objectives?|goals?|outcomes?|next|resources?|reading|references?)\b", re.IGNORECASE
 )
 META_PENALTY = 0.5
+# The best sentence of the page being read (the book widget) leads the answer when it scores within this share of
+# the best sentence's, among the passages the search kept (the book's best: a page that does not answer has none).
+PAGE_PREFERENCE = 0.1
 
 
 class ExcerptComposer:
@@ -81,10 +84,14 @@ class ExcerptComposer:
         contexts: Sequence[str] = (),
         vectors: Sequence[np.ndarray | None] = (),
         asked: Sequence[float] | None = None,
+        read: str = "",
+        preferred: Sequence[bool] = (),
     ) -> str:
         """An answer of excerpts from `passages` (numbered from 1); `contexts` are their breadcrumbs, `vectors`
         their excerpts' vectors as ingest stored them (None: embedded now), `asked` the question's vector if the
-        search has it already."""
+        search has it already, `read` the text the question is about (a selection in the book): its own
+        sentences are left out while others can answer, since the student has just read them; `preferred` the
+        passages of the page being read, whose best sentence leads when it answers nearly as well."""
         contexts = list(contexts) or [""] * len(passages)
         vectors = list(vectors) or [None] * len(passages)
         groups = [
@@ -94,7 +101,7 @@ class ExcerptComposer:
         candidates = [e for found, _ in groups for e in found]
         if not candidates:
             return ""
-        scores = self._scores(question, candidates, *self._vectors(question, groups, asked))
+        scores = self._scores(question, candidates, *self._vectors(question, groups, asked)) * _unread(candidates, read)
         chosen: list[Excerpt] = []
         words = 0
         best = max(scores)
@@ -113,6 +120,8 @@ class ExcerptComposer:
             words += excerpt.words
         if _ASKS_HOW.search(question) and not any(c.code for c in chosen):
             chosen += _code_for(chosen, candidates, scores)
+        if lead := _page_lead(candidates, scores, preferred):
+            chosen = [lead, *(c for c in chosen if c is not lead)]
         return _render(chosen)
 
     def _vectors(
@@ -156,6 +165,28 @@ class ExcerptComposer:
         defines = np.array([DEFINITION_BONUS if asks and _defines(c.text, terms) else 1.0 for c in candidates])
         meta = np.array([_meta_penalty(question, c.context) for c in candidates])
         return (0.6 * dense + 0.4 * lexical) * rank * short * defines * meta
+
+
+def _page_lead(candidates: list[Excerpt], scores: np.ndarray, preferred: Sequence[bool]) -> Excerpt | None:
+    """The page's best excerpt, if it answers nearly as well as the best of all (`PAGE_PREFERENCE`)."""
+    mine = [i for i, c in enumerate(candidates) if preferred and preferred[c.passage - 1]]
+    best = max(mine, key=lambda i: scores[i], default=None)
+    return candidates[best] if best is not None and scores[best] * (1 + PAGE_PREFERENCE) >= scores.max() else None
+
+
+def _unread(candidates: list[Excerpt], read: str) -> np.ndarray:
+    """0 for the excerpts the student has just read (the selection holds them, or most of one), 1 for the others;
+    all 1 when that is every excerpt (then it is all the book has to say)."""
+    selected = words(read)
+    text = f" {' '.join(selected)} "
+    kept = np.array([0.0 if selected and _within(words(c.text), selected, text) else 1.0 for c in candidates])
+    return kept if kept.any() else np.ones(len(candidates))
+
+
+def _within(excerpt: list[str], selected: list[str], selected_text: str) -> bool:
+    """The excerpt is in the selection, or the selection is in the excerpt and makes up most of it."""
+    own = f" {' '.join(excerpt)} "
+    return own in selected_text or (selected_text in own and len(selected) >= len(excerpt) / 2)
 
 
 def _defines(text: str, question_terms: set[str]) -> bool:
@@ -293,7 +324,7 @@ class ExcerptModel(Model):
         self.composer, self.context = composer, context
 
     async def _events(self) -> list[Any]:
-        passages = self.context.passages
+        passages, reading = self.context.passages, self.context.reading
         text = await asyncio.to_thread(
             self.composer.compose,
             self.context.query,
@@ -301,6 +332,8 @@ class ExcerptModel(Model):
             [p.breadcrumb for p in passages],
             [p.excerpt_vectors for p in passages],
             self.context.query_vector,
+            reading.selection if reading else "",
+            [reading is not None and p.doc_id == reading.doc_id for p in passages],
         )
         return _response_events(text)
 

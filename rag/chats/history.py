@@ -20,11 +20,11 @@ import numpy as np
 from agents import TResponseInputItem
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from agents.memory import SessionSettings
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rag.chats.database import Database, answers, chats, dialect_insert
+from rag.chats.database import Database, answers, chats, dialect_insert, steps, threads
 
 if TYPE_CHECKING:
     from rag.answer.result import Answer
@@ -43,6 +43,16 @@ class Asked:
     owner: str
     profile: str
     step_id: str | None = None  # the chat step feedback on the answer attaches to
+
+
+@dataclass(frozen=True)
+class ChatThread:
+    """One of a user's chats in the chat UI's history (a Chainlit thread): the app's sidebar and the book's
+    widget list the same ones."""
+
+    id: str
+    name: str
+    active: str  # when its last message was written (ISO 8601)
 
 
 class ChatNotFound(LookupError):
@@ -149,6 +159,22 @@ class History:
         _remember(self._owners, chat_id, str(found))
         if found != owner:
             raise ChatNotFound(chat_id)
+
+    async def threads(self, owner: str, limit: int) -> list[ChatThread]:
+        """`owner`'s chats in the chat UI (the app's or the book widget's), most recently active first."""
+        active = func.coalesce(func.max(steps.c.createdAt), threads.c.createdAt).label("active")
+        query = (
+            select(threads.c.id, threads.c.name, active)
+            .outerjoin(steps, steps.c.threadId == threads.c.id)
+            .where(threads.c.userIdentifier == owner)
+            .group_by(threads.c.id, threads.c.name, threads.c.createdAt)
+            .order_by(active.desc(), threads.c.id.desc())
+            .limit(limit)
+        )
+        engine = await self.database.ready()
+        async with engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [ChatThread(row.id, row.name or "", str(row.active or "")) for row in rows]
 
     async def record(
         self, answer: Answer, asked: Asked, search: SearchResult | None = None, memory: ChatMemory | None = None
