@@ -42,6 +42,7 @@ from web.access import Access
 from web.api import mount_api
 from web.datalayer import TutorDataLayer
 from web.reading import reading_of
+from web.widget import for_the_book, from_book, in_book, page_being_read, tell_ready
 
 logs.configure("%(asctime)s %(levelname)s %(name)s: %(message)s")
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
@@ -158,6 +159,8 @@ async def starters(user: cl.User | None = None, language: str | None = None) -> 
 
 @cl.set_chat_profiles
 async def profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
+    if from_book():  # the book's widget answers with the role's default (web.widget.WidgetRequests says why)
+        return []
     role = _identity(user).role
     names, default = offered(settings, role), allowed_provider(settings, role, None)
     records = [provider(settings, name) for name in names]
@@ -177,12 +180,18 @@ async def chat_start() -> None:
         await cl.Message(content=display.EMPTY_COLLECTION).send()
     if _may_see_the_instructor_view(_identity(cl.user_session.get("user"))):
         await cl.context.emitter.set_commands([cast(CommandDict, display.INSTRUCTOR_COMMAND)])
+    if in_book():
+        await tell_ready()
 
 
 @cl.on_chat_resume
 async def chat_resume(thread: ThreadDict) -> None:
     """Chainlit restores the messages and their citation panels; the tutor's memory of the chat is in the
-    database under the same id, so the conversation simply continues."""
+    database under the same id, so the conversation simply continues. In the book's widget, its citations link
+    into the book instead."""
+    if in_book():
+        for_the_book(thread)
+        await tell_ready()
 
 
 @cl.on_message
@@ -199,6 +208,8 @@ async def on_message(message: cl.Message) -> None:
     except ValidationError as exc:
         await cl.Message(content=display.bad_reading(exc)).send()
         return
+    if reading is None and in_book():  # typed in the widget: the page says where the student is
+        reading = await page_being_read()
     chosen = by_label(settings, cl.user_session.get("chat_profile"))  # the engine checks the role may use it
     reply = cl.Message(content="")
     try:
@@ -225,11 +236,12 @@ async def on_message(message: cl.Message) -> None:
             if isinstance(event, str):
                 await reply.stream_token(event)
             elif isinstance(event, Answer):
-                reply.content = display.answer_markdown(event)
+                # In the book, citations link into the page: a side panel would force itself open over it.
+                reply.content = display.answer_markdown(event, cite_links=in_book())
                 panels: list[Any] = [  # Text elements; Message.elements is typed with an unbound TypeVar
                     cl.Text(name=f"[{s.n}]", content=display.source_panel(s), display="side")
                     for s in event.sources
-                    if event.covered
+                    if event.covered and not in_book()
                 ]
                 reply.elements = panels
                 await reply.send()  # ends the stream, and persists the message with its panels

@@ -62,6 +62,7 @@ HINTS: dict[str, str] = {
     ),
     "API_TOKEN": "a long random string that REST callers send as `Authorization: Bearer <token>`",
     "SHOW_STUDENT_IDENTITY": "true to show instructors who asked (user names), false for anonymous ids",
+    "BOOK_DIR": "the folder of a built Docusaurus book to serve at /book/, e.g. samples/textbook/build (empty: none)",
 }
 
 
@@ -124,6 +125,8 @@ class Settings(BaseSettings):
     chainlit_auth_secret: SecretStr | None = None
     api_token: SecretStr | None = None
     show_student_identity: bool = False
+    # The built book the app serves at /book/, the same origin as the tutor (README "The tutor in the book").
+    book_dir: Path | None = Path("samples/textbook/build")
 
     @field_validator(
         "qdrant_cluster_endpoint",
@@ -139,6 +142,7 @@ class Settings(BaseSettings):
         "users_file",
         "chainlit_auth_secret",
         "api_token",
+        "book_dir",
         mode="before",
     )
     @classmethod
@@ -174,7 +178,7 @@ class Settings(BaseSettings):
             return value.strip().rstrip("/")
         return value
 
-    @field_validator("qdrant_path", "model_cache_dir", "data_dir", "users_file")
+    @field_validator("qdrant_path", "model_cache_dir", "data_dir", "users_file", "book_dir")
     @classmethod
     def _expand_home(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

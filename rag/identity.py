@@ -228,6 +228,22 @@ def identity_from_token(token: str, settings: Settings, secret: str) -> Identity
     return session_identity(token, secret)
 
 
+def session_token(identity: Identity, secret: str, seconds: int) -> str:
+    """A Chainlit session token (JWT) for `identity`, valid for `seconds`: the claims Chainlit signs, so its
+    /auth/jwt takes it and sets its own session cookie."""
+    import jwt
+
+    issued = int(time.time())
+    claims = {
+        "identifier": identity.id,
+        "display_name": None,
+        "metadata": identity.metadata,
+        "iat": issued,
+        "exp": issued + seconds,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
 def session_identity(token: str, secret: str) -> Identity | None:
     """Who a Chainlit session token (JWT) was issued to; None when it is not one, or not signed by this app.
     Whether its session still holds is `rag.sessions.Sessions.current`."""

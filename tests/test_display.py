@@ -1,6 +1,6 @@
 from rag.answer.result import Answer, Source
 from rag.search.retrieval import Passage
-from web.display import answer_markdown, close_code_fences, error_markdown
+from web.display import answer_markdown, close_code_fences, error_markdown, relinked
 
 PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/docs/urdf#links", "u.md", 0.03, 0.61)
 
@@ -26,7 +26,7 @@ def test_unclosed_code_block_is_closed_before_the_sources():
     assert close_code_fences("```\ncode\n```\nDone.") == "```\ncode\n```\nDone."
     shown = answer_markdown(answer(text, cited=False))
     head, sources = shown.split("**Retrieved (not cited):**")
-    assert head.count("```") % 2 == 0 and "[1] [URDF › Links](https://b/docs/urdf#links)" in sources
+    assert head.count("```") % 2 == 0 and "[1] [URDF › Links](https://b/docs/urdf?tutor-cite=id#links)" in sources
 
 
 def test_not_covered_has_no_sources():
@@ -76,3 +76,12 @@ def test_an_unreachable_rate_limit_store_is_said_in_the_chat():
 
     shown = error_markdown(RateLimitStoreError("Redis at redis://r:6379/0 is unavailable. Check REDIS_URL."))
     assert "rate-limit store is not available" in shown and "REDIS_URL" in shown
+
+
+def test_an_answer_of_the_chat_page_links_its_citations_into_the_book():
+    shown = answer_markdown(answer("Links connect joints [1].", cited=True))
+    linked = relinked(shown)
+    assert "Links connect joints [\\[1\\]](https://b/docs/urdf?tutor-cite=id#links)." in linked
+    assert "**Sources:** [\\[1\\]](https://b/docs/urdf?tutor-cite=id#links) [URDF › Links]" in linked
+    assert relinked(linked) == linked  # opened in the widget twice, the same
+    assert relinked("No sources here [1].") == "No sources here [1]."

@@ -145,7 +145,7 @@ def test_unsafe_urls_already_stored_are_not_written_as_links():
             query="q",
         )
     )
-    assert "javascript:alert" not in shown and "](/docs/a%20b%29%20%5BPWN%5D%28javascript:x%29)" in shown
+    assert "javascript:alert" not in shown and "](/docs/a%20b%29%20%5BPWN%5D%28javascript:x%29?tutor-cite=j)" in shown
     assert "javascript" not in source_panel(Source(1, evil))
 
 

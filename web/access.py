@@ -23,6 +23,7 @@ from rag.identity import (
     auth_secret,
     identity_from_token,
     session_identity,
+    session_token,
     signed,
     verified,
     visitor_from_cookie,
@@ -32,6 +33,7 @@ from web.ratelimit import RateLimiter
 from web.storage import SignedStorage, storage_for
 
 INSTRUCTOR_COOKIE_DAYS = 30
+WIDGET_TOKEN_SECONDS = 300
 
 
 @dataclass
@@ -55,12 +57,24 @@ class Access:
 
     def socket_origin_allowed(self, origin: str, environ: dict[str, Any]) -> bool:
         """Whether a page of `origin` may open a Socket.IO connection (engine.io asks on every connect and
-        WebSocket upgrade): the app's own origin and ALLOWED_ORIGINS only. A page of another port or a sibling
-        subdomain would otherwise use the visitor's cookies to ask questions and read their chats."""
+        WebSocket upgrade): the app's own origin (a book it serves at /book/ included) and ALLOWED_ORIGINS (a
+        book on a sibling subdomain) only. A page of another port or another subdomain would otherwise use the
+        visitor's cookies to ask questions and read their chats."""
         scheme = _first(environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")))
         host = _first(environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")))
         own = {f"{scheme}://{host}", f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"}
+        return self.origin_allowed(origin, own)
+
+    def origin_allowed(self, origin: str, own: set[str]) -> bool:
+        """The app's own origins (`own`, as the request reached it) and ALLOWED_ORIGINS."""
         return origin in own or origin in self.settings.origins
+
+    def widget_token(self, identity: Identity) -> str:
+        """A Chainlit session token for the book's widget, so that its chats are this visitor's or user's own
+        (Chainlit's Copilot does not call the header login the chat page uses; it signs in with a token). A
+        logged-in user's token keeps their session id, so logging out ends it too. It lives long enough to be
+        exchanged at Chainlit's /auth/jwt for the session cookie, and no longer."""
+        return session_token(identity, self.secret, WIDGET_TOKEN_SECONDS)
 
     def may_open_instructor_view(self, identity: Identity | None, cookies: dict[str, str]) -> bool:
         """Instructors; with no login configured, the browser that opened a one-time link (`instructor_link`).

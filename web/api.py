@@ -18,8 +18,9 @@ import math
 import re
 import uuid
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
@@ -35,12 +36,16 @@ from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider,
 from rag.search.retrieval import SearchResult
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
-from web.dependencies import AccessDep, TutorsDep
+from web.book import PATH as BOOK_PATH
+from web.book import BookSite
+from web.dependencies import AccessDep, TutorDep, TutorsDep
 from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedSessions, LoginAttempts, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
+from web.widget import WidgetRequests
+from web.widget import router as widget_router
 
 log = logging.getLogger(__name__)
 PREFIX = "/api/v1"
@@ -107,6 +112,27 @@ class ChatResponse(BaseModel):
     processing_time_ms: int
     model: str
     chat_id: str
+
+
+class PassageOut(BaseModel):
+    id: str
+    title: str
+    section: str
+    url: str
+    path: str
+    doc_id: str
+    anchor: str
+    text: str
+
+
+class ChatOut(BaseModel):
+    id: str
+    name: str
+    active: str = Field(description="when its last message was written (ISO 8601)")
+
+
+class ChatsOut(BaseModel):
+    chats: list[ChatOut]
 
 
 class ServiceHealth(BaseModel):
@@ -252,6 +278,37 @@ async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tu
     return EventSourceResponse(events())
 
 
+@router.get("/passages/{passage_id}", response_model=PassageOut, responses=ERRORS)
+async def passage(
+    passage_id: Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{32,36}$", description="A source's passage id.")],
+    request: Request,
+    access: AccessDep,
+    tutor: TutorDep,
+) -> dict:
+    """One passage of the book, as an answer's citation opens it (the book widget marks it in the page)."""
+    caller(request, access)
+    found = (await asyncio.to_thread(tutor.retriever.payloads, [passage_id])).get(passage_id)
+    if found is None:
+        raise HTTPException(404, "No such passage: the book may have been ingested again since.")
+    keys = ("title", "url", "doc_id", "anchor", "text")
+    return PassageOut(
+        id=passage_id,
+        section=found.get("breadcrumb", ""),
+        path=found.get("source_path", ""),
+        **{key: str(found.get(key, "")) for key in keys},
+    ).model_dump()
+
+
+@router.get("/chats", response_model=ChatsOut, responses=ERRORS)
+async def chat_list(
+    request: Request, access: AccessDep, tutor: TutorDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict:
+    """The caller's chats in the chat UI, the app's and the book widget's alike, most recently active first."""
+    identity = caller(request, access)
+    found = await tutor.threads(identity.id, limit)
+    return ChatsOut(chats=[ChatOut(id=t.id, name=t.name, active=t.active) for t in found]).model_dump()
+
+
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
 async def health(tutors: TutorsDep) -> JSONResponse:
     """200 when the store holds the book, the model answers and the database does; 503 naming what is down and
@@ -318,13 +375,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def mount_api(app: FastAPI, access: Access) -> None:
-    """Add the API routes ahead of Chainlit's catch-all GET route, which would otherwise answer /api/v1/health
-    (and ahead of Chainlit's feedback routes, which ours replace), the middlewares and the error handlers."""
+    """Add the API routes and the book ahead of Chainlit's catch-all GET route, which would otherwise answer
+    /api/v1/health (and ahead of Chainlit's feedback routes, which ours replace), the middlewares and the error
+    handlers."""
     app.state.access = access
     before = list(app.router.routes)
     app.include_router(instructor_router)
     app.include_router(feedback_router)
+    app.include_router(widget_router, prefix=PREFIX)
     app.include_router(router)
+    if access.settings.book_dir is not None:
+        app.mount(BOOK_PATH, BookSite(access.settings.book_dir))
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
     app.router.routes[:] = ours + before
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -334,3 +395,4 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.add_middleware(LoginAttempts, access=access)
     app.add_middleware(EndedSessions, access=access)
     app.add_middleware(SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"))
+    app.add_middleware(WidgetRequests)

@@ -15,6 +15,9 @@ from rag.text.citations import MARKER
 from rag.text.sentences import line_prefix
 from web.ratelimit import Limited
 
+CITE_PARAM = "tutor-cite"  # the book plugin's query parameter: the passage to mark in the page
+# "[2] [Title › Section](url)" in an answer's Sources line (`_escape` escapes brackets in the label).
+_SOURCE_LINK = re.compile(r"\[(\d+)\] \[(?:\\.|[^\]\\])*\]\(([^)\s]+)\)")
 STARTERS = [
     ("ROS 2 topics", "What is a ROS 2 topic?"),
     ("Launch files", "How do I start several nodes at once with a launch file?"),
@@ -81,6 +84,38 @@ def _link(label: str, url: str) -> str:
     return f"[{_escape(label)}]({target})" if target else _escape(label)
 
 
+def citation_url(passage: Passage) -> str:
+    """The passage's page and section in the book, with the passage's id for the book's tutor plugin, which
+    marks the passage there (`book/plugin`); any other site simply opens the section."""
+    page, hash_, anchor = passage.url.partition("#")
+    joiner = "&" if "?" in page else "?"
+    return f"{page}{joiner}{CITE_PARAM}={quote(passage.id)}{hash_}{anchor}"
+
+
+def linked_citations(text: str, sources: list[Source]) -> str:
+    """Each `[n]` a link to its passage in the book: for the book's widget, where a side panel would force
+    itself open over the page."""
+    return _linked(text, {s.n: link_target(citation_url(s.passage)) for s in sources})
+
+
+def relinked(markdown: str) -> str:
+    """An answer as the chat page showed it (`answer_markdown`), its `[n]` markers linked into the book the way
+    its Sources line links each source: for a chat of the chat page opened in the book's widget."""
+    head, label, sources = markdown.rpartition("\n\n**Sources:** ")
+    if not label:
+        return markdown
+    targets = {int(n): url for n, url in _SOURCE_LINK.findall(sources)}
+    return _linked(head, targets) + label + _linked(sources, targets)
+
+
+def _linked(text: str, targets: dict[int, str | None]) -> str:
+    def link(marker: re.Match[str]) -> str:
+        target = targets.get(int(marker.group(1))) if marker.group(1).isdigit() else None
+        return f"[\\[{marker.group(1)}\\]]({target})" if target else marker.group(0)
+
+    return MARKER.sub(link, text)
+
+
 def evidence(p: Passage) -> str:
     """Why a passage was found: its similarity to the question and the question's words it holds."""
     matched = f" · matched: {_escape(', '.join(p.matched))}" if p.matched else ""
@@ -100,7 +135,7 @@ def search_step_output(result: SearchResult) -> str:
 def source_panel(source: Source) -> str:
     """The side panel a citation marker opens: where the passage is, the passage itself, a link."""
     p = source.passage
-    link = f"\n\n{_link('Open this section in the book', p.url)}" if link_target(p.url) else ""
+    link = f"\n\n{_link('Open this section in the book', citation_url(p))}" if link_target(p.url) else ""
     return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_ · {evidence(p)}\n\n---\n\n{p.text}{link}"
 
 
@@ -124,9 +159,9 @@ def mark_sentence(sentence: CheckedSentence) -> str:
     return f"{prefix}[{_escape(body)}]({anchor}) {mark}{markers}"
 
 
-def answer_markdown(answer: Answer) -> str:
+def answer_markdown(answer: Answer, cite_links: bool = False) -> str:
     """The final message: the answer with flagged and unverified sentences marked, a legend for each kind
-    present, then its sources."""
+    present, then its sources; with `cite_links` (the book's widget) its `[n]` markers link into the book."""
     if not answer.covered:
         return f"> 📕 **Not covered by the textbook**\n>\n> {answer.text}"
     text = answer.text
@@ -140,7 +175,9 @@ def answer_markdown(answer: Answer) -> str:
     ]
     legend = "".join(f"\n\n{line}" for line in legends)
     label = "Sources" if answer.cited else "Retrieved (not cited)"
-    links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, s.passage.url)}" for s in answer.sources)
+    links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, citation_url(s.passage))}" for s in answer.sources)
+    if cite_links:
+        text, links = linked_citations(text, answer.sources), linked_citations(links, answer.sources)
     return (
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
         f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"

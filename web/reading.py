@@ -23,6 +23,9 @@ class ReadingIn(BaseModel):
     selection: str = Field(
         "", max_length=MAX_QUESTION_CHARS, description="The selected text: searched for with the question."
     )
+    url: str = Field(
+        "", pattern=r"^(https?://\S+|/\S*)?$", max_length=2000, description="The page's URL, kept with the message."
+    )
 
     def reading(self) -> Reading:
         return Reading(self.doc_id, self.anchor, " ".join(self.selection.split()))
