@@ -1,11 +1,12 @@
 # The two commands of the README: `make run` and `make test`. Each installs what it needs first: `make run` only
-# what the default answers need (no compiler at work), `make test` the dev tools and the bundled model as well.
+# what the default answers need (no compiler at work) and builds the sample book in the background (the chat is
+# served meanwhile), `make test` the dev tools, the bundled model and the book as well.
 VENV ?= $(HOME)/.cache/textbook-tutor/venv
 PY := $(VENV)/bin/python
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-dev bundled run test test-fast lint format typecheck check doctor ingest
+.PHONY: setup setup-dev bundled book run test test-fast lint format typecheck check doctor ingest
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
@@ -27,11 +28,17 @@ $(VENV)/.installed-bundled: $(VENV)/.installed requirements-bundled.txt scripts/
 	scripts/bundled-model.sh $(PY)
 	touch $@
 
+# The sample book as a Docusaurus site with the tutor on every page, served by the app at /book/ (needs Node.js
+# 18+ and npm; Node dependencies from the lockfile). Skipped when nothing it reads changed.
+book:
+	scripts/book.sh
+
 run: setup
-	$(PY) -m ingest --source $(SAMPLE) --if-empty
+	$(PY) -m ingest --source $(SAMPLE) --if-empty --base-url /book
+	scripts/book.sh --background
 	$(VENV)/bin/chainlit run app.py --headless
 
-test: setup-dev bundled
+test: setup-dev bundled book
 	$(PY) -m pytest
 
 # The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.

@@ -20,12 +20,15 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "samples" / "textbook" / "docs"
 
 
-def ingest_sample(folder: Path | None, source: Path = SAMPLE_DOCS, **env: str) -> None:
+def ingest_sample(
+    folder: Path | None, source: Path = SAMPLE_DOCS, base_url: str = "https://book.example/docs", **env: str
+) -> None:
     """`python -m ingest` of the sample book (or `source`) into an embedded store at `folder`, or (None) the
-    Qdrant server that `env`'s QDRANT_CLUSTER_ENDPOINT names."""
+    Qdrant server that `env`'s QDRANT_CLUSTER_ENDPOINT names; `base_url` is where the book is published ("/book"
+    for the one the app serves)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"QDRANT_PATH": str(folder)} if folder else {}), **env}
     subprocess.run(
-        [sys.executable, "-m", "ingest", "--source", str(source), "--base-url", "https://book.example/docs"],
+        [sys.executable, "-m", "ingest", "--source", str(source), "--base-url", base_url],
         cwd=REPO,
         env=env,
         check=True,

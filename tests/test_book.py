@@ -1,0 +1,223 @@
+"""The tutor inside the book: the sample book built by Docusaurus with the plugin of `book/plugin`, served by
+the real app (`chainlit run`) at /book/, read in Debian's Chromium with the default (book excerpts) answers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sqlite3
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from harness.app import App, http, ingest_sample
+from harness.book import ANSWERS, WIDGET, built_book, last_answer, open_page, select_text
+from harness.browser import launch
+from rag.text.lexical import words
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+OUTPUT = REPO / "test-output"
+NODES = "/book/ros2-basics/nodes-and-topics"
+SIBLING_BOOK = "https://book.school.example"  # a book on a sibling subdomain, admitted by ALLOWED_ORIGINS
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("book-app")
+    ingest_sample(data / "qdrant", base_url="/book")  # as `make run` does: citations point into /book/
+    return data
+
+
+@pytest.fixture(scope="module")
+def app(data):
+    app = App(data, BOOK_DIR=str(built_book()), ALLOWED_ORIGINS=SIBLING_BOOK)
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with launch() as browser:
+        yield browser
+
+
+def cited(link) -> str:
+    """The passage id a citation link carries."""
+    return parse_qs(urlsplit(link.get_attribute("href")).query)["tutor-cite"][0]
+
+
+def passage_words(app: App, passage_id: str) -> set[str]:
+    status, passage = http("GET", f"{app.url}/api/v1/passages/{passage_id}")
+    assert status == 200, passage
+    return set(words(passage["text"]))
+
+
+def marked_words(page) -> set[str]:
+    return set(words(" ".join(page.locator("mark[data-tutor-citation]").all_inner_texts())))
+
+
+def in_view(page, locator) -> bool:
+    return locator.evaluate(
+        "m => { const r = m.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+    )
+
+
+def user_messages(data: Path) -> list[dict]:
+    """The chat's user messages as Chainlit stored them, metadata included."""
+    with sqlite3.connect(data / "data" / "tutor.db") as db:
+        rows = db.execute("SELECT output, metadata FROM steps WHERE type = 'user_message'").fetchall()
+    return [{"output": output, "metadata": json.loads(metadata or "{}")} for output, metadata in rows]
+
+
+def test_explain_a_selection_answers_in_the_widget_and_its_citation_marks_the_passage(browser, app, data):
+    """Explain is clicked before the widget has even loaded: the message waits for the chat to connect."""
+    page = open_page(browser, app.url + NODES)
+    selected = "Nodes find each other automatically through the DDS discovery protocol"
+    select_text(page, selected)
+    page.click('[data-tutor="explain"]')
+    answer = last_answer(page)
+    assert "[1]" in answer.inner_text() and "Sources:" in answer.inner_text()
+    # What the message carried besides the student's words is data: the page, the heading, the selection.
+    sent = next(m for m in user_messages(data) if m["output"].startswith("Explain “Nodes find each other"))
+    assert sent["metadata"]["reading"] == {
+        "doc_id": "ros2-basics/nodes-and-topics",
+        "anchor": "what-is-a-node",
+        "selection": selected,
+        "url": app.url + NODES + "/",
+    }
+    link = answer.locator("a", has_text="[1]").first
+    passage = passage_words(app, cited(link))
+    link.click()
+    mark = page.locator("mark[data-tutor-citation]").first
+    mark.wait_for()
+    page.wait_for_function("() => !document.querySelector('mark[data-tutor-citation]').closest('[hidden]')")
+    page.wait_for_timeout(600)  # the smooth scroll
+    assert marked_words(page) <= passage and len(marked_words(page)) >= 10
+    assert in_view(page, mark) and urlsplit(page.url).path.rstrip("/") == NODES  # in place, the same page
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "book-widget-desktop.png"))
+    page.context.close()
+
+
+def test_ask_about_this_page_prefers_the_page_and_a_citation_opens_another_page_in_place(browser, app):
+    question = "What is the difference between a service and a topic?"
+    status, book = http("POST", f"{app.url}/api/v1/chat", {"content": question})
+    assert status == 200 and book["sources"][0]["path"].endswith("02-services-and-parameters.md")  # the book's best
+    page = open_page(browser, app.url + NODES)
+    page.click('[data-tutor="ask-page"]')
+    page.fill(".tutor-ask textarea", question)
+    page.click('[data-tutor="send"]')
+    answer = last_answer(page)
+    first = answer.locator("a", has_text="[1]").first
+    assert urlsplit(first.get_attribute("href")).path == NODES  # the page being read leads
+    other = next(
+        link
+        for link in answer.locator("a").all()
+        if "tutor-cite=" in (link.get_attribute("href") or "") and not link.get_attribute("href").startswith(NODES)
+    )
+    passage = passage_words(app, cited(other))
+    page.evaluate("window.__samePage = true")
+    other.click()
+    page.locator("mark[data-tutor-citation]").first.wait_for()
+    assert urlsplit(page.url).path != NODES and page.evaluate("window.__samePage") is True  # no reload
+    assert marked_words(page) <= passage
+    assert page.locator(ANSWERS).count() >= 1  # the chat is still there beside the new page
+    page.context.close()
+
+
+def test_a_question_typed_in_the_widget_knows_the_page(browser, app):
+    """No button: the chat asks the page where the student is (the `tutor_reading` function)."""
+    page = open_page(browser, app.url + NODES)
+    page.click(".tutor-launcher")
+    composer = page.locator(f"{WIDGET} #chat-input")
+    composer.wait_for()
+    composer.fill("What is the difference between a service and a topic?")
+    composer.press("Enter")
+    answer = last_answer(page)
+    assert urlsplit(answer.locator("a", has_text="[1]").first.get_attribute("href")).path == NODES
+    page.context.close()
+
+
+def test_the_same_flow_on_a_phone_with_a_touch_selection(browser, app):
+    page = open_page(browser, app.url + NODES, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    select_text(page, "is a single process in the ROS 2 graph that performs one job")
+    sheet = page.locator(".tutor-popup").bounding_box()
+    assert sheet["y"] + sheet["height"] > 844 - 40 and sheet["width"] > 300  # a bar at the bottom, not a bubble
+    explain = page.locator('[data-tutor="explain"]').bounding_box()
+    page.touchscreen.tap(explain["x"] + explain["width"] / 2, explain["y"] + explain["height"] / 2)
+    answer = last_answer(page)
+    chat = page.locator(f"{WIDGET} #chainlit-copilot-chat").bounding_box()
+    assert chat["width"] >= 389  # the chat takes the whole screen
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "book-widget-phone.png"))
+    link = answer.locator("a", has_text="[1]").first
+    passage = passage_words(app, cited(link))
+    box = link.bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    mark = page.locator("mark[data-tutor-citation]").first
+    mark.wait_for()
+    page.wait_for_timeout(600)
+    assert marked_words(page) <= passage and in_view(page, mark)
+    assert page.locator(".tutor-launcher").is_visible()  # the chat stepped aside for the passage
+    page.context.close()
+
+
+def test_one_history_for_the_widget_and_the_app_and_none_for_another_browser(browser, app):
+    page = open_page(browser, app.url + NODES)
+    page.click('[data-tutor="ask-page"]')
+    page.fill(".tutor-ask textarea", "What does a subscriber do?")
+    page.click('[data-tutor="send"]')
+    last_answer(page)
+    main = page.context.new_page()  # the same browser: the same visitor
+    main.goto(app.url)
+    main.locator("#thread-history").get_by_text("What does a subscriber do?").first.wait_for(timeout=30_000)
+    stranger = browser.new_context().new_page()
+    stranger.goto(app.url)
+    stranger.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
+    assert "What does a subscriber do?" not in stranger.locator("body").inner_text()
+    # The other way round: a chat of the app opens in the book's widget.
+    main.locator("#chat-input").fill("What is the zero moment point?")
+    main.locator("#chat-submit").click()
+    main.get_by_text("excerpts: book-excerpts").last.wait_for(timeout=90_000)
+    page.bring_to_front()
+    page.click(".tutor-chats-button")
+    page.locator(".tutor-chat", has_text="What is the zero moment point?").click()
+    page.locator(f"{WIDGET} [data-step-type='user_message']", has_text="zero moment point").wait_for(timeout=30_000)
+    answer = page.locator(ANSWERS).last
+    assert "support polygon" in answer.inner_text()
+    # Its citation panels do not force themselves open over the book: its [n] link into the book instead.
+    assert page.locator(f"{WIDGET} [role='dialog']").count() == 0
+    link = answer.locator("a", has_text="[1]").first
+    passage = passage_words(app, cited(link))
+    link.click()
+    page.locator("mark[data-tutor-citation]").first.wait_for()
+    assert marked_words(page) <= passage and "zero moment point" in " ".join(
+        page.locator("mark[data-tutor-citation]").all_inner_texts()
+    )
+    stranger.context.close()
+    page.context.close()
+
+
+def websocket_status(app: App, origin: str) -> int:
+    """The status of a WebSocket upgrade of the chat's socket (Socket.IO) from a page of `origin`."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        "GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{app.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", app.port), timeout=10) as connection:
+        connection.sendall(request.encode())
+        status_line = connection.recv(1024).decode("latin-1").split("\r\n")[0]
+    return int(status_line.split()[1])
+
+
+def test_a_websocket_upgrade_from_a_foreign_origin_is_refused(app):
+    assert websocket_status(app, app.url) == 101  # the book the app serves: its own origin
+    assert websocket_status(app, SIBLING_BOOK) == 101  # a book elsewhere that ALLOWED_ORIGINS names
+    assert websocket_status(app, "https://evil.example") != 101
+    assert websocket_status(app, f"http://127.0.0.1:{app.port + 1}") != 101  # another port of the same host
