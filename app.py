@@ -40,6 +40,7 @@ from rag.tutor import Tutor, TutorHolder
 from web import display
 from web.access import Access
 from web.api import mount_api
+from web.book import PATH as BOOK_PATH
 from web.datalayer import TutorDataLayer
 from web.reading import reading_of
 from web.widget import for_the_book, from_book, in_book, page_being_read, tell_ready
@@ -141,9 +142,11 @@ async def start() -> None:
         await server.state.tutors.get()  # load models now rather than on the first question
     except TutorError as exc:
         logging.getLogger("app").error("tutor not ready: %s", exc)
+    host = chainlit_config.run.host if chainlit_config.run.host not in ("0.0.0.0", "::") else "localhost"
+    url = f"http://{host}:{chainlit_config.run.port}"
+    if settings.book_dir is not None:
+        print(f"The book, with the tutor on every page: {url}{BOOK_PATH}/", file=sys.stderr)
     if not settings.login_required:  # on the terminal, not in the log: it opens every student's questions
-        host = chainlit_config.run.host if chainlit_config.run.host not in ("0.0.0.0", "::") else "localhost"
-        url = f"http://{host}:{chainlit_config.run.port}"
         print(f"Instructor view (works once, for 15 minutes): {instructor_link(access.secret, url)}", file=sys.stderr)
 
 

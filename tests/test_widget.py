@@ -21,6 +21,7 @@ from rag.identity import VISITOR_COOKIE, UsersFile, hash_password, logged_in, se
 from tests.api_client import api_client
 from tests.conftest import REPO, unpooled
 from web.book import BookBuild, BookSite
+from web.widget import BUNDLE
 
 SECRET = "s" * 48
 
@@ -112,6 +113,17 @@ def test_the_chats_listed_are_the_caller_s_own_most_recent_first(client):
     listed = client.get("/api/v1/chats").json()["chats"]
     assert [c["id"] for c in listed] == ["new", "old"] and listed[0]["name"] == "New"
     assert client.get("/api/v1/chats?limit=1").json()["chats"][0]["id"] == "new"
+
+
+def test_the_widget_bundle_is_sent_compressed_and_revalidated(client):
+    sent = client.get("/copilot/index.js", headers={"Accept-Encoding": "gzip"})
+    assert sent.status_code == 200 and sent.headers["content-encoding"] == "gzip"
+    assert len(sent.content) == BUNDLE.stat().st_size  # what the browser unpacks is the bundle itself
+    assert int(sent.headers["content-length"]) < BUNDLE.stat().st_size / 3
+    again = client.get("/copilot/index.js", headers={"If-None-Match": sent.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    plain = client.get("/copilot/index.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == BUNDLE.read_bytes()
 
 
 def book_app(folder) -> TestClient:

@@ -44,7 +44,7 @@ from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedSessions, LoginAttempts, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
-from web.widget import WidgetRequests
+from web.widget import WidgetRequests, bundle_router
 from web.widget import router as widget_router
 
 log = logging.getLogger(__name__)
@@ -383,6 +383,7 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.include_router(instructor_router)
     app.include_router(feedback_router)
     app.include_router(widget_router, prefix=PREFIX)
+    app.include_router(bundle_router)
     app.include_router(router)
     if access.settings.book_dir is not None:
         app.mount(BOOK_PATH, BookSite(access.settings.book_dir))

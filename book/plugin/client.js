@@ -2,8 +2,10 @@
  * The textbook tutor on every page of the book (a Docusaurus client module).
  *
  * - The tutor's chat is Chainlit's Copilot widget, from the tutor app itself: a sidebar on a desktop, full
- *   screen on a phone. It is mounted once, on first use, and then only shown and hidden: Chainlit's own close
- *   unmounts the chat, and a chat that reconnects sends no signal of being ready again.
+ *   screen on a phone. It is mounted once, hidden, when the student shows intent (selects text in the page,
+ *   points at or focuses a tutor control), so it is usually connected by the time they click; then it is only
+ *   shown and hidden: Chainlit's own close unmounts the chat, and a chat that reconnects sends no signal of
+ *   being ready again.
  * - "Ask about this page" above each page, and a popup on selected text (mouse, keyboard or touch) with
  *   "Explain" and "Ask about this".
  * - What a message carries besides the student's words is data, in its metadata: the page URL, the document
@@ -169,7 +171,7 @@ class Widget {
     window.addEventListener('chainlit-call-fn', (event) => this.onCall(event.detail));
   }
 
-  /** Load Chainlit's bundle ahead of need, when the page is idle: the first question then waits less. */
+  /** Fetch Chainlit's bundle ahead of need, when the page is idle (into the cache: it is not run yet). */
   preload() {
     const idle = window.requestIdleCallback || ((callback) => setTimeout(callback, 1500));
     idle(() => {
@@ -183,6 +185,7 @@ class Widget {
     return document.getElementById('chainlit-copilot');
   }
 
+  /** Load, sign in and connect the widget, hidden until `show()`; once. A failure is kept for `show()`. */
   mount() {
     if (!this.loading) {
       this.loading = (async () => {
@@ -401,6 +404,20 @@ class PageControls {
       button('Ask about this', () => this.askAbout(), {'data-tutor': 'ask-selection'}),
     );
     document.addEventListener('selectionchange', () => this.onSelection());
+    // Intent: a pointer over, a touch on or the focus in a tutor control warms the widget up.
+    for (const type of ['pointerover', 'touchstart', 'focusin']) {
+      document.addEventListener(type, (event) => this.onIntent(event), {passive: true, capture: true});
+    }
+  }
+
+  onIntent(event) {
+    const target = event.target instanceof Element ? event.target : null;
+    if (target && target.closest('.tutor-button, .tutor-page-bar')) this.warm();
+  }
+
+  /** Mount the widget hidden, so that it is connected by the time the student asks. */
+  warm() {
+    this.widget.mount().catch(() => {}); // a failure is shown when they do ask
   }
 
   opened() {
@@ -446,6 +463,7 @@ class PageControls {
       return;
     }
     this.pending = selected;
+    this.warm();
     // On a phone or a touch screen the browser's own menu sits by the selection: the popup is a bar at the
     // bottom of the screen instead.
     const sheet = window.matchMedia(PHONE).matches || window.matchMedia(TOUCH).matches;
