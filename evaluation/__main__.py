@@ -13,6 +13,7 @@ from typing import get_args
 import evaluation
 from evaluation.answers import answers
 from evaluation.grounding import grounding
+from evaluation.reading import reading
 from evaluation.retrieval import MODES, beir, questions
 from ingest.pipeline import IngestOptions
 from rag.config import load_settings
@@ -37,13 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mode", choices=[*MODES, "all"], default="all", help="search mode (default: all)")
     g = sub.add_parser("grounding", help="labelled tutor answers (jsonl), checked sentence by sentence")
     g.add_argument("--file", type=Path, required=True, help="e.g. ../shared/eval/grounding-dev.jsonl")
+    r = sub.add_parser("reading", help="the search with the page being read, on student questions (jsonl)")
+    r.add_argument("--k", type=int, default=5, help="top-k passages per question (default: 5)")
     a = sub.add_parser("answers", help="the whole tutor on student questions (jsonl) over Docusaurus corpora")
     a.add_argument(
         "--provider",
         choices=list(get_args(ProviderName)),
         help="who answers (default: as configured, which is book excerpts without keys)",
     )
-    for p in (q, a):
+    for p in (q, r, a):
         p.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
         p.add_argument(
             "--corpus",
@@ -52,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME=FOLDER",
             help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)",
         )
-    for p in (b, q, g, a):
+    for p in (b, q, g, r, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
     return parser
 
@@ -63,7 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as workdir:
-        run = {"beir": beir, "questions": questions, "grounding": grounding, "answers": answers}[args.command]
+        commands = {
+            "beir": beir,
+            "questions": questions,
+            "grounding": grounding,
+            "reading": reading,
+            "answers": answers,
+        }
+        run = commands[args.command]
         summary, details = run(args, embedder, Path(workdir))
     if args.json:
         args.json.write_text(json.dumps(details, indent=2))

@@ -9,12 +9,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from evaluation.corpora import ingested
 from evaluation.data import normalise_for_match, read_jsonl
-from ingest.pipeline import IngestOptions, run_ingest
 from rag.chats.database import Database
 from rag.config import load_settings
 from rag.search.embeddings import Embedder
-from rag.store import EdgeStore
 from rag.text.citations import MARKER
 from rag.text.lexical import content_terms
 from rag.text.sentences import split_markdown
@@ -44,12 +43,10 @@ def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[
 def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
     settings = load_settings(data_dir=workdir / "data")
     rows = read_jsonl(args.file)
-    tutors = {}
-    for spec in args.corpus:
-        name, folder = spec.split("=", 1)
-        store = EdgeStore(workdir / f"corpus-{name}", "book")
-        print(f"corpus {name}: {run_ingest(IngestOptions(Path(folder)), store, embedder).summary()}", file=sys.stderr)
-        tutors[name] = Tutor(settings, store, embedder, database=Database(settings, pooled=False))  # asyncio.run each
+    tutors = {  # a database connection per use: each question runs in its own event loop (asyncio.run)
+        name: Tutor(settings, store, embedder, database=Database(settings, pooled=False))
+        for name, store in ingested(args.corpus, embedder, workdir).items()
+    }
     details, times = [], []
     tally: Counter[str] = Counter()
     for row in rows:

@@ -12,8 +12,8 @@ from typing import cast
 
 import pytrec_eval
 
+from evaluation.corpora import ingested
 from evaluation.data import load_beir, normalise_for_match, read_jsonl
-from ingest.pipeline import IngestOptions, run_ingest
 from rag.config import load_settings
 from rag.search.embeddings import Embedder
 from rag.search.retrieval import Retriever, SearchResult
@@ -135,13 +135,8 @@ class ModeScore:
 def questions(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
     settings = load_settings()
     rows = read_jsonl(args.file)
-    retrievers = {}
-    for spec in args.corpus:
-        name, folder = spec.split("=", 1)
-        store = EdgeStore(workdir / f"corpus-{name}", "book")
-        options = IngestOptions(Path(folder), chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
-        print(f"corpus {name}: {run_ingest(options, store, embedder).summary()}", file=sys.stderr)
-        retrievers[name] = Retriever(store, embedder, args.k, settings.score_threshold)
+    stores = ingested(args.corpus, embedder, workdir, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
+    retrievers = {name: Retriever(store, embedder, args.k, settings.score_threshold) for name, store in stores.items()}
     scores = {mode: ModeScore() for mode in _modes(args.mode)}
     for row in rows:
         if row["corpus"] in retrievers:

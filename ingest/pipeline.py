@@ -95,13 +95,15 @@ def _unreadable(path: Path, root: Path) -> str | None:
 
 
 def discover(source: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
-    """Markdown pages as Docusaurus finds them: `_`-prefixed files and folders are partials, not pages."""
+    """Markdown pages as Docusaurus finds them: `_`-prefixed files and folders are partials, not pages; installed
+    packages (`node_modules`) and hidden folders (`.docusaurus`, `.git`) are not the book."""
     found = []
     for path in sorted(source.rglob("*")):
         rel = path.relative_to(source).as_posix()
         if path.suffix.lower() not in DOC_SUFFIXES or not path.is_file():
             continue
-        if any(part.startswith("_") for part in path.relative_to(source).parts):
+        parts = path.relative_to(source).parts
+        if any(part.startswith(("_", ".")) or part == "node_modules" for part in parts):
             continue
         if any(fnmatch.fnmatch(rel, pattern) for pattern in exclude):
             continue

@@ -65,3 +65,11 @@ def test_sample_book_chunks(embedder):
         doc_, chunks = parse_and_chunk(path, opts, chunker)
         assert chunks, path
         assert all(c.token_count <= opts.chunk_size and c.breadcrumb.startswith(doc_.title) for c in chunks)
+
+
+def test_a_site_folder_yields_its_pages_not_its_packages_or_hidden_folders(tmp_path):
+    """`--source` at a Docusaurus site's root: node_modules and .docusaurus hold markdown that is not the book."""
+    for path in ("docs/intro.md", "docs/_partial.md", "node_modules/pkg/README.md", ".docusaurus/x.md"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("# Page\n\nText.\n")
+    assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)] == ["docs/intro.md"]
