@@ -28,7 +28,7 @@ if [ "${1:-}" = "--background" ]; then
   if [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
     exit 0  # a build is already running
   fi
-  nohup "$0" >"$log" 2>&1 &
+  nohup nice -n 10 "$0" >"$log" 2>&1 &  # the app's own start comes first on a small machine
   echo $! >"$pid"  # before the app can look: a log without a live pid reads as a failed build
   echo "Building the book in the background (log: ${log#"$repo"/}); http://localhost:8000/book/ shows it when done."
   exit 0
