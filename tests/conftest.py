@@ -17,6 +17,7 @@ import pytest
 from agents import Model
 
 from harness.app import REPO, SAMPLE_DOCS
+from harness.browser import launch
 from rag.chats.database import Database
 from rag.config import Settings, load_settings
 from rag.search.embeddings import Embedder
@@ -144,6 +145,13 @@ def requires_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared real-data folder is needed for this test (CI has it)")
     return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium for a module's browser tests (skipped where it is missing)."""
+    with launch() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import pytest
 
 from harness.app import App, http, ingest_sample
 from harness.book import ANSWERS, WIDGET, built_book, last_answer, open_page, select_text
-from harness.browser import launch
 from rag.text.lexical import words
 from tests.conftest import REPO
 
@@ -37,12 +36,6 @@ def app(data):
     app = App(data, BOOK_DIR=str(built_book()), ALLOWED_ORIGINS=SIBLING_BOOK)
     yield app
     app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as browser:
-        yield browser
 
 
 def cited(link) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.app import App, http, ingest_sample
-from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
+from harness.browser import MODEL_LINE, ask, last_answer, open_chat, wait_done
 from harness.fake_servers import FakeOpenAI
 from tests.conftest import REPO, crashes
 
@@ -34,12 +34,6 @@ def app(data):
     app = App(data)
     yield app
     app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as browser:
-        yield browser
 
 
 def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browser, app):

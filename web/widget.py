@@ -30,6 +30,7 @@ from urllib.parse import parse_qs
 import chainlit
 from chainlit.context import context
 from chainlit.types import ThreadDict
+from chainlit.user_session import user_session
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -47,6 +48,7 @@ BUNDLE = Path(chainlit.__file__).parent / "copilot" / "dist" / "index.js"
 LOGIN_PATH = "/login"
 READY, READING = "tutor_ready", "tutor_reading"  # the plugin's functions
 CALL_SECONDS = 5  # the page answers at once; a page without the plugin never does
+PLUGIN = "book_plugin"  # in the chat's session: the page around the widget has the plugin
 CLIENT_PARAMETER = ("client", "book")  # the plugin adds it to every request the widget makes
 _from_book: ContextVar[bool] = ContextVar("from_book", default=False)
 
@@ -107,8 +109,10 @@ def in_book() -> bool:
 
 
 async def tell_ready() -> None:
-    """The chat session is connected: the plugin sends the messages it queued."""
-    await context.emitter.send_call_fn(READY, {}, timeout=CALL_SECONDS)
+    """The chat session is connected: the plugin sends the messages it queued. A page that answers has the
+    plugin, and is asked where the student reads (`page_being_read`); a Copilot embedded without it is not."""
+    answered = await context.emitter.send_call_fn(READY, {}, timeout=CALL_SECONDS)
+    user_session.set(PLUGIN, bool(answered))
 
 
 def for_the_book(thread: ThreadDict) -> None:
@@ -123,6 +127,8 @@ def for_the_book(thread: ThreadDict) -> None:
 
 async def page_being_read() -> Reading | None:
     """Where the student is in the book, as the page says (the page, the heading in view, a selection)."""
+    if not user_session.get(PLUGIN):
+        return None
     found = await context.emitter.send_call_fn(READING, {}, timeout=CALL_SECONDS)
     if not found:
         return None

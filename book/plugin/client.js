@@ -234,12 +234,17 @@ class Widget {
     this.ui.closed();
   }
 
-  /** Send a user message (its words, and where the student is as data) once the chat is connected. */
+  /** Send a user message (its words, and where the student is as data) once the chat is connected; if the
+   * widget cannot load, the notice says why and the message waits for the next try. */
   async ask(content, readingData) {
     const message = {name: 'User', type: 'user_message', output: content, metadata: {}};
     if (readingData) message.metadata.reading = readingData;
     this.queue.push(message);
-    await this.show();
+    try {
+      await this.show();
+    } catch {
+      return;
+    }
     this.flush();
   }
 
@@ -249,7 +254,11 @@ class Widget {
 
   /** Open one of the student's chats in the widget (Chainlit's way to change its thread). */
   async resume(threadId) {
-    await this.show();
+    try {
+      await this.show();
+    } catch {
+      return;
+    }
     this.ready = false;
     window.clearChainlitCopilotThreadId(threadId);
   }
@@ -381,7 +390,9 @@ class Citations {
 class PageControls {
   constructor() {
     this.widget = null; // set once the widget exists
-    this.launcher = button('Ask the tutor', () => this.widget.show(), {class: 'tutor-button tutor-launcher'});
+    this.launcher = button('Ask the tutor', () => this.widget.show().catch(() => {}), {
+      class: 'tutor-button tutor-launcher',
+    });
     this.close = button('✕', () => this.widget.hide(), {
       class: 'tutor-button tutor-close',
       'aria-label': 'Close the tutor',
