@@ -19,11 +19,9 @@ from pydantic import ValidationError
 from starlette.datastructures import Headers
 
 from rag import logs
-from rag.answer.result import Answer, QuestionError, TutorError
+from rag.answer.result import TutorError
 from rag.chats.database import Database
-from rag.chats.history import ChatNotFound
 from rag.config import load_settings, oauth_configured
-from rag.errors import ServiceError
 from rag.identity import (
     VISITOR_COOKIE,
     Identity,
@@ -34,10 +32,12 @@ from rag.identity import (
     role_of,
     visitor_from_cookie,
 )
-from rag.llm.providers import ProfileNotAllowed, allowed_provider, by_label, offered, provider
-from rag.search.retrieval import SearchResult
+from rag.llm.providers import allowed_provider, by_label, offered, provider
+from rag.llm.specs import ProviderName
+from rag.search.retrieval import Reading
+from rag.study.service import QUIZ_ITEMS, topic_of
 from rag.tutor import Tutor, TutorHolder
-from web import display
+from web import chat, display
 from web.access import Access
 from web.api import mount_api
 from web.book import PATH as BOOK_PATH
@@ -181,8 +181,11 @@ async def chat_start() -> None:
         return
     if tutor.store.count() == 0:
         await cl.Message(content=display.EMPTY_COLLECTION).send()
+    commands = [display.REVIEW_COMMAND]
     if _may_see_the_instructor_view(_identity(cl.user_session.get("user"))):
-        await cl.context.emitter.set_commands([cast(CommandDict, display.INSTRUCTOR_COMMAND)])
+        commands.append(display.INSTRUCTOR_COMMAND)
+    await cl.context.emitter.set_commands([cast(CommandDict, command) for command in commands])
+    await cl.context.emitter.set_modes(chat.study_modes())
     if in_book():
         await tell_ready()
 
@@ -213,46 +216,115 @@ async def on_message(message: cl.Message) -> None:
         return
     if reading is None and in_book():  # typed in the widget: the page says where the student is
         reading = await page_being_read()
-    chosen = by_label(settings, cl.user_session.get("chat_profile"))  # the engine checks the role may use it
     reply = cl.Message(content="")
-    try:
+    async with chat.reported(reply):
         limited = await access.limiter.check(identity.id, _client_address())
         if limited is not None:
             await cl.Message(content=display.rate_limited(limited)).send()
             return
         tutor = await server.state.tutors.get()
-        run = cl.context.current_run  # Chainlit attaches feedback to the run that answered the message
-        feedback_id = run.id if run else reply.id
-        events = tutor.answer_stream(
-            message.content,
+        mode, thread = chat.study_mode(message), cl.context.session.thread_id
+        waiting = await tutor.guarded(tutor.study.current(thread, identity.id))  # a quiz item, in any mode
+        if message.command == display.REVIEW_COMMAND["id"]:
+            await _review(tutor, identity)
+        elif waiting is not None:
+            await _respond(tutor, identity, message.content)
+        elif mode == chat.QUIZ:
+            await _quiz(tutor, identity, message.content, reading)
+        elif mode == chat.HINTS:
+            await chat.show(tutor.hint_stream(message.content, thread, owner=identity.id, reading=reading), reply)
+        else:
+            events = tutor.answer_stream(
+                message.content,
+                thread,
+                provider_name=_profile(),
+                owner=identity.id,
+                role=identity.role,
+                step_id=_feedback_id(reply),
+                reading=reading,
+            )
+            await chat.show(events, reply)
+
+
+def _profile() -> ProviderName | None:
+    """The profile the student picked (the engine checks their role may use it)."""
+    chosen = by_label(settings, cl.user_session.get("chat_profile"))
+    return chosen.name if chosen else None
+
+
+def _feedback_id(reply: cl.Message) -> str:
+    """Chainlit attaches feedback to the run that answered the message."""
+    run = cl.context.current_run
+    return run.id if run else reply.id
+
+
+# -- study mode ---------------------------------------------------------------------------------------------
+
+
+async def _quiz(tutor: Tutor, identity: Identity, text: str, reading: Reading | None) -> None:
+    """A quiz on the topic the message names (or, naming none, on the page being read or the chat's latest
+    question), asked one item at a time."""
+    thread = cl.context.session.thread_id
+    items = await tutor.quiz(identity.id, QUIZ_ITEMS, topic=topic_of(text) or None, chat_id=thread, reading=reading)
+    first = await tutor.guarded(tutor.study.begin(thread, identity.id, items))
+    if first is not None:
+        await chat.send_item(first)
+
+
+async def _respond(tutor: Tutor, identity: Identity, response: str, item_id: str | None = None) -> None:
+    thread = cl.context.session.thread_id
+    graded, following = await tutor.guarded(tutor.study.respond(thread, identity.id, response, item_id))
+    await chat.send_graded(graded, following)
+
+
+async def _review(tutor: Tutor, identity: Identity) -> None:
+    """The items due for review, asked one by one like a quiz."""
+    due = await tutor.guarded(tutor.study.due(identity.id))
+    first = await tutor.guarded(tutor.study.begin(cl.context.session.thread_id, identity.id, due))
+    if first is None:
+        await cl.Message(content=display.NOTHING_DUE).send()
+    else:
+        await chat.send_item(first)
+
+
+@cl.action_callback(chat.MORE_HELP)
+async def more_help(action: cl.Action) -> None:
+    identity = _identity(cl.user_session.get("user"))
+    reply = cl.Message(content="")
+    async with chat.reported(reply):
+        tutor = await server.state.tutors.get()
+        events = tutor.more_help(
             cl.context.session.thread_id,
-            provider_name=chosen.name if chosen else None,
             owner=identity.id,
             role=identity.role,
-            step_id=feedback_id,
-            reading=reading,
+            provider_name=_profile(),
+            step_id=_feedback_id(reply),
         )
-        async with cl.Step(name="Searching the textbook", type="retrieval", show_input=False) as step:
-            result: SearchResult = await anext(events)
-            step.output = display.search_step_output(result)
-        async for event in events:
-            if isinstance(event, str):
-                await reply.stream_token(event)
-            elif isinstance(event, Answer):
-                # In the book, citations link into the page: a side panel would force itself open over it.
-                reply.content = display.answer_markdown(event, cite_links=in_book())
-                panels: list[Any] = [  # Text elements; Message.elements is typed with an unbound TypeVar
-                    cl.Text(name=f"[{s.n}]", content=display.source_panel(s), display="side")
-                    for s in event.sources
-                    if event.covered and not in_book()
-                ]
-                reply.elements = panels
-                await reply.send()  # ends the stream, and persists the message with its panels
-    except ServiceError as exc:  # the tutor's services, and the rate limit's Redis
-        if reply.streaming:  # a service failed mid-answer: end what was streamed, then say why
-            await reply.send()
-        await cl.Message(content=display.error_markdown(exc)).send()
-    except ChatNotFound:
-        await cl.Message(content="⚠️ This chat belongs to someone else: start a new chat.").send()
-    except (QuestionError, ProfileNotAllowed) as exc:
-        await cl.Message(content=f"⚠️ {exc}").send()
+        await chat.show(events, reply)
+
+
+@cl.action_callback(chat.CHOICE)
+async def choice(action: cl.Action) -> None:
+    identity = _identity(cl.user_session.get("user"))
+    async with chat.reported():
+        tutor = await server.state.tutors.get()
+        await _respond(tutor, identity, str(action.payload.get("choice", "")), str(action.payload.get("item", "")))
+
+
+@cl.action_callback(chat.WHY)
+async def why(action: cl.Action) -> None:
+    identity = _identity(cl.user_session.get("user"))
+    async with chat.reported():
+        tutor = await server.state.tutors.get()
+        item = await tutor.guarded(tutor.study.records.item(str(action.payload.get("item", "")), identity.id))
+        if item is not None:
+            await chat.send_why(item)
+
+
+@cl.action_callback(chat.END_QUIZ)
+async def end_quiz(action: cl.Action) -> None:
+    identity = _identity(cl.user_session.get("user"))
+    async with chat.reported():
+        tutor = await server.state.tutors.get()
+        await tutor.guarded(tutor.study.end(cl.context.session.thread_id, identity.id))
+        await cl.Message(content=display.QUIZ_ENDED).send()

@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import pickle
 import statistics
+import subprocess
 import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from evaluation.data import load_beir
+from harness.app import App
 from rag.search.embeddings import Embedder
 from rag.store import CollectionSpec, EdgeStore, StoredPoint
 from rag.store.vectors import Embedding, SparseVector
@@ -19,6 +24,21 @@ from rag.store.vectors import Embedding, SparseVector
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "eval" / "scifact"
 CACHE = Path.home() / ".cache" / "textbook-tutor" / "bench"
+
+
+@contextmanager
+def app_on(source: Path) -> Iterator[App]:
+    """The real app on `source` ingested into a temporary embedded store, the rate limits off (a benchmark asks
+    far more than a student may); stopped after."""
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder)
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant")}
+        subprocess.run([sys.executable, "-m", "ingest", "--source", str(source)], env=env, check=True)
+        app = App(data, RATE_LIMIT_PER_MINUTE="0", RATE_LIMIT_PER_ADDRESS="0")
+        try:
+            yield app
+        finally:
+            app.stop()
 
 
 def cpu_seconds(pid: int) -> float:

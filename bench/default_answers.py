@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from itertools import cycle, islice
@@ -24,10 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import REPO, cpu_seconds, percentiles
+from bench.common import REPO, app_on, cpu_seconds, percentiles
 from bench.profile import print_breakdown, sampled
 from bench.questions import QUESTIONS
-from harness.app import SAMPLE_DOCS, App
+from harness.app import SAMPLE_DOCS
 
 SHARED_BOOK = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"
 
@@ -69,32 +65,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=Path, help="write py-spy's samples of the sequential questions here")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QDRANT_PATH": str(data / "qdrant")}
-        subprocess.run([sys.executable, "-m", "ingest", "--source", str(args.source)], env=env, check=True)
-        app = App(data, RATE_LIMIT_PER_MINUTE="0", RATE_LIMIT_PER_ADDRESS="0")
+    with app_on(args.source) as app:
         url = app.url + "/api/v1/chat"
-        try:
-            asyncio.run(sequential(url, QUESTIONS[:3]))  # warm-up
-            with sampled(app.process.pid, args.profile):
-                before = cpu_seconds(app.process.pid)
-                statuses = asyncio.run(sequential(url, list(islice(cycle(QUESTIONS), args.sequential))))
-                per_question = (cpu_seconds(app.process.pid) - before) / args.sequential * 1000
-            print(
-                f"{args.source}: {args.sequential} questions in a row, app CPU {per_question:.0f} ms a question, "
-                f"statuses {dict(statuses)}"
-            )
-            print_breakdown(args.profile)
-            times, statuses = asyncio.run(
-                concurrent(url, list(islice(cycle(QUESTIONS), args.concurrency)), args.rounds)
-            )
-            print(
-                f"{args.concurrency} at once x {args.rounds}: time to the answer {percentiles(times)} ms, "
-                f"statuses {dict(statuses)}"
-            )
-        finally:
-            app.stop()
+        asyncio.run(sequential(url, QUESTIONS[:3]))  # warm-up
+        with sampled(app.process.pid, args.profile):
+            before = cpu_seconds(app.process.pid)
+            statuses = asyncio.run(sequential(url, list(islice(cycle(QUESTIONS), args.sequential))))
+            per_question = (cpu_seconds(app.process.pid) - before) / args.sequential * 1000
+        print(
+            f"{args.source}: {args.sequential} questions in a row, app CPU {per_question:.0f} ms a question, "
+            f"statuses {dict(statuses)}"
+        )
+        print_breakdown(args.profile)
+        times, statuses = asyncio.run(concurrent(url, list(islice(cycle(QUESTIONS), args.concurrency)), args.rounds))
+        print(
+            f"{args.concurrency} at once x {args.rounds}: time to the answer {percentiles(times)} ms, "
+            f"statuses {dict(statuses)}"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import get_args
 import evaluation
 from evaluation.answers import answers
 from evaluation.grounding import grounding
+from evaluation.quiz import quiz
 from evaluation.reading import reading
 from evaluation.retrieval import MODES, beir, questions
 from ingest.pipeline import IngestOptions
@@ -40,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--file", type=Path, required=True, help="e.g. ../shared/eval/grounding-dev.jsonl")
     r = sub.add_parser("reading", help="the search with the page being read, on student questions (jsonl)")
     r.add_argument("--k", type=int, default=5, help="top-k passages per question (default: 5)")
+    z = sub.add_parser("quiz", help="study mode's quizzes over a Docusaurus corpus, against its quality bars")
+    z.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER", help="e.g. A=../shared/...")
+    z.add_argument("--sections", type=int, default=20, help="pages to quiz on, taken evenly (default: 20)")
+    z.add_argument("--min-passages", type=int, default=2, help="pages with fewer passages are skipped (default: 2)")
     a = sub.add_parser("answers", help="the whole tutor on student questions (jsonl) over Docusaurus corpora")
     a.add_argument(
         "--provider",
@@ -55,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME=FOLDER",
             help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)",
         )
-    for p in (b, q, g, r, a):
+    for p in (b, q, g, r, z, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
     return parser
 
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             "questions": questions,
             "grounding": grounding,
             "reading": reading,
+            "quiz": quiz,
             "answers": answers,
         }
         run = commands[args.command]

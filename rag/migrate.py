@@ -1,9 +1,10 @@
 """`python -m rag.migrate --to postgresql://...`: copy the history to another database (and back).
 
-Copies every table the app keeps (users, threads, steps, elements, feedbacks, chat owners, recorded answers and
-the tutor's memory) from the configured database (DATABASE_URL, or the local SQLite file) to `--to`, creating
-the schema there first. The target must be empty; the source is only read, so going back is running the copy
-the other way. Ends with the row count of each table on both sides, and exits 1 if any differs.
+Copies every table the app keeps (users, threads, steps, elements, feedbacks, chat owners, recorded answers, the
+tutor's memory, and study mode's quiz items, attempts, review schedules and chat states) from the configured
+database (DATABASE_URL, or the local SQLite file) to `--to`, creating the schema there first. The target must be
+empty; the source is only read, so going back is running the copy the other way. Ends with the row count of
+each table on both sides, and exits 1 if any differs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ TABLES = (
     "agent_sessions",
     "agent_messages",
     "ended_sessions",
+    "quiz_items",
+    "quiz_attempts",
+    "review_cards",
+    "study_chats",
 )
 BATCH = 500
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import openai
 from agents import Agent, AgentsException, Model, RunConfig, Runner
@@ -27,7 +27,7 @@ from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
 from rag.answer.result import Answer, Source, TutorError, clean_question
 from rag.chats.database import DATABASE_ERRORS, Database, unavailable
-from rag.chats.history import Asked, ChatMemory, ChatThread, History
+from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings
 from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
@@ -42,11 +42,17 @@ from rag.llm.providers import (
 )
 from rag.search.batching import QueryBatcher
 from rag.search.embeddings import Embedder, EmbeddingError
+from rag.search.pages import Pages
 from rag.search.retrieval import Reading, Retriever, SearchResult, search_queries
 from rag.store import Store, StoreError, get_store
+from rag.study.hints import Hinter, asks_anew
+from rag.study.items import Item
+from rag.study.records import StudyRecords
+from rag.study.service import Study
 from rag.text.citations import CitationRewriter, renumber, verify
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
@@ -74,6 +80,9 @@ class Tutor:
         self._build = build or Models()
         self.database = database or Database(settings)
         self.history = History(self.database)
+        records = StudyRecords(self.database)
+        self.study = Study(self.retriever, Pages(store), embedder.embed_texts, self.checker, records)
+        self.hinter = Hinter(records, self.checker, self.composer, lambda: self.retriever.stats, self.study.clock)
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Tutor:
@@ -173,6 +182,92 @@ class Tutor:
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
         yield answer
 
+    async def hint_stream(
+        self,
+        text: str,
+        chat_id: str,
+        *,
+        owner: str = LOCAL_OWNER,
+        step_id: str | None = None,
+        reading: Reading | None = None,
+    ) -> AsyncIterator[SearchResult | str | Answer]:
+        """Hints mode (`rag.study.hints`): an attempt at the chat's open question gets feedback; a question gets
+        the section that answers it, cited (one the book does not cover is refused, as an answer is). Yields
+        like `answer_stream`, an attempt with no search."""
+        started = time.perf_counter()
+        question = clean_question(text)
+        await self.claim(chat_id, owner)
+        try:
+            open_hints = (await self.study.records.chat(chat_id)).hints
+            if open_hints is not None and not asks_anew(question):
+                yield await self.hinter.attempt(question, chat_id, owner, open_hints, started)
+                return
+            memory = self.history.memory(chat_id)
+            result = await self._search(question, memory, reading)
+            yield result
+            if result.covered:
+                answer = await self.hinter.open(question, chat_id, owner, result, started)
+            else:
+                answer = await self._refuse(question, result, memory, started)
+                yield answer.text
+            await self.history.record(answer, Asked(question, chat_id, owner, "hints", step_id), result, memory)
+        except DATABASE_ERRORS as exc:
+            raise self._database_down(exc) from None
+        yield answer
+
+    async def more_help(
+        self,
+        chat_id: str,
+        *,
+        owner: str = LOCAL_OWNER,
+        role: Role = "instructor",
+        provider_name: ProviderName | None = None,
+        step_id: str | None = None,
+        reading: Reading | None = None,
+    ) -> AsyncIterator[SearchResult | str | Answer]:
+        """The open question's next hint; at the last step its full answer (`answer_stream`). Nothing when no
+        question is open."""
+        try:
+            hints, answer = await self.hinter.more(chat_id, owner, time.perf_counter())
+        except DATABASE_ERRORS as exc:
+            raise self._database_down(exc) from None
+        if answer is not None:
+            yield answer
+        elif hints is not None:
+            events = self.answer_stream(
+                hints.question,
+                chat_id,
+                provider_name=provider_name,
+                owner=owner,
+                role=role,
+                step_id=step_id,
+                reading=reading,
+            )
+            async for event in events:
+                yield event
+
+    async def quiz(
+        self,
+        owner: str,
+        n: int,
+        *,
+        section: str | None = None,
+        topic: str | None = None,
+        chat_id: str | None = None,
+        reading: Reading | None = None,
+    ) -> list[Item]:
+        """A quiz (`rag.study.service.Study.quiz`); with `chat_id` (which `owner` must own), on the chat's latest
+        question unless a section, topic or page says otherwise."""
+        try:
+            if chat_id is not None:
+                await self.history.claim(chat_id, owner)
+                if not (section or topic or reading):
+                    latest = await self.history.questions(chat_id, 1)
+                    topic = latest[0] if latest else None
+            return await self.study.quiz(owner, n, section=section, topic=topic, reading=reading, chat_id=chat_id)
+        except DATABASE_ERRORS as exc:
+            raise self._database_down(exc) from None
+
     async def claim(self, chat_id: str, owner: str) -> None:
         """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's, `TutorError`
         when the database is down."""
@@ -181,10 +276,10 @@ class Tutor:
         except DATABASE_ERRORS as exc:
             raise self._database_down(exc) from None
 
-    async def threads(self, owner: str, limit: int) -> list[ChatThread]:
-        """`owner`'s chats in the chat UI, most recent first; `TutorError` when the database is down."""
+    async def guarded(self, work: Awaitable[T]) -> T:
+        """`work` (of the history or study mode), a database that is down said as a `TutorError` with the fix."""
         try:
-            return await self.history.threads(owner, limit)
+            return await work
         except DATABASE_ERRORS as exc:
             raise self._database_down(exc) from None
 

@@ -136,6 +136,9 @@ def test_a_question_typed_in_the_widget_knows_the_page(browser, app):
 
 
 def test_the_same_flow_on_a_phone_with_a_touch_selection(browser, app):
+    """A phone's touch context: the selection is made as its handles leave it (headless Chromium does not turn a
+    synthetic long press into a selection: CDP touch events and tap gestures were tried), so the page sees only
+    selection changes and touches, no mouse; the buttons and the citation are tapped."""
     page = open_page(browser, app.url + NODES, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     select_text(page, "is a single process in the ROS 2 graph that performs one job")
     sheet = page.locator(".tutor-popup").bounding_box()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chainlit.context import init_http_context
@@ -171,6 +172,7 @@ def test_threads_page_search_and_feedback(layer):
     assert first.pageInfo.hasNextPage and second.data[0]["id"] == "thread-14"
     assert [t["id"] for t in found.data] == ["thread-07"] and [t["id"] for t in flagged.data] == ["thread-03"]
     assert thread["tags"] == ["Book excerpts"] and thread["steps"][0]["metadata"] == {"k": 1}
+    assert thread["steps"][0]["modes"] == {"m": "x"}  # stored as JSON and read back (Chainlit's issue 2750)
     assert thread["steps"][0]["feedback"]["comment"] == "wrong units"
 
 
@@ -223,17 +225,25 @@ def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, en
     async def chat():
         await tutor.answer("What is a ROS 2 node?", "moved", owner="gil")
         await tutor.answer("and how do I launch it?", "moved", owner="gil")
+        items = await tutor.quiz("gil", 3, section="01-ros2-basics/01-nodes-and-topics.md")
+        await tutor.study.answer("gil", items[0].id, "a wrong answer")
+        await tutor.study.begin("moved", "gil", items)
 
     run(chat(), tutor.database)
     target = postgres.new_database()
     assert migrate(["--to", target]) == 0
     out = capsys.readouterr().out
     assert "answers                 2 ->        2" in out and "agent_messages          4 ->        4" in out
+    assert "quiz_attempts           1 ->        1" in out and "review_cards            1 ->        1" in out
+    assert "study_chats             1 ->        1" in out
     assert migrate(["--to", target]) == 2  # never into a database that already holds history
     env(DATABASE_URL=target)
     on_postgres = make_tutor()
     follow_up = run(on_postgres.answer("and what about parameters?", "moved", owner="gil"), on_postgres.database)
     assert "and how do I launch it?" in follow_up.query  # the memory moved with it
+    on_postgres.study.clock = lambda: datetime.now(UTC) + timedelta(minutes=2)
+    due = run(on_postgres.study.due("gil"), on_postgres.database)
+    assert len(due) == 1  # the missed item comes back for review, from PostgreSQL
     assert migrate(["--to", f"sqlite:///{tmp_path / 'back.db'}"]) == 0  # the way back
     assert "answers                 3 ->        3" in capsys.readouterr().out
 

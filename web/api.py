@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
-import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -44,16 +42,15 @@ from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedSessions, LoginAttempts, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
+from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
+from web.study import router as study_router
 from web.widget import WidgetRequests, bundle_router
 from web.widget import router as widget_router
 
 log = logging.getLogger(__name__)
-PREFIX = "/api/v1"
 router = APIRouter(prefix=PREFIX)
 
 MAX_BODY_BYTES = 64 * 1024  # a 4,000-character question in JSON is far below this
-# An absolute path on this machine (not the path part of a URL, which follows a host).
-_LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
 
 
 class ChatRequest(BaseModel):
@@ -147,21 +144,6 @@ class HealthResponse(BaseModel):
     database: ServiceHealth | None = None
 
 
-class ErrorResponse(BaseModel):
-    detail: str | list[dict]
-
-
-# 400: a body that is not text at all; 401: login is configured and no valid token was sent; 403: a profile
-# the caller may not use; 404: the chat_id
-# is another identity's; 413: too large; 422: not a valid question; 429: over the rate limit; 503: a service down.
-ERRORS: dict[int | str, dict] = {code: {"model": ErrorResponse} for code in (400, 401, 403, 404, 413, 422, 429, 503)}
-
-
-def public(message: str) -> str:
-    """An error text fit for anyone who can reach the API: local paths replaced."""
-    return _LOCAL_PATH.sub("<path on the server>", message)
-
-
 def answer_json(answer: Answer, chat_id: str) -> dict:
     return ChatResponse(
         answer=answer.text,
@@ -199,19 +181,6 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
     ).model_dump()
 
 
-def caller(request: Request, access: Access) -> Identity:
-    """The identity asking: 401 when login is configured and the request carries no valid token."""
-    identity = access.identify(request.cookies, request.headers.get("authorization"))
-    identity = identity or getattr(request.state, "visitor", None)
-    if identity is None:
-        raise HTTPException(
-            401,
-            "Log in first: send `Authorization: Bearer <API token>` (README: API tokens).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return identity
-
-
 async def _start(
     request: Request, body: ChatRequest, access: Access, tutors: TutorHolder
 ) -> tuple[Tutor, str, Identity]:
@@ -221,11 +190,7 @@ async def _start(
         allowed_provider(access.settings, identity.role, body.profile)
     except ProfileNotAllowed as exc:
         raise HTTPException(403, str(exc)) from None
-    limited = await access.limiter.check(identity.id, request.client.host if request.client else None)
-    if limited is not None:
-        wait = str(math.ceil(limited.wait))
-        where = " from this address" if limited.by == "address" else ""
-        raise HTTPException(429, f"Too many questions{where}: wait {wait} s.", headers={"Retry-After": wait})
+    await within_limit(request, access, identity)
     tutor, chat_id = await tutors.get(), body.chat_id or str(uuid.uuid4())
     try:
         await tutor.claim(chat_id, identity.id)
@@ -280,7 +245,7 @@ async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tu
 
 @router.get("/passages/{passage_id}", response_model=PassageOut, responses=ERRORS)
 async def passage(
-    passage_id: Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{32,36}$", description="A source's passage id.")],
+    passage_id: Annotated[str, Path(pattern=UUID_PATTERN, description="A source's passage id (a UUID).")],
     request: Request,
     access: AccessDep,
     tutor: TutorDep,
@@ -305,7 +270,7 @@ async def chat_list(
 ) -> dict:
     """The caller's chats in the chat UI, the app's and the book widget's alike, most recently active first."""
     identity = caller(request, access)
-    found = await tutor.threads(identity.id, limit)
+    found = await tutor.guarded(tutor.history.threads(identity.id, limit))
     return ChatsOut(chats=[ChatOut(id=t.id, name=t.name, active=t.active) for t in found]).model_dump()
 
 
@@ -353,7 +318,8 @@ async def unknown(path: str, request: Request) -> JSONResponse:
     """Anything else under /api/v1: 405 for a known path with another method, else 404 (never the chat page)."""
     allowed = sorted(
         method
-        for route in router.routes
+        for api in (router, widget_router, study_router)
+        for route in api.routes
         if getattr(route, "path", None) == request.url.path and getattr(route, "name", "") != "unknown"
         for method in getattr(route, "methods", ())
     )
@@ -382,8 +348,9 @@ def mount_api(app: FastAPI, access: Access) -> None:
     before = list(app.router.routes)
     app.include_router(instructor_router)
     app.include_router(feedback_router)
-    app.include_router(widget_router, prefix=PREFIX)
+    app.include_router(widget_router)
     app.include_router(bundle_router)
+    app.include_router(study_router)
     app.include_router(router)
     if access.settings.book_dir is not None:
         app.mount(BOOK_PATH, BookSite(access.settings.book_dir))

@@ -2,8 +2,9 @@
 long history.
 
 - It shares the app's engine, and the schema exists before its first query (`rag.chats.database`).
-- Lists and dicts (thread tags, step modes) are stored as JSON text, which both databases take; Chainlit binds
-  them as they are, which SQLite refuses (and then silently drops the thread).
+- Lists and dicts (thread tags, step modes: the study mode a message was sent in) are stored as JSON text, which
+  both databases take, and read back as they were; Chainlit binds them as they are (its issue 2750), which SQLite
+  refuses (and then silently drops the thread).
 - `list_threads` reads one page of thread rows in SQL. Chainlit's loads every step and element of all the
   user's threads to show the sidebar, which takes seconds at a thousand threads.
 - An unknown thread is "not found" (404), not an error (500); whose a message or feedback is, for
@@ -101,14 +102,28 @@ class TutorDataLayer(SQLAlchemyDataLayer):
         self, user_id: str | None = None, thread_id: str | None = None
     ) -> list[ThreadDict] | None:
         found = await super().get_all_user_threads(user_id=user_id, thread_id=thread_id)
+        modes = await self._modes([thread["id"] for thread in found or []])
         for thread in found or []:
             thread["tags"] = _parsed(thread.get("tags"), [])
             thread["metadata"] = _parsed(thread.get("metadata"), {})
             for step in thread.get("steps", []):
                 step["metadata"] = _parsed(step.get("metadata"), {})
                 step["tags"] = _parsed(step.get("tags"), None)
+                step["modes"] = _parsed(modes.get(step["id"]), None)  # Chainlit's query leaves them out
                 step["generation"] = _parsed(step.get("generation"), None)
         return found
+
+    async def _modes(self, thread_ids: list[str]) -> dict[str, Any]:
+        """The modes each step of these threads was sent in, by step id."""
+        if not thread_ids:
+            return {}
+        keys = {f"t{i}": thread for i, thread in enumerate(thread_ids)}
+        found = await self.execute_sql(
+            f'SELECT "id", "modes" FROM steps WHERE "modes" IS NOT NULL AND "threadId" IN '
+            f"({', '.join(':' + key for key in keys)})",
+            keys,
+        )
+        return {row["id"]: row["modes"] for row in found} if isinstance(found, list) else {}
 
     async def list_threads(self, pagination: Pagination, filters: ThreadFilter) -> PaginatedResponse:
         """A page of the user's threads, most recently active first; search looks in the messages."""

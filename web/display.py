@@ -11,6 +11,8 @@ from rag.answer.grounding import CheckedSentence
 from rag.answer.result import Answer, Source
 from rag.errors import ServiceError
 from rag.search.retrieval import Passage, SearchResult
+from rag.study.items import Item
+from rag.study.service import Graded
 from rag.text.citations import MARKER
 from rag.text.sentences import line_prefix
 from web.ratelimit import Limited
@@ -36,6 +38,12 @@ INSTRUCTOR_COMMAND = {
     "icon": "chart-column",
     "button": True,
     "description": "What students ask, where the book falls short, and the answers they flagged",
+}
+REVIEW_COMMAND = {
+    "id": "Review",
+    "icon": "rotate-ccw",
+    "button": True,
+    "description": "The quiz questions due for review: the ones you missed come back first",
 }
 INSTRUCTOR_LINK = (
     "📊 **[Open the instructor view](/instructor)**: questions per day and chapter, coverage gaps, "
@@ -133,10 +141,12 @@ def search_step_output(result: SearchResult) -> str:
 
 
 def source_panel(source: Source) -> str:
-    """The side panel a citation marker opens: where the passage is, the passage itself, a link."""
+    """The side panel a citation marker opens: where the passage is, why it was found (for a search's
+    passages), the passage itself, a link."""
     p = source.passage
     link = f"\n\n{_link('Open this section in the book', citation_url(p))}" if link_target(p.url) else ""
-    return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_ · {evidence(p)}\n\n---\n\n{p.text}{link}"
+    found = f" · {evidence(p)}" if p.similarity or p.matched else ""
+    return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_{found}\n\n---\n\n{p.text}{link}"
 
 
 def close_code_fences(text: str) -> str:
@@ -182,6 +192,48 @@ def answer_markdown(answer: Answer, cite_links: bool = False) -> str:
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
         f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
     )
+
+
+_KIND = {
+    "free": "Answer in your own words.",
+    "choice": "Pick one, or type its letter.",
+    "fill": "Type the missing words.",
+}
+QUIZ_DONE = (
+    "🎓 **That is the end of this quiz.** What you missed comes back for review: use **Review** (below the box) "
+    "when it is due, or ask for another quiz on a topic."
+)
+QUIZ_ENDED = "⏹ Quiz ended. Your answers are kept, and what you missed comes back for **Review**."
+NOTHING_DUE = "✅ Nothing is due for review right now. Missed questions come back a few minutes after the quiz."
+
+
+def item_markdown(item: Item) -> str:
+    """A quiz question as the student sees it: the question, its choices, and how to answer."""
+    choices = "".join(f"\n\n**{letter}.** {_escape(c)}" for letter, c in zip("ABCD", item.choices, strict=False))
+    return f"📝 {item.question}{choices}\n\n_{_KIND[item.kind]}_"
+
+
+def graded_markdown(graded: Graded) -> str:
+    """The grade with what the book says (citing [1]), and when the item comes back."""
+    return f"{graded.grade.feedback}\n\n_{_comes_back(graded)}_"
+
+
+def _comes_back(graded: Graded) -> str:
+    """ "It comes back in about 10 minutes": the review schedule, in words."""
+    minutes = max(1, round((graded.due - graded.answered).total_seconds() / 60))
+    if minutes < 90:
+        return f"It comes back for review in about {minutes} minute{'s' * (minutes != 1)}."
+    hours = round(minutes / 60)
+    if hours < 36:
+        return f"It comes back for review in about {hours} hours."
+    return f"It comes back for review in about {round(hours / 24)} days."
+
+
+def why_markdown(item: Item) -> str:
+    """The passage that makes an answer right, its sentence in bold."""
+    p = item.passage
+    text = p.text.replace(item.sentence, f"**{item.sentence}**", 1) if item.sentence in p.text else p.text
+    return f"**Why:** “{item.sentence}” [1]\n\n_{_escape(p.breadcrumb)}_\n\n{text}"
 
 
 def bad_reading(error: ValidationError) -> str:

@@ -40,9 +40,10 @@ from rag.search.retrieval import Reading
 from web.dependencies import AccessDep
 from web.display import relinked
 from web.reading import ReadingIn
+from web.rest import PREFIX
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(prefix=PREFIX)
 bundle_router = APIRouter()
 BUNDLE = Path(chainlit.__file__).parent / "copilot" / "dist" / "index.js"
 LOGIN_PATH = "/login"

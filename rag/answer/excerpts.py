@@ -30,6 +30,7 @@ from rag.text.lexical import TermStats, content_terms, words
 
 if TYPE_CHECKING:
     from rag.answer.agent import TutorContext
+    from rag.search.retrieval import Passage
 
 # Words in an answer: stop adding excerpts past the target, never go over the most.
 TARGET_WORDS = 120
@@ -92,16 +93,9 @@ class ExcerptComposer:
         search has it already, `read` the text the question is about (a selection in the book): its own
         sentences are left out while others can answer, since the student has just read them; `preferred` the
         passages of the page being read, whose best sentence leads when it answers nearly as well."""
-        contexts = list(contexts) or [""] * len(passages)
-        vectors = list(vectors) or [None] * len(passages)
-        groups = [
-            (excerpts_of(n, text, where), known)
-            for n, (text, where, known) in enumerate(zip(passages, contexts, vectors, strict=True), 1)
-        ]
-        candidates = [e for found, _ in groups for e in found]
+        candidates, scores = self._scored(question, passages, contexts, vectors, asked, read)
         if not candidates:
             return ""
-        scores = self._scores(question, candidates, *self._vectors(question, groups, asked)) * _unread(candidates, read)
         chosen: list[Excerpt] = []
         words = 0
         best = max(scores)
@@ -123,6 +117,35 @@ class ExcerptComposer:
         if lead := _page_lead(candidates, scores, preferred):
             chosen = [lead, *(c for c in chosen if c is not lead)]
         return _render(chosen)
+
+    def lead(self, question: str, passages: Sequence[Passage], asked: Sequence[float] | None = None) -> Excerpt | None:
+        """The excerpt of the search's passages that answers the question best (the one an answer leads with,
+        numbered like the passages from 1); None without any."""
+        texts, contexts = [p.text for p in passages], [p.breadcrumb for p in passages]
+        candidates, scores = self._scored(question, texts, contexts, [p.excerpt_vectors for p in passages], asked)
+        return candidates[int(np.argmax(scores))] if candidates else None
+
+    def _scored(
+        self,
+        question: str,
+        passages: Sequence[str],
+        contexts: Sequence[str],
+        vectors: Sequence[np.ndarray | None],
+        asked: Sequence[float] | None,
+        read: str = "",
+    ) -> tuple[list[Excerpt], np.ndarray]:
+        """Every candidate excerpt of the passages, and its score for the question."""
+        contexts = list(contexts) or [""] * len(passages)
+        vectors = list(vectors) or [None] * len(passages)
+        groups = [
+            (excerpts_of(n, text, where), known)
+            for n, (text, where, known) in enumerate(zip(passages, contexts, vectors, strict=True), 1)
+        ]
+        candidates = [e for found, _ in groups for e in found]
+        if not candidates:
+            return [], np.zeros(0)
+        scores = self._scores(question, candidates, *self._vectors(question, groups, asked)) * _unread(candidates, read)
+        return candidates, scores
 
     def _vectors(
         self,

@@ -149,6 +149,52 @@ answers = Table(
     Column("createdAt", Text, nullable=False, index=True),
     Column("reviewed", Boolean, nullable=False, default=False),
 )
+# Study mode (rag.study): quiz items as they were asked, each attempt, each student's review schedule per item,
+# and a chat's study state (its quiz's queue, its hints).
+quiz_items = Table(
+    "quiz_items",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("chatId", Text),
+    Column("kind", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("choices", Text, nullable=False),  # JSON list ([] for free response and fill-in)
+    Column("answer", Text, nullable=False),
+    Column("key", Text, nullable=False),  # the term it asks about: not asked again
+    Column("sentence", Text, nullable=False),  # the book's sentence that makes the answer right
+    Column("section", Text, nullable=False),  # the page's path in the docs
+    Column("passage", Text, nullable=False),  # JSON: the cited passage (id, title, breadcrumb, url, text, ...)
+    Column("createdAt", Text, nullable=False),
+    Index("quiz_items_owner", "owner", "createdAt"),
+)
+quiz_attempts = Table(
+    "quiz_attempts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("itemId", Text, ForeignKey("quiz_items.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("owner", Text, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("createdAt", Text, nullable=False, index=True),
+)
+review_cards = Table(
+    "review_cards",
+    metadata,
+    Column("itemId", Text, ForeignKey("quiz_items.id", ondelete="CASCADE"), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("card", Text, nullable=False),  # the scheduler's card (JSON)
+    Column("due", Text, nullable=False),
+    Index("review_cards_due", "owner", "due"),
+)
+study_chats = Table(
+    "study_chats",
+    metadata,
+    Column("chatId", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("state", Text, nullable=False),  # JSON: rag.study.records.ChatStudy
+    Column("updatedAt", Text, nullable=False),
+)
 
 
 def database_url(settings: Settings) -> str:

@@ -176,6 +176,18 @@ class History:
             rows = (await connection.execute(query)).all()
         return [ChatThread(row.id, row.name or "", str(row.active or "")) for row in rows]
 
+    async def questions(self, chat_id: str, limit: int) -> list[str]:
+        """The chat's latest questions, the latest first."""
+        query = (
+            select(answers.c.question)
+            .where(answers.c.chatId == chat_id)
+            .order_by(answers.c.createdAt.desc())
+            .limit(limit)
+        )
+        engine = await self.database.ready()
+        async with engine.connect() as connection:
+            return [row.question for row in await connection.execute(query)]
+
     async def record(
         self, answer: Answer, asked: Asked, search: SearchResult | None = None, memory: ChatMemory | None = None
     ) -> str:

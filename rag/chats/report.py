@@ -21,10 +21,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 
-from rag.chats.database import Database, answers, feedbacks
+from rag.chats.database import Database, answers, feedbacks, quiz_attempts, quiz_items
 
 # Below this share of supported sentences an answer counts as a gap, as a refusal does.
 LOW_GROUNDING = 0.5
+# A section whose quiz answers are right less often than this, over at least this many attempts, is weak: the
+# view links it to the coverage gaps, since a section students keep missing may need rewriting.
+WEAK_SHARE = 0.5
+WEAK_ATTEMPTS = 3
+MISSED = 3  # the most missed items shown per section
 # Questions this close in meaning (cosine to a group's centre) are one gap.
 GROUP_SIMILARITY = 0.5
 # A refused question this far from every passage is about something else entirely: one "off-topic" group.
@@ -96,6 +101,34 @@ class ModelQuality:
 
 
 @dataclass
+class Missed:
+    question: str
+    answer: str
+    sentence: str  # the book's sentence that makes the answer right
+    url: str
+    misses: int
+
+
+@dataclass
+class SectionQuiz:
+    """A page's quiz results in the period."""
+
+    title: str
+    url: str
+    attempts: int
+    correct: int
+    missed: list[Missed]
+
+    @property
+    def share(self) -> float:
+        return self.correct / self.attempts if self.attempts else 0.0
+
+    @property
+    def weak(self) -> bool:
+        return self.attempts >= WEAK_ATTEMPTS and self.share < WEAK_SHARE
+
+
+@dataclass
 class Report:
     period: Period
     questions: int
@@ -107,6 +140,7 @@ class Report:
     pages: list[Cited]
     flagged: list[Flagged]
     models: list[ModelQuality]
+    quiz: list[SectionQuiz] = field(default_factory=list)  # the weakest first
 
 
 def shown_student(owner: str, show_identities: bool) -> str:
@@ -173,6 +207,20 @@ async def build_report(
                     answers.c.vector.is_not(None),
                     or_(answers.c.covered.is_(False), answers.c.grounded < LOW_GROUNDING),
                 )
+            )
+        ).all()
+        quiz_rows = (
+            await connection.execute(
+                select(
+                    quiz_items.c.section,
+                    quiz_items.c.passage,
+                    quiz_items.c.question,
+                    quiz_items.c.answer,
+                    quiz_items.c.sentence,
+                    quiz_attempts.c.correct,
+                )
+                .join(quiz_items, quiz_items.c.id == quiz_attempts.c.itemId)
+                .where(quiz_attempts.c.createdAt >= since, quiz_attempts.c.createdAt < until)
             )
         ).all()
         flagged_rows = (
@@ -263,7 +311,27 @@ async def build_report(
             )
             for profile, e in sorted(quality.items(), key=lambda kv: -kv[1]["answers"])
         ],
+        quiz=_quiz(quiz_rows),
     )
+
+
+def _quiz(rows: Sequence[Any]) -> list[SectionQuiz]:
+    """Quiz results per page: attempts, right answers and the most missed items, the weakest page first."""
+    pages: dict[str, dict[str, Any]] = {}
+    for section, passage_json, question, answer, sentence, correct in rows:
+        passage = json.loads(passage_json)
+        page = pages.setdefault(
+            section,
+            {"title": passage.get("title", section), "url": passage.get("url", "").split("#")[0], "rows": []},
+        )
+        page["rows"].append((question, answer, sentence, passage.get("url", ""), bool(correct)))
+    found = []
+    for page in pages.values():
+        misses = Counter((q, a, s, u) for q, a, s, u, right in page["rows"] if not right)
+        missed = [Missed(q, a, s, u, n) for (q, a, s, u), n in misses.most_common(MISSED)]
+        right = sum(row[-1] for row in page["rows"])
+        found.append(SectionQuiz(page["title"], page["url"], len(page["rows"]), right, missed))
+    return sorted(found, key=lambda q: (q.share, -q.attempts))
 
 
 def _chapter(sources: list[dict], covered: bool) -> str:

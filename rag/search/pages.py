@@ -1,0 +1,74 @@
+"""The book's pages and chapters, read once from the store: which passages a page or a chapter holds, in the
+book's order, and which page a path, a URL or a document id names."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import unquote, urlsplit
+
+from rag.search.retrieval import Passage
+from rag.store import Store
+from rag.store.payload import ChunkPayload
+
+FIELDS = ["text", "title", "breadcrumb", "section", "anchor", "url", "source_path", "doc_id", "chapter", "position"]
+
+
+@dataclass(frozen=True)
+class Book:
+    pages: dict[str, list[Passage]]  # by the page's path in the docs, its passages in order
+    chapters: dict[str, list[str]]  # by the chapter's label, its pages' paths in order
+
+    def chapter_of(self, page: str) -> list[Passage]:
+        """Every passage of the page's chapter (its page alone when it has none)."""
+        passages = self.pages.get(page, [])
+        label = passages[0].chapter if passages else ""
+        return [p for path in self.chapters.get(label, [page]) for p in self.pages.get(path, [])]
+
+    def page(self, named: str) -> str | None:
+        """The page a path ("01-ros2-basics/01-nodes-and-topics.md", with or without its extension), a URL
+        (absolute or not, any anchor) or a document id names; None for none."""
+        wanted = _bare(named)
+        for path, passages in self.pages.items():
+            first = passages[0]
+            names = {_bare(path), _bare(path.rsplit(".", 1)[0]), _bare(first.doc_id), _bare(first.url.split("#")[0])}
+            if wanted in names:
+                return path
+        return None
+
+
+def _bare(name: str) -> str:
+    """A path or URL without scheme, host, query, anchor and surrounding slashes."""
+    parts = urlsplit(unquote(name.strip()))
+    return parts.path.strip("/").lower()
+
+
+class Pages:
+    """The store's book as `Book`, read on first use (a scroll over every chunk), thread-safe."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._book: Book | None = None
+
+    @property
+    def book(self) -> Book:
+        with self._lock:
+            if self._book is None:
+                self._book = _read(self.store)
+            return self._book
+
+
+def _read(store: Store) -> Book:
+    pages: dict[str, list[tuple[int, Passage]]] = defaultdict(list)
+    for found in store.scroll(FIELDS):
+        payload = cast(ChunkPayload, found)
+        passage = Passage.from_hit(str(found["id"]), payload, 0.0, 0.0)
+        pages[passage.source_path].append((int(payload.get("position", 0)), passage))
+    ordered = {path: [p for _, p in sorted(found, key=lambda pair: pair[0])] for path, found in sorted(pages.items())}
+    chapters: dict[str, list[str]] = defaultdict(list)
+    for path, passages in ordered.items():
+        chapters[passages[0].chapter].append(path)
+    return Book(ordered, dict(chapters))
