@@ -1,0 +1,1 @@
+"""Study mode: quizzes from the book, hints before answers, and spaced review (README "Study mode")."""
