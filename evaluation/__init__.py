@@ -5,6 +5,7 @@
   grounding  The grounding checker on labelled answers: flagged, fixed and falsely flagged sentences.
   reading    The search with the page being read (the book widget): the page leads when it answers, and only then.
   quiz       Study mode's quizzes over a corpus: answers in their passages, choices, grading, build time.
+  hints      Hints mode on student questions: the first reply cites the answering section, never its sentence.
   answers    The whole tutor per question (retrieval, coverage, the default provider, the checker).
 
 Each corpus goes into a temporary embedded collection; nothing touches the app's store.

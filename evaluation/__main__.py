@@ -13,6 +13,7 @@ from typing import get_args
 import evaluation
 from evaluation.answers import answers
 from evaluation.grounding import grounding
+from evaluation.hints import hints
 from evaluation.quiz import quiz
 from evaluation.reading import reading
 from evaluation.retrieval import MODES, beir, questions
@@ -45,13 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--corpus", action="append", required=True, metavar="NAME=FOLDER", help="e.g. A=../shared/...")
     z.add_argument("--sections", type=int, default=20, help="pages to quiz on, taken evenly (default: 20)")
     z.add_argument("--min-passages", type=int, default=2, help="pages with fewer passages are skipped (default: 2)")
+    h = sub.add_parser("hints", help="hints mode's three steps on student questions (jsonl) over Docusaurus corpora")
     a = sub.add_parser("answers", help="the whole tutor on student questions (jsonl) over Docusaurus corpora")
     a.add_argument(
         "--provider",
         choices=list(get_args(ProviderName)),
         help="who answers (default: as configured, which is book excerpts without keys)",
     )
-    for p in (q, r, a):
+    for p in (q, r, h, a):
         p.add_argument("--file", type=Path, required=True, help="questions, e.g. ../shared/eval/textbook-dev.jsonl")
         p.add_argument(
             "--corpus",
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="NAME=FOLDER",
             help="a corpus the questions name, e.g. A=../shared/corpus/physical-ai-textbook (repeatable)",
         )
-    for p in (b, q, g, r, z, a):
+    for p in (b, q, g, r, z, h, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
     return parser
 
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "grounding": grounding,
             "reading": reading,
             "quiz": quiz,
+            "hints": hints,
             "answers": answers,
         }
         run = commands[args.command]

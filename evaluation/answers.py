@@ -73,7 +73,7 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
             tally["answerable"] += 1
             tally["wrongly_refused"] += not answer.covered
             tally["cited"] += answer.covered and answer.cited
-            section = answer.cited and _answers_question(row, [s.passage for s in answer.sources])
+            section = answer.cited and answers_question(row, [s.passage for s in answer.sources])
             tally["section"] += section
             tally["answering"] += answer.covered and holds_quote(answer.text, row["quote"])
             tally["supported"] += supported
@@ -113,7 +113,7 @@ def holds_quote(answer: str, quote: str) -> bool:
     )
 
 
-def _answers_question(row: dict, cited: list) -> bool:
+def answers_question(row: dict, cited: list) -> bool:
     """A cited passage holds the answering quote, or is the answering section of the answering file."""
     quote, expected = normalise_for_match(row["quote"]), row["file"].split("/", 1)[1]
     heading = normalise_for_match(row.get("heading") or "")

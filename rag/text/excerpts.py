@@ -22,7 +22,8 @@ _META = re.compile(
     r"\b(?:in|by) the (?:next|previous|following|end of (?:this|the)) (?:lesson|chapter|section|module|part|week)s?\b"
     r"|\b(?:this|the following|these|next) (?:lesson|chapter|section|module|page|tutorial)s? "
     r"(?:will |we )?(?:explores?|covers?|introduces?|describes?|discuss(?:es)?|shows?|walks?|looks?|teach(?:es)?)\b"
-    r"|\byou(?:'ll| will) (?:learn|explore|discover|see|build)\b|\blearning (?:objectives|outcomes|goals)\b",
+    r"|\byou(?:'ll| will) (?:learn|explore|discover|see|build|move on|go on)\b"
+    r"|\blearning (?:objectives|outcomes|goals)\b",
     re.IGNORECASE,
 )
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
