@@ -149,3 +149,7 @@ def test_a_free_response_is_compared_with_the_book(checker):
     wrong = grade(item, "a topic is a database table that stores the robot's logs", checker)
     assert not wrong.correct and "What the passage says" in wrong.feedback and sentence in wrong.feedback
     assert not grade(item, "", checker).correct
+    gyro = "Gyroscope: Measures angular velocity"
+    sensor = Item("free", "What is meant by “Gyroscope”?", gyro, gyro, passage(1, gyro), key="Gyroscope")
+    assert grade(sensor, "it measures angular speed", checker).correct
+    assert not grade(sensor, "a gyroscope measures", checker).correct  # the term asked about is no answer

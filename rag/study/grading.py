@@ -57,7 +57,9 @@ def _chosen(choices: Sequence[str], response: str) -> str:
 
 
 def _free(item: Item, response: str, checker: GroundingChecker) -> Grade:
-    wanted = list(dict.fromkeys(content_terms(item.sentence)))
+    subject = set(content_terms(item.key))  # repeating the term asked about is no answer
+    terms = list(dict.fromkeys(content_terms(item.sentence)))
+    wanted = [t for t in terms if t not in subject] or terms
     given = set(content_terms(response))
     matched = tuple(t for t in wanted if t in given)
     coverage = len(matched) / max(1, len(wanted))

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag.answer.grounding import GroundingChecker
+from rag.answer.grounding import GroundingChecker, public_verdict
 from rag.search.retrieval import Passage
 from rag.study.facts import BLANK, Fact, clean, facts_of, normalized
 from rag.text.sentences import plain, split_markdown
@@ -202,7 +202,7 @@ class ItemBuilder:
         sentences: the one a distractor was put into)."""
         text = _without(passage.text, without) if without else passage.text
         checked = self.checker.check(sentence, [text]).sentences
-        return bool(checked) and all(s.verdict in ("supported", "cited", "recited") for s in checked)
+        return bool(checked) and all(public_verdict(s) == "supported" for s in checked)
 
 
 def _without(text: str, sentence: str) -> str:
@@ -221,8 +221,7 @@ def _spread(found: list[Found]) -> list[Found]:
     by_passage: dict[str, list[Found]] = {}
     for f in found:
         by_passage.setdefault(f.passage.id, []).append(f)
-    turns = [f for round_ in range(max(map(len, by_passage.values()), default=0)) for f in _round(by_passage, round_)]
-    return turns
+    return [f for round_ in range(max(map(len, by_passage.values()), default=0)) for f in _round(by_passage, round_)]
 
 
 def _round(by_passage: dict[str, list[Found]], index: int) -> list[Found]:

@@ -1,7 +1,7 @@
 """Study mode's quizzes: built from the book for a page, a chapter, a topic, the page open in the book widget or
 the chat's own questions; graded with the grounding checker's evidence; each result kept with the item's
 review schedule; a wrong answer followed by another item of the same section. One code path for the chat,
-REST and the tests (hints, which end in a full answer, are the tutor's: `rag.tutor.Tutor.hint`)."""
+REST and the tests (hints, which end in a full answer, are the tutor's: `rag.tutor.Tutor.hint_stream`)."""
 
 from __future__ import annotations
 
