@@ -48,7 +48,7 @@ from rag.store import Store, StoreError, get_store
 from rag.study.hints import Hinter, asks_anew
 from rag.study.items import Item
 from rag.study.records import StudyRecords
-from rag.study.service import Study
+from rag.study.service import NothingAsked, Study
 from rag.text.citations import CitationRewriter, renumber, verify
 
 log = logging.getLogger(__name__)
@@ -263,7 +263,12 @@ class Tutor:
                 await self.history.claim(chat_id, owner)
                 if not (section or topic or reading):
                     latest = await self.history.questions(chat_id, 1)
-                    topic = latest[0] if latest else None
+                    if not latest:
+                        raise NothingAsked(
+                            "Say what to quiz you on: a chapter, a section, or a topic of the book (this chat has "
+                            "no question yet)."
+                        )
+                    topic = latest[0]
             return await self.study.quiz(owner, n, section=section, topic=topic, reading=reading, chat_id=chat_id)
         except DATABASE_ERRORS as exc:
             raise self._database_down(exc) from None

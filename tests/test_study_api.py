@@ -58,7 +58,9 @@ def test_bad_quiz_requests_say_what_to_send(factory):
     ana, bo = visitor(factory), visitor(factory)
     nothing = ana.post("/api/v1/quiz", json={})
     assert nothing.status_code == 422
-    assert ana.post("/api/v1/quiz", json={"section": "no/such/page"}).json()["detail"].startswith("No page")
+    missing = ana.post("/api/v1/quiz", json={"section": "no/such/page"})
+    assert missing.status_code == 404 and missing.json()["detail"].startswith("No page")
+    assert ana.post("/api/v1/quiz", json={"chat_id": "no-question-yet"}).status_code == 404
     asked = ana.post("/api/v1/chat", json={"content": "What is the zero moment point?"}).json()
     on_chat = ana.post("/api/v1/quiz", json={"chat_id": asked["chat_id"], "n": 2}).json()["items"]
     assert on_chat[0]["sources"][0]["path"] == "04-humanoid-control/02-balance-and-walking.md"

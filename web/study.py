@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.chats.history import ChatNotFound
 from rag.study.items import Item
-from rag.study.service import ItemNotFound, QuizError
+from rag.study.service import ItemNotFound, NothingAsked, PageNotFound, QuizError
 from web.dependencies import AccessDep, TutorDep
 from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, within_limit
 
@@ -27,6 +27,16 @@ router = APIRouter(prefix=PREFIX)
 
 
 class QuizRequest(BaseModel):
+    # The schema says what the validator below checks: a page or a chat, at least one of them given.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["section"], "properties": {"section": {"type": "string"}}},
+                {"required": ["chat_id"], "properties": {"chat_id": {"type": "string"}}},
+            ]
+        }
+    )
+
     section: str | None = Field(
         None, min_length=1, max_length=2000, description="A page of the book: its path in the docs or its URL."
     )
@@ -101,6 +111,8 @@ async def quiz(body: QuizRequest, request: Request, access: AccessDep, tutor: Tu
         items = await tutor.quiz(identity.id, body.n, section=body.section, chat_id=body.chat_id)
     except ChatNotFound:
         raise HTTPException(404, "No chat with this chat_id.") from None
+    except (PageNotFound, NothingAsked) as exc:  # no such page, or no question in the chat to quiz on
+        raise HTTPException(404, str(exc)) from None
     except QuizError as exc:
         raise HTTPException(422, str(exc)) from None
     return QuizResponse(items=[item_json(item) for item in items]).model_dump()

@@ -31,6 +31,14 @@ class QuizError(ValueError):
     """Nothing to quiz on: the message says why and what to ask for instead."""
 
 
+class PageNotFound(QuizError):
+    """The page a quiz was asked for is not in the book."""
+
+
+class NothingAsked(QuizError):
+    """A quiz on a chat's latest question, in a chat with no question yet."""
+
+
 class ItemNotFound(LookupError):
     """No such item of the caller's (another's is "not found" too)."""
 
@@ -160,7 +168,7 @@ class Study:
         if section:
             page = book.page(section)
             if page is None:
-                raise QuizError(f"No page of the book is at “{section[:200]}”: give a page's path or URL.")
+                raise PageNotFound(f"No page of the book is at “{section[:200]}”: give a page's path or URL.")
             return book.pages[page]
         if reading is not None and (page := book.page(reading.doc_id)):
             passages = book.pages[page]
