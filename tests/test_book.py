@@ -132,6 +132,12 @@ def test_a_question_typed_in_the_widget_knows_the_page(browser, app):
     composer.press("Enter")
     answer = last_answer(page)
     assert urlsplit(answer.locator("a", has_text="[1]").first.get_attribute("href")).path == NODES
+    # The student comes back to the tab: the widget checks who is signed in again, and its answer stays.
+    page.wait_for_timeout(5_500)  # past the widget's 5 s throttle of such checks
+    with page.expect_response(lambda r: "/user?" in r.url):
+        page.evaluate("window.dispatchEvent(new Event('focus'))")
+    page.wait_for_timeout(1_000)
+    assert answer.is_visible() and "React error" not in page.locator(WIDGET).inner_text()
     page.context.close()
 
 

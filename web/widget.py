@@ -119,8 +119,13 @@ async def tell_ready() -> None:
 def for_the_book(thread: ThreadDict) -> None:
     """A chat of the chat page, opened in the widget (in place: Chainlit shows the thread it resumed): its
     citation panels would force themselves open over the book, so they go, and its answers' `[n]` link into
-    the book instead, as the widget's own answers do."""
+    the book instead, as the widget's own answers do. Its chat profile goes too: the widget would switch to it
+    and reload its settings while the messages render, which crashes Chainlit's Copilot (React error 310, as
+    choosing a profile there does); the session still answers with it."""
     thread["elements"] = [e for e in thread.get("elements") or [] if e.get("display") != "side"]
+    metadata = thread.get("metadata")
+    if isinstance(metadata, dict):
+        thread["metadata"] = {k: v for k, v in metadata.items() if k not in ("chat_profile", "chat_settings")}
     for step in thread.get("steps", []):
         if step.get("type") == "assistant_message" and step.get("output"):
             step["output"] = relinked(step["output"])

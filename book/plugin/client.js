@@ -150,6 +150,20 @@ class TutorApp {
     return {token: null, status, detail: body.detail || `The tutor answered ${status}.`, login: body.login_url};
   }
 
+  /** Exchange the widget's token for the tutor's session cookie before the widget mounts. Chainlit's Copilot
+   * does the exchange itself but keeps the 401 of its first `/user` until something revalidates it (the page
+   * regaining focus); its settings then load while messages are shown, its feedback buttons appear, and React
+   * fails (error 310) and the widget goes blank. Signed in first, the widget has its user and settings from
+   * the start. A failure here is left to the widget's own exchange. */
+  async signIn(token) {
+    const response = await fetch(`${this.base}/auth/jwt?client=book`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: {Authorization: `Bearer ${token}`},
+    }).catch(() => null);
+    return Boolean(response && response.ok);
+  }
+
   passage(id) {
     return this.request('GET', `/api/v1/passages/${encodeURIComponent(id)}`);
   }
@@ -191,6 +205,7 @@ class Widget {
       this.loading = (async () => {
         const [token] = await Promise.all([this.app.widgetToken(), loadScript(`${this.app.base}/copilot/index.js`)]);
         if (!token.token) throw Object.assign(new Error(token.detail), token);
+        await this.app.signIn(token.token);
         window.mountChainlitWidget({
           chainlitServer: this.app.base,
           accessToken: token.token,
