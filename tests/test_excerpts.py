@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel
 from rag.answer.grounding import GroundingChecker
-from rag.search.retrieval import Retriever
+from rag.search.retrieval import Passage, Retriever
 from rag.text.excerpts import embedding_texts, excerpts_of
 
 LIDAR = """### LIDAR
@@ -110,6 +112,43 @@ def test_a_question_asking_what_something_is_prefers_its_definition(embedder, mo
     # Only the definition of what was asked gains: not a sentence that names it before a colon, not another entry.
     assert [round(float(g), 2) for g in gain["what is ZMP?"]] == [1.0, 1.0, 1.2, 1.0]
     assert [round(float(g), 2) for g in gain["which papers cover ZMP?"]] == [1.0] * 4
+
+
+@pytest.mark.parametrize(
+    ("meta", "section", "body", "body_section", "plain", "asks_meta"),
+    [
+        (
+            "Foundation for bipedal walking control using ZMP; Vukobratovic, M. (2004).",
+            "References › Foundational Papers › Humanoid Robotics",
+            "**ZMP (Zero Moment Point)**: the point where the ground reaction force acts on a walking robot.",
+            "Glossary › Z",
+            "ZMP for walking robots",
+            "references on ZMP",
+        ),
+        (
+            "A VLA model maps camera images and an instruction to action tokens that become motor commands.",
+            "Vision-Language-Action Models › Summary",
+            "Each action token is decoded back to a joint position target, which the motor controller tracks.",
+            "Vision-Language-Action Models › Action tokens",
+            "How do action tokens become motor commands?",
+            "a summary of how action tokens become motor commands",
+        ),
+    ],
+    ids=["references", "summary"],
+)
+def test_a_section_about_the_book_leads_only_when_asked_for(
+    embedder, meta, section, body, body_section, plain, asks_meta
+):
+    """A reference list, or a summary restating the page, points away from where the book says it."""
+    found = [
+        Passage(str(n), text, "", where, "", "", "", 0.0, 0.0)
+        for n, (text, where) in enumerate([(meta, section), (body, body_section)])
+    ]
+    composer = ExcerptComposer(embedder.embed_texts)
+    lead = composer.lead(plain, found)
+    assert lead is not None and lead.passage == 2
+    lead = composer.lead(asks_meta, found)
+    assert lead is not None and lead.passage == 1
 
 
 def test_excerpt_model_streams_the_composition_word_by_word(embedder):

@@ -56,14 +56,16 @@ _ASKS_HOW = re.compile(
     r"\bhow\s+(?:do|can|should|would)\s+(?:i|we|you)\b|\bhow\s+to\b|\b(?:steps?|commands?|example|code|syntax)\b",
     re.IGNORECASE,
 )
-# Sections about the book rather than the subject, and the questions that do ask about them.
+# Sections about the book rather than the subject (a summary restates what a section of its own says), and the
+# questions that do ask about them.
 _META_SECTION = re.compile(
     r"^\W*(?:learning (?:objectives|outcomes|goals)|what'?s next|next steps|further reading|resources|references|"
-    r"see also|additional resources)\W*$",
+    r"see also|additional resources|summary|key takeaways|recap)\W*$",
     re.IGNORECASE,
 )
 _ASKS_META = re.compile(
-    r"\b(?:learn|objectives?|goals?|outcomes?|next|resources?|reading|references?)\b", re.IGNORECASE
+    r"\b(?:learn|objectives?|goals?|outcomes?|next|resources?|reading|references?|summar\w*|recap|takeaways?)\b",
+    re.IGNORECASE,
 )
 META_PENALTY = 0.5
 # The best sentence of the page being read (the book widget) leads the answer when it scores within this share of
@@ -225,9 +227,10 @@ def _overlap(a: Excerpt, b: Excerpt) -> float:
 
 
 def _meta_penalty(question: str, context: str) -> float:
-    """Excerpts of a "Learning Objectives" or "Next steps" section weigh less, unless the question asks for them."""
-    section = context.rsplit("›", 1)[-1]
-    return META_PENALTY if _META_SECTION.match(section) and not _ASKS_META.search(question) else 1.0
+    """Excerpts of a "Learning Objectives" or "Next steps" section, or of any section under one (a "References"
+    page's "Humanoid Robotics" list), weigh less, unless the question asks for them."""
+    meta = any(_META_SECTION.match(part) for part in context.split("›"))
+    return META_PENALTY if meta and not _ASKS_META.search(question) else 1.0
 
 
 def _code_for(chosen: list[Excerpt], candidates: list[Excerpt], scores: np.ndarray) -> list[Excerpt]:
