@@ -54,6 +54,15 @@ def test_answers_and_reviews_are_each_identity_s_own(factory):
     assert bo.get("/api/v1/review").json()["items"] == []
 
 
+def test_answers_count_against_the_rate_limit_as_chat_messages_do(factory, env):
+    env(RATE_LIMIT_PER_MINUTE="2")
+    ana = visitor(factory)
+    item = ana.post("/api/v1/quiz", json={"section": NODES, "n": 1}).json()["items"][0]
+    answered = [ana.post(f"/api/v1/quiz/{item['id']}/answer", json={"response": "x"}) for _ in range(2)]
+    assert [r.status_code for r in answered] == [200, 429] and answered[1].headers["retry-after"]
+    assert visitor(factory).post("/api/v1/quiz", json={"section": NODES, "n": 1}).status_code == 200
+
+
 def test_bad_quiz_requests_say_what_to_send(factory):
     ana, bo = visitor(factory), visitor(factory)
     nothing = ana.post("/api/v1/quiz", json={})

@@ -128,6 +128,7 @@ async def answer(
 ) -> dict:
     """Grade an answer: the key in any case or inflection is right; a free response is compared with the book."""
     identity = caller(request, access)
+    await within_limit(request, access, identity)  # as an answer typed in the chat is
     try:
         graded = await tutor.guarded(tutor.study.answer(identity.id, item_id, body.response))
     except ItemNotFound:
