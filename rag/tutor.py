@@ -276,10 +276,7 @@ class Tutor:
     async def claim(self, chat_id: str, owner: str) -> None:
         """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's, `TutorError`
         when the database is down."""
-        try:
-            await self.history.claim(chat_id, owner)
-        except DATABASE_ERRORS as exc:
-            raise self._database_down(exc) from None
+        await self.guarded(self.history.claim(chat_id, owner))
 
     async def guarded(self, work: Awaitable[T]) -> T:
         """`work` (of the history or study mode), a database that is down said as a `TutorError` with the fix."""

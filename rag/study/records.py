@@ -8,12 +8,13 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from rag.chats.database import Database, dialect_insert, quiz_attempts, quiz_items, review_cards, study_chats
 from rag.search.retrieval import Passage
+from rag.store.payload import ChunkPayload
 from rag.study.items import Item
 from rag.study.schedule import Schedule
 
@@ -44,21 +45,8 @@ def passage_data(passage: Passage) -> dict[str, Any]:
 
 
 def passage_from(data: dict[str, Any]) -> Passage:
-    field = {name: str(data.get(name, "")) for name in _PASSAGE_FIELDS}.__getitem__
-    return Passage(
-        id=field("id"),
-        text=field("text"),
-        title=field("title"),
-        breadcrumb=field("breadcrumb"),
-        section=field("section"),
-        url=field("url"),
-        source_path=field("source_path"),
-        score=0.0,
-        similarity=0.0,
-        chapter=field("chapter"),
-        doc_id=field("doc_id"),
-        anchor=field("anchor"),
-    )
+    """A passage as `passage_data` kept it: its fields are a stored chunk's, so it reads like a search hit."""
+    return Passage.from_hit(str(data.get("id", "")), cast(ChunkPayload, data), 0.0, 0.0)
 
 
 def stamp(moment: datetime) -> str:
