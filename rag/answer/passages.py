@@ -18,7 +18,7 @@ from functools import cached_property
 
 from rag.text.lexical import content_terms, words
 from rag.text.numbers import normal, numbers, values
-from rag.text.sentences import plain, split_markdown, table_rule
+from rag.text.sentences import plain, split_markdown, table_cells, table_rule
 
 NEGATION = re.compile(
     r"\b(?:not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|without|neither|nor)\b"
@@ -135,9 +135,9 @@ class PreparedPassage:
         for unit in split_markdown(text):
             row = unit.kind == "sentence" and unit.text.lstrip().startswith("|")
             if row and current is not None:
-                parts.append(_row(_cells(unit.text), current, len(tables) - 1))
+                parts.append(_row(table_cells(unit.text), current, len(tables) - 1))
             elif row:
-                header = _cells(unit.text)
+                header = table_cells(unit.text)
                 parts.append(_part(plain(unit.text)))
             elif header is not None and table_rule(unit):
                 current, header = Table(header), None
@@ -154,10 +154,6 @@ class PreparedPassage:
 def _numeric(cell: str) -> bool:
     """A cell that states a number ("$349", "0.5 m", "Sep, 2023"), not one that names a thing with one."""
     return bool(numbers(cell)) and len([t for t in content_terms(cell) if not t[0].isdigit()]) <= 1
-
-
-def _cells(row: str) -> list[str]:
-    return [cell.strip() for cell in row.strip().strip("|").split("|")]
 
 
 def _part(body: str, table: int | None = None, code: bool = False) -> Part:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from rag.text.excerpts import says_something
 from rag.text.lexical import content_terms, term, words
-from rag.text.sentences import Unit, line_prefix, plain, split_markdown, table_rule
+from rag.text.sentences import Unit, line_prefix, plain, split_markdown, table_cells, table_rule
 
 FactKind = Literal["definition", "entry", "term", "code", "row"]
 
@@ -269,7 +269,7 @@ def _tables(units: list[Unit]) -> dict[int, list[Fact]]:
 
 
 def _cells(row: str) -> list[str]:
-    return [clean(cell) for cell in row.strip().strip("|").split("|")]
+    return [clean(cell) for cell in table_cells(row)]
 
 
 def _row_facts(header: list[str], rows: list[tuple[int, list[str]]]) -> dict[int, list[Fact]]:

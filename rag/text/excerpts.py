@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from rag.text.lexical import content_terms
-from rag.text.sentences import LINE_PREFIX, line_prefix, split_markdown
+from rag.text.sentences import LINE_PREFIX, line_prefix, split_markdown, table_cells
 
 MAX_CODE_LINES = 12
 _LEAD_IN = re.compile(r":\s*$")
@@ -82,7 +82,7 @@ def excerpts_of(passage: int, text: str, context: str = "") -> list[Excerpt]:
             header = [] if unit.kind == "heading" else header
         elif _ROW.match(raw):
             flush()
-            cells = [c.strip() for c in raw.strip().strip("|").split("|")]
+            cells = table_cells(raw)
             if not header:
                 header = cells
             else:

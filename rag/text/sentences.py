@@ -112,6 +112,11 @@ def table_rule(unit: Unit) -> bool:
     return unit.kind == "rule" and bool(_TABLE_RULE.match(unit.text))
 
 
+def table_cells(row: str) -> list[str]:
+    """A table row's cells ("| a | b |" -> ["a", "b"])."""
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
 def line_prefix(line: str) -> str:
     """The bullet, number or quote mark a line starts with ("" for none)."""
     m = LINE_PREFIX.match(line)
