@@ -17,13 +17,14 @@ import httpx
 
 from bench.common import REPO, app_on, percentiles
 from harness.app import SAMPLE_DOCS
+from ingest.pipeline import discover
 
 SHARED_BOOK = REPO.parent / "shared" / "corpus" / "physical-ai-textbook" / "docs"
 
 
 def pages(source: Path) -> list[str]:
-    """The docs' pages, as the quiz names them (their paths under the docs folder)."""
-    return sorted(p.relative_to(source).as_posix() for p in source.rglob("*.md") if not p.name.startswith("_"))
+    """The docs' pages as ingest finds them, named as the quiz names them (their paths under the docs folder)."""
+    return [p.relative_to(source).as_posix() for p in discover(source)]
 
 
 def main() -> None:
@@ -34,10 +35,11 @@ def main() -> None:
     times: list[float] = []
     counts: Counter[int] = Counter()
     statuses: Counter[int] = Counter()
+    book = pages(args.source)
     with app_on(args.source) as app:
-        httpx.post(f"{app.url}/api/v1/quiz", json={"section": pages(args.source)[0]}, timeout=120)  # warm-up
+        httpx.post(f"{app.url}/api/v1/quiz", json={"section": book[0]}, timeout=120)  # warm-up
         for _ in range(args.rounds):
-            for page in pages(args.source):
+            for page in book:
                 with httpx.Client(timeout=120) as visitor:  # a new visitor: nothing asked before
                     started = time.perf_counter()
                     response = visitor.post(f"{app.url}/api/v1/quiz", json={"section": page, "n": 5})
