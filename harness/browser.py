@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -49,8 +50,13 @@ def open_chat(browser: Any, url: str, first: str | None = None) -> Any:
 
 
 def ask(page: Any, question: str) -> None:
+    """Send `question`. A new chat's first message moves the page from `/` to `/thread/<id>` once the sidebar
+    has refreshed, which remounts the composer and would clear a question typed meanwhile: wait for it."""
+    first = urlparse(page.url).path == "/"
     page.locator("#chat-input").fill(question)
     page.locator("#chat-submit").click()
+    if first:
+        page.wait_for_url(re.compile(r"/thread/"), timeout=30_000)
 
 
 def last_answer(page: Any) -> Any:

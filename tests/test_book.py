@@ -15,6 +15,7 @@ import pytest
 
 from harness.app import App, http, ingest_sample
 from harness.book import ANSWERS, WIDGET, built_book, last_answer, open_page, select_text
+from harness.browser import ask
 from rag.text.lexical import words
 from tests.conftest import REPO
 
@@ -182,8 +183,7 @@ def test_one_history_for_the_widget_and_the_app_and_none_for_another_browser(bro
     stranger.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
     assert "What does a subscriber do?" not in stranger.locator("body").inner_text()
     # The other way round: a chat of the app opens in the book's widget.
-    main.locator("#chat-input").fill("What is the zero moment point?")
-    main.locator("#chat-submit").click()
+    ask(main, "What is the zero moment point?")
     main.get_by_text("excerpts: book-excerpts").last.wait_for(timeout=90_000)
     page.bring_to_front()
     page.click(".tutor-chats-button")
