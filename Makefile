@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-dev bundled book run test test-fast lint format typecheck check doctor ingest
+.PHONY: setup setup-dev bundled book run test test-fast flakes lint format typecheck check doctor ingest
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
@@ -44,6 +44,11 @@ test: setup-dev bundled book
 # The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.
 test-fast: setup-dev
 	$(PY) -m pytest -m "not slow"
+
+# The tests that drive a browser or several processes, N times each with a CPU hog on every core: each one's pass
+# count (scripts/flakes.py). Anything below N/N is a flaky test to fix.
+flakes: setup-dev bundled book
+	$(PY) scripts/flakes.py -n $(or $(N),10)
 
 # ruff, its check that no module imports another's private name (a preview rule), and the import layers.
 lint: setup-dev

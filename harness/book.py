@@ -27,9 +27,33 @@ def built_book() -> Path:
     return BUILD
 
 
-def open_page(browser: Any, url: str, **context: Any) -> Any:
-    """A book page in a new browser context (its own cookies: its own visitor), once the plugin is on it."""
+# The page answers the chat's `tutor_ready` call only once the chat has asked it where the student reads (its
+# `tutor_reading` call, for a message typed in the widget): a loaded machine, where the student's message
+# overtakes the ready handshake, made certain. `window.heldReady` holds the calls held back.
+HOLD_READY = """
+window.heldReady = [];
+const release = () => {
+  for (const detail of window.heldReady.splice(0)) {
+    const event = new CustomEvent('chainlit-call-fn', {detail});
+    event.released = true;
+    window.dispatchEvent(event);
+  }
+};
+window.addEventListener('chainlit-call-fn', (event) => {
+  if (event.detail.name === 'tutor_reading') setTimeout(release, 0);  // after the page has answered it
+  if (event.detail.name !== 'tutor_ready' || event.released) return;
+  event.stopImmediatePropagation();
+  window.heldReady.push(event.detail);
+}, true);
+"""
+
+
+def open_page(browser: Any, url: str, script: str | None = None, **context: Any) -> Any:
+    """A book page in a new browser context (its own cookies: its own visitor), once the plugin is on it;
+    `script` runs in the page before the page's own."""
     page = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context}).new_page()
+    if script:
+        page.add_init_script(script)
     page.goto(url)
     page.wait_for_selector(".tutor-page-bar")
     return page
@@ -65,3 +89,25 @@ def last_answer(page: Any, timeout: float = 90) -> Any:
     """The widget's last answer, once it is complete."""
     page.locator(ANSWERS).last.get_by_text(ANSWER_DONE).wait_for(timeout=timeout * 1000)
     return page.locator(ANSWERS).last
+
+
+def type_in_widget(page: Any, question: str) -> None:
+    """Type `question` in the widget's own box and send it, once the widget may send (its send button is
+    disabled while the chat starts: Enter then does nothing)."""
+    page.locator(f"{WIDGET} #chat-input").fill(question)
+    send = page.locator(f"{WIDGET} #chat-submit:not([disabled])")
+    send.wait_for()
+    send.click()
+
+
+def mark_in_view(page: Any) -> Any:
+    """The first citation mark, once the page has shown it and scrolled it into view."""
+    page.wait_for_function(
+        """() => {
+          const mark = document.querySelector('mark[data-tutor-citation]');
+          if (!mark || mark.closest('[hidden]')) return false;
+          const box = mark.getBoundingClientRect();
+          return box.top >= 0 && box.bottom <= innerHeight;
+        }"""
+    )
+    return page.locator("mark[data-tutor-citation]").first

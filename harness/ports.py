@@ -1,10 +1,15 @@
-"""Free loopback ports for the servers tests and benchmarks start."""
+"""Free loopback ports for the servers tests and benchmarks start, and what waits on them."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
+from pathlib import Path
+
+TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+LISTEN, ESTABLISHED = "0A", "01"
 
 
 def free_port() -> int:
@@ -24,3 +29,31 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10) -> 
         except OSError:
             time.sleep(0.05)
     return False
+
+
+def _sockets() -> list[list[str]]:
+    """The kernel's TCP sockets, a row of /proc/net/tcp(6) each: local address, state, queues, inode..."""
+    return [line.split() for table in TCP_TABLES if table.exists() for line in table.read_text().splitlines()[1:]]
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1], 16)
+
+
+def listening_ports(pid: int) -> set[int]:
+    """The ports process `pid` listens on (read from /proc, so a stopped process answers too)."""
+    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    inodes = {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+    return {_port(row[1]) for row in _sockets() if row[3] == LISTEN and row[9] in inodes}
+
+
+def wait_for_request(ports: set[int], timeout: float = 60) -> None:
+    """Wait until bytes wait unread in a connection to one of `ports`: a request has reached a server that
+    does not read it (stopped, or busy)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for row in _sockets():
+            if row[3] == ESTABLISHED and _port(row[1]) in ports and int(row[4].split(":")[1], 16) > 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"no request reached ports {sorted(ports)} in {timeout:.0f} s")

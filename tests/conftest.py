@@ -6,7 +6,6 @@ import ipaddress
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from agents import Model
 
 from harness.app import REPO, SAMPLE_DOCS
 from harness.browser import launch
+from harness.ports import listening_ports, wait_for_request
 from rag.chats.database import Database
 from rag.config import Settings, load_settings
 from rag.search.embeddings import Embedder
@@ -122,10 +122,11 @@ def make_tutor(sample_store, embedder, env) -> Callable[..., Tutor]:
 def crashes(pid: int) -> Iterator[None]:
     """The model server `pid` dies of SIGSEGV while it serves what the block sends it, as a llama.cpp built for
     instructions this CPU lacks does: paused for the block, then crashed once the request has reached it."""
+    ports = listening_ports(pid)
     os.kill(pid, signal.SIGSTOP)
     try:
         yield
-        time.sleep(2)  # the question is searched and its request sent to the paused server
+        wait_for_request(ports)  # the question is searched and its request sent to the paused server
         os.kill(pid, signal.SIGSEGV)
     finally:
         os.kill(pid, signal.SIGCONT)

@@ -14,7 +14,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from harness.app import App, http, ingest_sample
-from harness.book import ANSWERS, WIDGET, built_book, last_answer, open_page, select_text
+from harness.book import (
+    ANSWERS,
+    HOLD_READY,
+    WIDGET,
+    built_book,
+    last_answer,
+    mark_in_view,
+    open_page,
+    select_text,
+    type_in_widget,
+)
 from harness.browser import ask
 from rag.text.lexical import words
 from tests.conftest import REPO
@@ -54,12 +64,6 @@ def marked_words(page) -> set[str]:
     return set(words(" ".join(page.locator("mark[data-tutor-citation]").all_inner_texts())))
 
 
-def in_view(page, locator) -> bool:
-    return locator.evaluate(
-        "m => { const r = m.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
-    )
-
-
 def user_messages(data: Path) -> list[dict]:
     """The chat's user messages as Chainlit stored them, metadata included."""
     with sqlite3.connect(data / "data" / "tutor.db") as db:
@@ -86,12 +90,9 @@ def test_explain_a_selection_answers_in_the_widget_and_its_citation_marks_the_pa
     link = answer.locator("a", has_text="[1]").first
     passage = passage_words(app, cited(link))
     link.click()
-    mark = page.locator("mark[data-tutor-citation]").first
-    mark.wait_for()
-    page.wait_for_function("() => !document.querySelector('mark[data-tutor-citation]').closest('[hidden]')")
-    page.wait_for_timeout(600)  # the smooth scroll
+    mark_in_view(page)  # scrolled to, in place, on the same page
     assert marked_words(page) <= passage and len(marked_words(page)) >= 10
-    assert in_view(page, mark) and urlsplit(page.url).path.rstrip("/") == NODES  # in place, the same page
+    assert urlsplit(page.url).path.rstrip("/") == NODES
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "book-widget-desktop.png"))
     page.context.close()
@@ -127,18 +128,33 @@ def test_a_question_typed_in_the_widget_knows_the_page(browser, app):
     """No button: the chat asks the page where the student is (the `tutor_reading` function)."""
     page = open_page(browser, app.url + NODES)
     page.click(".tutor-launcher")
-    composer = page.locator(f"{WIDGET} #chat-input")
-    composer.wait_for()
-    composer.fill("What is the difference between a service and a topic?")
-    composer.press("Enter")
+    type_in_widget(page, "What is the difference between a service and a topic?")
     answer = last_answer(page)
     assert urlsplit(answer.locator("a", has_text="[1]").first.get_attribute("href")).path == NODES
-    # The student comes back to the tab: the widget checks who is signed in again, and its answer stays.
-    page.wait_for_timeout(5_500)  # past the widget's 5 s throttle of such checks
-    with page.expect_response(lambda r: "/user?" in r.url):
-        page.evaluate("window.dispatchEvent(new Event('focus'))")
-    page.wait_for_timeout(1_000)
+    # The student comes back to the tab: the widget checks who is signed in again (at most every 5 s, so the tab
+    # regains focus until it does), loads what follows, and its answer stays.
+    with page.expect_response(lambda r: "/user?" in r.url, timeout=30_000):
+        page.evaluate("window.refocus = setInterval(() => window.dispatchEvent(new Event('focus')), 250)")
+    page.evaluate("clearInterval(window.refocus)")
+    page.wait_for_load_state("networkidle")
     assert answer.is_visible() and "React error" not in page.locator(WIDGET).inner_text()
+    page.context.close()
+
+
+def test_a_question_typed_before_the_widget_is_ready_knows_the_page(browser, app):
+    """A question that reaches the chat before the page has answered its ready handshake (typed as the widget
+    connects, on a loaded machine) is answered about the page all the same. The page holds its answer back
+    until the chat has asked where the student reads; the question goes as the widget's composer sends it,
+    with no page of its own (the composer itself is disabled while the chat starts, so it is sent for it)."""
+    page = open_page(browser, app.url + NODES, script=HOLD_READY)
+    page.click(".tutor-launcher")
+    page.wait_for_function("() => window.heldReady.length > 0")  # connected; the handshake is open
+    page.evaluate(
+        """(question) => window.sendChainlitMessage({name: 'User', type: 'user_message', output: question})""",
+        "What is the difference between a service and a topic?",
+    )
+    answer = last_answer(page)
+    assert urlsplit(answer.locator("a", has_text="[1]").first.get_attribute("href")).path == NODES
     page.context.close()
 
 
@@ -161,10 +177,8 @@ def test_the_same_flow_on_a_phone_with_a_touch_selection(browser, app):
     passage = passage_words(app, cited(link))
     box = link.bounding_box()
     page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    mark = page.locator("mark[data-tutor-citation]").first
-    mark.wait_for()
-    page.wait_for_timeout(600)
-    assert marked_words(page) <= passage and in_view(page, mark)
+    mark_in_view(page)
+    assert marked_words(page) <= passage
     assert page.locator(".tutor-launcher").is_visible()  # the chat stepped aside for the passage
     page.context.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 import urllib.error
 import urllib.request
 from itertools import pairwise
@@ -62,19 +61,21 @@ def test_experimental_model_streams_its_answer_token_by_token(browser, app):
     page = open_chat(browser, app.url)
     page.locator("#chat-profiles").click()
     page.locator('[data-test="select-item:SmolLM2 (experimental)"]').click()
+    # Every change of the answer's text, as the page renders it.
+    page.evaluate(
+        """() => {
+          window.lengths = [];
+          new MutationObserver(() => {
+            const answers = document.querySelectorAll('[data-step-type="assistant_message"]');
+            if (answers.length) window.lengths.push(answers[answers.length - 1].innerText.length);
+          }).observe(document.body, {childList: true, subtree: true, characterData: true});
+        }"""
+    )
     page.get_by_text("ROS 2 topics").click()
-    lengths = []
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        answers = page.locator('[data-step-type="assistant_message"]')
-        text = answers.last.inner_text() if answers.count() else ""
-        lengths.append(len(text))
-        if MODEL_LINE.search(text):
-            break
-        time.sleep(0.25)
+    text = wait_done(page)
+    lengths = page.evaluate("window.lengths")
     growth = [b for a, b in pairwise(lengths) if b > a]
     assert len(growth) >= 3, f"the answer did not stream: lengths {lengths}"
-    text = wait_done(page)
     assert "bundled: SmolLM2-135M-Instruct" in text and ("Sources:" in text or "Retrieved (not cited):" in text)
     page.context.close()
 

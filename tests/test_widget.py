@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import jwt
 import pytest
@@ -154,7 +153,6 @@ def test_a_dead_build_process_reads_as_failed(tmp_path):
     done.wait()
     (tmp_path / "build.pid").write_text(str(done.pid))
     (tmp_path / "build.log").write_text("")
-    time.sleep(0.1)
     assert BookBuild.of(tmp_path / "build").status == "failed"
 
 

@@ -13,6 +13,9 @@ ask; the browser's CORS rules keep any other page from reading the answer in any
 The chat calls two functions of the page (CopilotFunctions, answered by the plugin): `tutor_ready` when a chat
 session starts or resumes, because the widget drops messages sent before it is connected and has no event
 that says it is; and `tutor_reading` for where the student is when a message carries no page of its own.
+A message typed in the widget can arrive before the page has answered `tutor_ready` (a loaded machine, a
+quick student): the page is asked where the student is all the same; only a page that did not answer
+`tutor_ready` (a Copilot embedded without the plugin) is not asked.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ BUNDLE = Path(chainlit.__file__).parent / "copilot" / "dist" / "index.js"
 LOGIN_PATH = "/login"
 READY, READING = "tutor_ready", "tutor_reading"  # the plugin's functions
 CALL_SECONDS = 5  # the page answers at once; a page without the plugin never does
-PLUGIN = "book_plugin"  # in the chat's session: the page around the widget has the plugin
+PLUGIN = "book_plugin"  # in the chat's session: whether the page answered `tutor_ready` (unset until it did)
 CLIENT_PARAMETER = ("client", "book")  # the plugin adds it to every request the widget makes
 _from_book: ContextVar[bool] = ContextVar("from_book", default=False)
 
@@ -132,8 +135,9 @@ def for_the_book(thread: ThreadDict) -> None:
 
 
 async def page_being_read() -> Reading | None:
-    """Where the student is in the book, as the page says (the page, the heading in view, a selection)."""
-    if not user_session.get(PLUGIN):
+    """Where the student is in the book, as the page says (the page, the heading in view, a selection); not asked
+    of a page that left `tutor_ready` unanswered, which would leave every message waiting `CALL_SECONDS`."""
+    if user_session.get(PLUGIN) is False:
         return None
     found = await context.emitter.send_call_fn(READING, {}, timeout=CALL_SECONDS)
     if not found:
