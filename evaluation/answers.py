@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import statistics
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 from evaluation.corpora import ingested
 from evaluation.data import normalise_for_match, read_jsonl
+from rag.answer.result import Answer
 from rag.chats.database import Database
 from rag.config import load_settings
 from rag.search.embeddings import Embedder
@@ -41,65 +43,76 @@ def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[
 
 
 def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
-    settings = load_settings(data_dir=workdir / "data")
-    rows = read_jsonl(args.file)
-    tutors = {  # a database connection per use: each question runs in its own event loop (asyncio.run)
-        name: Tutor(settings, store, embedder, database=Database(settings, pooled=False))
-        for name, store in ingested(args.corpus, embedder, workdir).items()
-    }
-    details, times = [], []
-    tally: Counter[str] = Counter()
-    for row in rows:
-        if row["corpus"] not in tutors:
-            continue
-        answer = asyncio.run(
-            tutors[row["corpus"]].answer(row["question"], f"eval-{row['id']}", provider_name=args.provider)
-        )
-        times.append(answer.processing_time_ms)
-        supported, counted = sentence_support([s.text for s in answer.sentences], [p.text for p in answer.passages])
-        entry = {
-            "id": row["id"],
-            "answerable": row["answerable"],
-            "covered": answer.covered,
-            "reason": answer.coverage_reason,
-            "model": answer.model,
-            "ms": answer.processing_time_ms,
-            "answer": answer.text,
-            "supported": supported,
-            "counted": counted,
-            "grounded": answer.grounded,
+    """Per book (never only pooled): cited, section, answering, support and the coverage decisions."""
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="chats-") as chats:  # no memory of an earlier run
+        settings = load_settings(data_dir=Path(chats))
+        tutors = {  # a database connection per use: each question runs in its own event loop (asyncio.run)
+            name: Tutor(settings, store, embedder, database=Database(settings, pooled=False))
+            for name, store in ingested(args.corpus, embedder, workdir).items()
         }
-        if row["answerable"]:
-            tally["answerable"] += 1
-            tally["wrongly_refused"] += not answer.covered
-            tally["cited"] += answer.covered and answer.cited
-            section = answer.cited and answers_question(row, [s.passage for s in answer.sources])
-            tally["section"] += section
-            tally["answering"] += answer.covered and holds_quote(answer.text, row["quote"])
-            tally["supported"] += supported
-            tally["counted"] += counted
-            entry["section"] = section
-        else:
-            tally["unanswerable"] += 1
-            tally["refused"] += not answer.covered
-        details.append(entry)
-        print(
-            f"{row['id']:<5} {'covered' if answer.covered else 'refused':<8} {answer.processing_time_ms:>6} ms "
-            f"{supported}/{counted} supported  {answer.coverage_reason}",
-            file=sys.stderr,
-        )
-    for tutor in tutors.values():
-        tutor.close()
+        details, times = [], []
+        tallies: dict[str, Counter[str]] = {name: Counter() for name in tutors}
+        for row in read_jsonl(args.file):
+            if row["corpus"] not in tutors:
+                continue
+            tutor = tutors[row["corpus"]]
+            answer = asyncio.run(tutor.answer(row["question"], f"eval-{row['id']}", provider_name=args.provider))
+            times.append(answer.processing_time_ms)
+            details.append(_scored(row, answer, tallies[row["corpus"]]))
+        for tutor in tutors.values():
+            tutor.close()
+    lines = [_line(name, tally) for name, tally in tallies.items()]
+    lines.append(f"answers p50_ms={statistics.median(times) if times else 0:.0f}")
+    return lines, {"questions": details, "books": {name: dict(tally) for name, tally in tallies.items()}}
+
+
+def _scored(row: dict, answer: Answer, tally: Counter[str]) -> dict:
+    """One question's answer counted in its book's tally, and its details."""
+    supported, counted = sentence_support([s.text for s in answer.sentences], [p.text for p in answer.passages])
+    entry = {
+        "id": row["id"],
+        "corpus": row["corpus"],
+        "answerable": row["answerable"],
+        "covered": answer.covered,
+        "reason": answer.coverage_reason,
+        "model": answer.model,
+        "ms": answer.processing_time_ms,
+        "answer": answer.text,
+        "supported": supported,
+        "counted": counted,
+        "grounded": answer.grounded,
+    }
+    if row["answerable"]:
+        tally["answerable"] += 1
+        tally["wrongly_refused"] += not answer.covered
+        tally["cited"] += answer.covered and answer.cited
+        section = answer.cited and answers_question(row, [s.passage for s in answer.sources])
+        tally["section"] += section
+        entry["answering"] = answer.covered and holds_quote(answer.text, row["quote"])
+        tally["answering"] += entry["answering"]
+        tally["supported"] += supported
+        tally["counted"] += counted
+        entry["section"] = section
+    else:
+        tally["unanswerable"] += 1
+        tally["refused"] += not answer.covered
+    print(
+        f"{row['id']:<5} {'covered' if answer.covered else 'refused':<8} {answer.processing_time_ms:>6} ms "
+        f"{supported}/{counted} supported  {answer.coverage_reason}",
+        file=sys.stderr,
+    )
+    return entry
+
+
+def _line(book: str, tally: Counter[str]) -> str:
     n = max(tally["answerable"], 1)
-    line = (
-        f"answers cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
+    return (
+        f"answers {book} cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
         f"answering={tally['answering'] / n:.2f} "
         f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
         f"refused={tally['refused']}/{tally['unanswerable']} "
-        f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']} "
-        f"p50_ms={statistics.median(times) if times else 0:.0f}"
+        f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']}"
     )
-    return [line], {"questions": details, **tally}
 
 
 def holds_quote(answer: str, quote: str) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,7 +39,8 @@ async def _steps(tutor: Tutor, question: str, chat_id: str) -> list[Answer]:
 
 
 def hints(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
-    settings = load_settings(data_dir=workdir / "data")
+    chats = tempfile.TemporaryDirectory(dir=workdir, prefix="chats-")  # no memory of an earlier run
+    settings = load_settings(data_dir=Path(chats.name))
     tutors = {
         name: Tutor(settings, store, embedder, database=Database(settings, pooled=False))
         for name, store in ingested(args.corpus, embedder, workdir).items()
@@ -61,6 +63,7 @@ def hints(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[
         details.append(entry)
     for tutor in tutors.values():
         tutor.close()
+    chats.cleanup()
     n = tally["questions"]
     lines = [
         f"hints on {n} answerable questions: refused {tally['refused']}",

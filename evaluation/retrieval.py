@@ -133,17 +133,19 @@ class ModeScore:
 
 
 def questions(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
+    """Per search mode and per book (never only pooled): quote@k, file@k, MRR and the coverage decisions."""
     settings = load_settings()
     rows = read_jsonl(args.file)
     stores = ingested(args.corpus, embedder, workdir, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
     retrievers = {name: Retriever(store, embedder, args.k, settings.score_threshold) for name, store in stores.items()}
-    scores = {mode: ModeScore() for mode in _modes(args.mode)}
+    scores = {(mode, name): ModeScore() for mode in _modes(args.mode) for name in retrievers}
     for row in rows:
         if row["corpus"] in retrievers:
-            for mode, score in scores.items():
-                score.add(row, retrievers[row["corpus"]].search(row["question"], k=args.k, mode=mode), args.k)
+            for mode in _modes(args.mode):
+                result = retrievers[row["corpus"]].search(row["question"], k=args.k, mode=mode)
+                scores[mode, row["corpus"]].add(row, result, args.k)
     print(f"{'id':<5} {'corpus':<6} {'mode':<7} {'answerable':<10} {'best_sim':>8} {'covered':<7} quote_rank file_hit")
-    for mode, score in scores.items():
+    for (mode, _), score in scores.items():
         for r in score.rows:
             print(
                 f"{r['id']:<5} {r['corpus']:<6} {mode:<7} {str(r['answerable']):<10} {r['best_similarity']:>8.3f} "
@@ -151,10 +153,10 @@ def questions(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tu
             )
     for retriever in retrievers.values():
         retriever.store.close()
-    return [score.line(mode, args.k) for mode, score in scores.items()], {
+    return [score.line(f"{mode} {name}", args.k) for (mode, name), score in scores.items()], {
         "k": args.k,
         "chunk_size": args.chunk_size,
         "chunk_overlap": args.chunk_overlap,
         "threshold": settings.score_threshold,
-        "modes": {mode: asdict(score) for mode, score in scores.items()},
+        "modes": {f"{mode} {name}": asdict(score) for (mode, name), score in scores.items()},
     }

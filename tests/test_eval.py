@@ -73,10 +73,11 @@ def test_questions_command(tmp_path, capsys):
         == 0
     )
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    mode, quote, file, mrr, rejected, wrongly = last.split()
-    assert (mode, quote, file) == ("hybrid", "quote@5=1.00", "file@5=1.00") and float(mrr.split("=")[1]) >= 0.5
+    mode, book, quote, file, mrr, rejected, wrongly = last.split()  # per book
+    assert (mode, book, quote, file) == ("hybrid", "S", "quote@5=1.00", "file@5=1.00")
+    assert float(mrr.split("=")[1]) >= 0.5
     assert (rejected, wrongly) == ("rejected_unanswerable=1/1", "rejected_answerable=0/2")
-    assert json.loads(out_json.read_text())["modes"]["hybrid"]["answerable"] == 2
+    assert json.loads(out_json.read_text())["modes"]["hybrid S"]["answerable"] == 2
 
 
 def test_beir_command(tmp_path, capsys):
@@ -109,9 +110,9 @@ def test_answers_command(tmp_path, capsys):
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(r) for r in ROWS))
     assert main(["answers", "--file", str(questions), "--corpus", f"S={SAMPLE_DOCS}"]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("answers cited=1.00 section=")
-    assert "support=1.00 refused=1/1 wrongly_refused=0/2 p50_ms=" in last
+    book, last = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert book.startswith("answers S cited=1.00 section=")  # per book
+    assert book.endswith("support=1.00 refused=1/1 wrongly_refused=0/2") and last.startswith("answers p50_ms=")
 
 
 def test_grounding_command(tmp_path, capsys):
