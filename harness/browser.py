@@ -39,9 +39,12 @@ def launch() -> Iterator[Any]:
         browser.close()
 
 
-def open_chat(browser: Any, url: str, first: str | None = None) -> Any:
-    """The chat in a new browser, which visits `first` before (a link that sets a cookie, say)."""
+def open_chat(browser: Any, url: str, first: str | None = None, sockets: list | None = None) -> Any:
+    """The chat in a new browser, which visits `first` before (a link that sets a cookie, say); `sockets` collects
+    every WebSocket the page opens."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    if sockets is not None:
+        page.on("websocket", lambda socket: sockets.append(socket))
     if first:
         page.goto(first)
     page.goto(url)
@@ -54,7 +57,7 @@ def ask(page: Any, question: str) -> None:
     has refreshed, which remounts the composer and would clear a question typed meanwhile: wait for it."""
     first = urlparse(page.url).path == "/"
     page.locator("#chat-input").fill(question)
-    page.locator("#chat-submit").click()
+    page.locator("#chat-submit").click(timeout=60_000)  # enabled once the chat is connected
     if first:
         page.wait_for_url(re.compile(r"/thread/"), timeout=30_000)
 

@@ -171,14 +171,19 @@ def test_a_process_killed_with_sigkill_loses_nothing(deployment):
     """The last test: it kills the process serving a browser and a REST client, mid-chat."""
     (first, second), nginx = deployment.apps, deployment.nginx
     with launch() as browser:
-        page = open_chat(browser, nginx.url)
+        sockets: list = []
+        page = open_chat(browser, nginx.url, sockets=sockets)
         ask(page, QUESTION)
         wait_done(page)
         served = page.context.request.get(f"{nginx.url}/api/v1/health").headers["x-upstream"]
         student, started = _client_on(nginx, served)
         victim = first if served.endswith(f":{first.port}") else second
+        before = list(sockets)
         os.killpg(victim.process.pid, signal.SIGKILL)
         victim.process.wait(10)
+        for socket in before:  # the page sees its server gone (a message sent before would be lost with it)
+            if not socket.is_closed():
+                socket.wait_for_event("close", timeout=60_000)
         follow_up = student.post(
             f"{nginx.url}/api/v1/chat", json={"content": "and how do I launch it?", "chat_id": started["chat_id"]}
         )
