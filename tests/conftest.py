@@ -58,7 +58,9 @@ def offline_and_clean_env(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return Embedder()
+    """One ONNX thread, as the app's: a pool of intra-op threads spins after every call, and tests make
+    thousands of small ones."""
+    return Embedder(threads=1)
 
 
 def unpooled() -> Database:
