@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from rag.search.retrieval import Passage, Reading, Retriever, by_best_sentence, read_first
+from rag.search.retrieval import Passage, Reading, Retriever, by_best_sentence, read_first, search_queries
 
 
 def passage(n: int, sentences: list[list[float]] | None) -> Passage:
@@ -66,3 +67,23 @@ def test_the_section_being_read_leads_its_page_and_the_book_still_counts():
 def test_a_page_far_down_the_book_s_ranking_does_not_lead():
     found = [read(str(n), 0.60, score=1 / (n + 2), doc="book") for n in range(12)] + [read("late", 0.60, score=0.01)]
     assert read_first(found, Reading("d"))[0].id == "0"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["and how do I launch it?", "How do I install it on Windows?", "What does that message contain?", "Why?"],
+)
+def test_a_question_that_leans_on_the_last_one_searches_both(question):
+    assert search_queries(question, ["What is a ROS 2 node?"]) == [question, "What is a ROS 2 node?"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why does my robot fall over when it walks?",  # "it" is its own robot
+        "How do I make sure that the node starts after the robot state publisher?",  # "that" joins a clause
+        "What is a ROS 2 topic?",
+    ],
+)
+def test_a_question_that_names_its_own_topic_is_searched_alone(question):
+    assert search_queries(question, ["How are joints described in a URDF file?"]) == [question]

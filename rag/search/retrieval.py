@@ -21,15 +21,16 @@ from rag.search.embeddings import Embedder
 from rag.store import Hit, SearchMode, Store
 from rag.store.payload import ChunkPayload, unpack_vectors
 from rag.store.vectors import Embedding, SparseVector
-from rag.text.lexical import STOPWORDS, TermStats, term, words
+from rag.text.lexical import STOPWORDS, TermStats, content_terms, term, words
 
 log = logging.getLogger(__name__)
 
-# A question that leans on the previous turn: short, or pointing back with a pronoun or "and ...".
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|so|then|what about|how about)\b|\b(it|its|they|them|their|this|that|these|those|there|one)\b",
-    re.IGNORECASE,
-)
+# A question leans on the previous turn when it opens with a connective ("and how do I…"), is short, or points
+# back with a pronoun while naming no topic of its own: fewer than `OWN_TOPIC_WORDS` content words besides.
+# "Why does my robot fall over when it walks?" names its own (robot, fall, walks): the earlier question stays out.
+_CONNECTIVE = re.compile(r"^\s*(and|but|also|so|then|what about|how about)\b", re.IGNORECASE)
+_POINTER = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those", "there", "one"})
+OWN_TOPIC_WORDS = 3
 # Dense hits consulted for the best similarity in the collection (the hybrid top-k may rank a closer one lower).
 SIMILARITY_POOL = 10
 # A hybrid search ranks this many passages, then fuses their rank with their best sentence's (`by_best_sentence`):
@@ -115,11 +116,17 @@ class SearchResult:
 
 
 def search_queries(question: str, previous_questions: list[str]) -> list[str]:
-    """What to search for: the question, plus the previous question when this one is a follow-up
-    ("and how do I launch it?"). Both searches are fused, so the follow-up still leads."""
-    if previous_questions and (_FOLLOW_UP.search(question) or len(question.split()) <= 4):
-        return [question, previous_questions[-1]]
-    return [question]
+    """What to search for: the question, plus the previous question when this one leans on it ("and how do I
+    launch it?"). Both searches are fused, so the follow-up still leads."""
+    return [question, previous_questions[-1]] if previous_questions and leans_back(question) else [question]
+
+
+def leans_back(question: str) -> bool:
+    """Whether a question needs the previous one to be understood (see `_CONNECTIVE`)."""
+    said = words(question)
+    if _CONNECTIVE.search(question) or len(question.split()) <= 4:
+        return True
+    return bool(_POINTER.intersection(said)) and len(content_terms(question)) < OWN_TOPIC_WORDS
 
 
 def matched_words(question: str, text: str) -> tuple[str, ...]:
