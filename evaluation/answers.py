@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,8 @@ SUPPORT_MIN_WORDS = 4
 SUPPORT_SHARE = 0.6
 # An answer sentence with this share of the quote's content words holds the answering sentence.
 QUOTE_SHARE = 0.8
+# A citation and the space before it: "joint [1]. We" reads "joint. We", as the book wrote it.
+_UNCITED = re.compile(rf"\s*{MARKER.pattern}")
 
 
 def sentence_support(answer_sentences: list[str], passages: list[str]) -> tuple[int, int]:
@@ -116,9 +119,9 @@ def _line(book: str, tally: Counter[str]) -> str:
 
 
 def holds_quote(answer: str, quote: str) -> bool:
-    """The answer holds the book's answering sentence: the quote as written (markup aside), or nearly all of
-    its content words in one sentence of the answer."""
-    if normalise_for_match(quote) in normalise_for_match(answer):
+    """The answer holds the book's answering sentence: the quote as written (markup and citations aside), or
+    nearly all of its content words in one sentence of the answer."""
+    if normalise_for_match(quote) in normalise_for_match(_UNCITED.sub("", answer)):
         return True
     wanted = set(content_terms(quote))
     return bool(wanted) and any(

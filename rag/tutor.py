@@ -319,7 +319,12 @@ class Tutor:
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback in allowed else [])]
         # A follow-up searched "question + previous" as two vectors; the first, the question's own, leads the excerpts.
         context = TutorContext(
-            self.retriever, list(result.passages[: first.passage_budget]), result.query, result.vector, reading
+            self.retriever,
+            list(result.passages[: first.passage_budget]),
+            result.query,
+            result.vector,
+            reading,
+            question,
         )
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)

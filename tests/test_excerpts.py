@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -104,7 +105,7 @@ def test_a_question_asking_what_something_is_prefers_its_definition(embedder, mo
     composer = ExcerptComposer(embedder.embed_texts)
 
     def score(question):
-        return composer._scores(question, candidates, *composer._vectors(question, [(candidates, None)]))
+        return composer._scores(question, candidates, *composer._vectors(question, [(candidates, None)]), question)
 
     asked = {q: score(q) for q in ("what is ZMP?", "which papers cover ZMP?")}
     monkeypatch.setattr(rag.answer.excerpts, "DEFINITION_BONUS", 1.0)
@@ -158,7 +159,7 @@ def test_excerpt_model_streams_the_composition_word_by_word(embedder):
 
     passage = Passage("p", LIDAR, "Sensors", "Sensors › LIDAR", "LIDAR", "", "s.md", 0.1, 0.5)
     context = SimpleNamespace(
-        query="What are the limitations of LIDAR?", passages=[passage], query_vector=None, reading=None
+        query="What are the limitations of LIDAR?", passages=[passage], query_vector=None, reading=None, question=""
     )
     model = ExcerptModel(ExcerptComposer(embedder.embed_texts), context)
 
@@ -234,8 +235,15 @@ def test_a_how_to_answer_leads_with_the_answer_shows_the_code_and_renders_rows_a
     composer = ExcerptComposer(embedder.embed_texts)
     text = composer.compose("How do I publish a message in Python?", [LESSON], ["Nodes › Writing a publisher"])
     assert "```python\nself.publisher = self.create_publisher" in text  # the code that does it
+    assert not re.search(r"^\[\d+\]$", text, re.MULTILINE)  # no citation on a line of its own
     rows = composer.compose("Which command shows the publishing rate of /chatter?", [LESSON], ["Nodes › Commands"])
     assert rows.startswith("| Command | What it shows |\n|---|---|\n")  # the row that answers leads, as a table
     assert "| `ros2 topic hz /chatter` | The publishing rate [1] |" in rows
     checked = GroundingChecker(embedder.embed_texts).check(rows, [LESSON])
     assert "| Command | What it shows |\n" in checked.text  # the header row is layout: nothing cited into it
+
+
+def test_code_alone_in_an_answer_is_introduced_by_its_section_cited(embedder):
+    code = "```bash\nros2 run demo_nodes_cpp talker\n```"
+    text = ExcerptComposer(embedder.embed_texts).compose("What command runs the talker?", [code], ["Nodes › Running"])
+    assert text == f"From *Running* [1]:\n\n{code}"

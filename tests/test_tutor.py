@@ -313,7 +313,6 @@ def test_a_follow_up_s_excerpts_answer_the_follow_up_first(make_tutor):
     assert "ros2 launch" in answer.text and answer.sources[0].passage.title == "Launch Files"
 
 
-
 def test_a_question_that_names_its_own_topic_is_not_pulled_back_to_the_last_one(make_tutor):
     """Asked right after a URDF question, "Why does my robot fall over when it walks?" is answered from balance
     and walking, as in a fresh chat: its "it" is its own robot."""
@@ -322,6 +321,7 @@ def test_a_question_that_names_its_own_topic_is_not_pulled_back_to_the_last_one(
     search, _, answer = collect(tutor, "Why does my robot fall over when it walks?", "topic")
     assert search.query == "Why does my robot fall over when it walks?"
     assert answer.sources[0].passage.doc_id == "humanoid-control/balance-and-walking"
+
 
 def test_the_page_being_read_leads_the_search_the_answer_comes_from(make_tutor):
     from rag.search.retrieval import Reading

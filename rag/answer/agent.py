@@ -49,6 +49,8 @@ class TutorContext:
     # Where the student reads when they ask (the book widget): book excerpts prefer that page's sentences and
     # leave out the selection, which the student has just read.
     reading: Reading | None = None
+    # The student's question alone (`query` also holds the one a follow-up leans on): what it asks for.
+    question: str = ""
 
     def add(self, passages: list[Passage]) -> list[tuple[int, Passage]]:
         """Number new passages after the existing ones; a passage seen before keeps its number."""

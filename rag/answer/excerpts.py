@@ -25,7 +25,8 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from rag.text.excerpts import EMPHASIS, Excerpt, embedding_text, excerpts_of
+from rag.text.excerpts import Excerpt, embedding_text, excerpts_of
+from rag.text.intent import asked_head, asks_definition, asks_how, defines, section_weight
 from rag.text.lexical import TermStats, content_terms, words
 
 if TYPE_CHECKING:
@@ -42,32 +43,15 @@ MAX_OVERLAP = 0.7
 # MIN_WORDS, and below the second share always.
 MIN_RELATIVE_SCORE = 0.75
 FLOOR_RELATIVE_SCORE = 0.5
-# "What is ZMP?", "what's a node", "define URDF", "what does QoS stand for / mean"
-_ASKS_DEFINITION = re.compile(r"\bwhat(?:'s| is| are| does)\b|\bdefin|\bmean(?:s|ing)?\b|\bstand for\b", re.IGNORECASE)
-# An excerpt that opens by naming its subject and then defines it: "**ZMP (Zero Moment Point)**: Concept ...",
-# "A node is ...". Group 1 is the subject.
-_DEFINES = re.compile(
-    r"^\W*([^:()]{1,60}?)\W*(?:\([^)]{1,80}\))?\W*(?::\s|\s(?:is|are|means|refers to|stands for)\s)", re.IGNORECASE
+# A sentence that opens by pointing back ("For this ROS 2 offers services", "It also ...") says little without the
+# one before it: it weighs this much.
+_POINTS_BACK = re.compile(
+    r"^\W*(?:(?:for|in|because of|with|like|unlike|besides) )?(?:this|these|that|those|it|its|they|their|such)\b",
+    re.IGNORECASE,
 )
+POINTS_BACK_WEIGHT = 0.7
 # How much a definition of the asked-about term gains over other excerpts when the question asks what it is.
 DEFINITION_BONUS = 1.2
-# "How do I publish ...?", "what command ...", "write a launch file": the answer should show the code that does it.
-_ASKS_HOW = re.compile(
-    r"\bhow\s+(?:do|can|should|would)\s+(?:i|we|you)\b|\bhow\s+to\b|\b(?:steps?|commands?|example|code|syntax)\b",
-    re.IGNORECASE,
-)
-# Sections about the book rather than the subject (a summary restates what a section of its own says), and the
-# questions that do ask about them.
-_META_SECTION = re.compile(
-    r"^\W*(?:learning (?:objectives|outcomes|goals)|what'?s next|next steps|further reading|resources|references|"
-    r"see also|additional resources|summary|key takeaways|recap)\W*$",
-    re.IGNORECASE,
-)
-_ASKS_META = re.compile(
-    r"\b(?:learn|objectives?|goals?|outcomes?|next|resources?|reading|references?|summar\w*|recap|takeaways?)\b",
-    re.IGNORECASE,
-)
-META_PENALTY = 0.5
 # The best sentence of the page being read (the book widget) leads the answer when it scores within this share of
 # the best sentence's, among the passages the search kept (the book's best: a page that does not answer has none).
 PAGE_PREFERENCE = 0.1
@@ -89,13 +73,17 @@ class ExcerptComposer:
         asked: Sequence[float] | None = None,
         read: str = "",
         preferred: Sequence[bool] = (),
+        own_question: str = "",
     ) -> str:
         """An answer of excerpts from `passages` (numbered from 1); `contexts` are their breadcrumbs, `vectors`
         their excerpts' vectors as ingest stored them (None: embedded now), `asked` the question's vector if the
         search has it already, `read` the text the question is about (a selection in the book): its own
         sentences are left out while others can answer, since the student has just read them; `preferred` the
-        passages of the page being read, whose best sentence leads when it answers nearly as well."""
-        candidates, scores = self._scored(question, passages, contexts, vectors, asked, read)
+        passages of the page being read, whose best sentence leads when it answers nearly as well; `own_question`
+        the student's question alone when `question` also holds the one it follows up: what it asks for (a
+        definition, code) is its own."""
+        intent = own_question or question
+        candidates, scores = self._scored(question, passages, contexts, vectors, asked, read, intent)
         if not candidates:
             return ""
         chosen: list[Excerpt] = []
@@ -114,10 +102,12 @@ class ExcerptComposer:
                 continue
             chosen.append(excerpt)
             words += excerpt.words
-        if _ASKS_HOW.search(question) and not any(c.code for c in chosen):
+        if asks_how(intent) and not any(c.code for c in chosen):
             chosen += _code_for(chosen, candidates, scores)
-        if lead := _page_lead(candidates, scores, preferred):
-            chosen = [lead, *(c for c in chosen if c is not lead)]
+        chosen = _whole_tables(chosen, candidates)
+        for lead in (_definition(intent, candidates, scores), _page_lead(candidates, scores, preferred)):
+            if lead is not None:  # the page being read has the last word
+                chosen = [lead, *(c for c in chosen if c is not lead)]
         return _render(chosen)
 
     def lead(self, question: str, passages: Sequence[Passage], asked: Sequence[float] | None = None) -> Excerpt | None:
@@ -135,8 +125,9 @@ class ExcerptComposer:
         vectors: Sequence[np.ndarray | None],
         asked: Sequence[float] | None,
         read: str = "",
+        intent: str = "",
     ) -> tuple[list[Excerpt], np.ndarray]:
-        """Every candidate excerpt of the passages, and its score for the question."""
+        """Every candidate excerpt of the passages, and its score for the question (what it asks for: `intent`'s)."""
         contexts = list(contexts) or [""] * len(passages)
         vectors = list(vectors) or [None] * len(passages)
         groups = [
@@ -146,8 +137,8 @@ class ExcerptComposer:
         candidates = [e for found, _ in groups for e in found]
         if not candidates:
             return [], np.zeros(0)
-        scores = self._scores(question, candidates, *self._vectors(question, groups, asked)) * _unread(candidates, read)
-        return candidates, scores
+        scores = self._scores(question, candidates, *self._vectors(question, groups, asked), intent or question)
+        return candidates, scores * _unread(candidates, read)
 
     def _vectors(
         self,
@@ -171,7 +162,9 @@ class ExcerptComposer:
         ]
         return question_vector, np.array(rows)
 
-    def _scores(self, question: str, candidates: list[Excerpt], asked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    def _scores(
+        self, question: str, candidates: list[Excerpt], asked: np.ndarray, vectors: np.ndarray, intent: str
+    ) -> np.ndarray:
         """Closeness in meaning (`asked`, the question's vector, against the candidates' `vectors`), plus the
         share of the question's (rarity-weighted) terms the excerpt holds, with a small preference for the
         better-ranked passages, and for the definition of what a "what is" question asks about."""
@@ -186,10 +179,24 @@ class ExcerptComposer:
         )
         rank = np.array([1.0 / (1 + 0.1 * (c.passage - 1)) for c in candidates])
         short = np.array([min(1.0, len(c.terms) / 4) for c in candidates])  # "Expensive." alone says little
-        asks = _ASKS_DEFINITION.search(question) is not None
-        defines = np.array([DEFINITION_BONUS if asks and _defines(c.text, terms) else 1.0 for c in candidates])
-        meta = np.array([_meta_penalty(question, c.context) for c in candidates])
-        return (0.6 * dense + 0.4 * lexical) * rank * short * defines * meta
+        asks, head = asks_definition(intent), asked_head(intent)
+        definition = np.array([DEFINITION_BONUS if asks and defines(c.text, terms, head) else 1.0 for c in candidates])
+        meta = np.array([section_weight(intent, c.context) for c in candidates])
+        alone = np.array([POINTS_BACK_WEIGHT if _POINTS_BACK.match(c.text) else 1.0 for c in candidates])
+        return (0.6 * dense + 0.4 * lexical) * rank * short * definition * meta * alone
+
+
+def _definition(question: str, candidates: list[Excerpt], scores: np.ndarray) -> Excerpt | None:
+    """For "what is X?", the best-scoring excerpt that defines X (`defines`, X's head included): an answer leads
+    with the book's definition, wherever the search ranked its passage (a sentence naming "ROS 2" and "topic"
+    can outscore "A topic is ...")."""
+    head = asked_head(question)
+    if head is None or not asks_definition(question):
+        return None
+    terms = set(content_terms(question))
+    found = [i for i, c in enumerate(candidates) if defines(c.text, terms, head)]
+    best = max(found, key=lambda i: scores[i], default=None)
+    return None if best is None else candidates[best]
 
 
 def _page_lead(candidates: list[Excerpt], scores: np.ndarray, preferred: Sequence[bool]) -> Excerpt | None:
@@ -214,23 +221,8 @@ def _within(excerpt: list[str], selected: list[str], selected_text: str) -> bool
     return own in selected_text or (selected_text in own and len(selected) >= len(excerpt) / 2)
 
 
-def _defines(text: str, question_terms: set[str]) -> bool:
-    """Does the excerpt open by defining something the question names (its subject's terms are all the
-    question's: "Isaac Sim" for "what is Isaac Sim?", not "ORB-SLAM" for "what is SLAM?")?"""
-    found = _DEFINES.match(EMPHASIS.sub("", text))
-    subject = set(content_terms(found.group(1))) if found else set()
-    return bool(subject) and subject <= question_terms
-
-
 def _overlap(a: Excerpt, b: Excerpt) -> float:
     return len(a.terms & b.terms) / max(1, min(len(a.terms), len(b.terms)))
-
-
-def _meta_penalty(question: str, context: str) -> float:
-    """Excerpts of a "Learning Objectives" or "Next steps" section, or of any section under one (a "References"
-    page's "Humanoid Robotics" list), weigh less, unless the question asks for them."""
-    meta = any(_META_SECTION.match(part) for part in context.split("›"))
-    return META_PENALTY if meta and not _ASKS_META.search(question) else 1.0
 
 
 def _code_for(chosen: list[Excerpt], candidates: list[Excerpt], scores: np.ndarray) -> list[Excerpt]:
@@ -242,20 +234,70 @@ def _code_for(chosen: list[Excerpt], candidates: list[Excerpt], scores: np.ndarr
 
 
 def _render(chosen: list[Excerpt]) -> str:
-    """The best excerpt leads (`chosen` is best first), then the rest of its passage in the book's order, then the
-    other passages, each cited. Table rows of one table are shown as a small table, code as a block."""
+    """The best excerpt leads (`chosen` is best first; after the chosen sentences just before it, `_run_to`),
+    then the rest of its passage in the book's order, then the other passages, each cited. Table rows of one
+    table are shown as a small table, code as a block."""
     lead = chosen[0]
     paragraphs = []
     for n in dict.fromkeys(c.passage for c in chosen):
         mine = sorted((c for c in chosen if c.passage == n), key=lambda c: c.position)
         if n == lead.passage:
-            mine = [lead, *(c for c in mine if c is not lead)]
+            run = _run_to(mine, lead)
+            mine = [*run, *(c for c in mine if c not in run)]
         paragraphs.append(_paragraph(mine, n))
     return "\n\n".join(paragraphs)
 
 
+def _run_to(mine: list[Excerpt], lead: Excerpt) -> list[Excerpt]:
+    """What leads with the lead (`mine` is in the book's order, with none left out between): its whole table for
+    a row; for a sentence, the chosen sentences just before it ("For the caster we need another joint. We used a
+    ball." stays in that order)."""
+    at = mine.index(lead)
+    start, end = at, at + 1
+
+    def joined(before: Excerpt, after: Excerpt) -> bool:
+        together = _same_table(before, after) if lead.cells else _prose(before) and _prose(after)
+        return together and before.position == after.position - 1
+
+    while start > 0 and joined(mine[start - 1], mine[start]):
+        start -= 1
+    while lead.cells and end < len(mine) and joined(mine[end - 1], mine[end]):
+        end += 1
+    return mine[start:end]
+
+
+def _same_table(a: Excerpt, b: Excerpt) -> bool:
+    return bool(a.cells and b.cells) and a.passage == b.passage and a.header == b.header
+
+
+def _whole_tables(chosen: list[Excerpt], candidates: list[Excerpt]) -> list[Excerpt]:
+    """`chosen` with every row of each table it quotes a row of (a table is shown whole or not at all), the
+    rows added where the table's first chosen row is."""
+    whole: list[Excerpt] = []
+    for excerpt in chosen:
+        if excerpt in whole:
+            continue
+        if not excerpt.cells:
+            whole.append(excerpt)
+            continue
+        table = [excerpt]
+        for step in (-1, 1):  # the rows on either side, as long as they follow one another
+            at = candidates.index(excerpt)
+            while 0 <= at + step < len(candidates) and _same_table(candidates[at + step], excerpt):
+                at += step
+                table.append(candidates[at])
+        whole += sorted(table, key=lambda c: c.position)
+    return whole
+
+
+def _prose(excerpt: Excerpt) -> bool:
+    return not excerpt.code and not excerpt.cells
+
+
 def _paragraph(excerpts: list[Excerpt], n: int) -> str:
-    """One passage's excerpts as blocks: prose sentences run together; rows of one table, a table; code, a block."""
+    """One passage's excerpts as blocks: prose sentences run together; rows of one table, a table; code, a block.
+    Code carries no citation of its own where a sentence or row of its passage is cited beside it; alone, it
+    follows a line naming its section, cited (never a bare `[n]` on a line)."""
     blocks: list[str] = []
     prose: list[str] = []
     rows: list[Excerpt] = []
@@ -275,10 +317,13 @@ def _paragraph(excerpts: list[Excerpt], n: int) -> str:
         if kind == "row":
             rows.append(excerpt)
         elif kind == "code":
-            blocks.append(f"[{n}]\n\n{excerpt.text}")
+            blocks.append(excerpt.text)
         else:
             prose.append(_cite(excerpt.text, n))
     flush()
+    if all(e.code for e in excerpts):
+        section = excerpts[0].context.split("›")[-1].strip()
+        blocks.insert(0, f"From *{section or 'the book'}* [{n}]:")
     return "\n\n".join(blocks)
 
 
@@ -360,6 +405,7 @@ class ExcerptModel(Model):
             self.context.query_vector,
             reading.selection if reading else "",
             [reading is not None and p.doc_id == reading.doc_id for p in passages],
+            self.context.question,
         )
         return _response_events(text)
 

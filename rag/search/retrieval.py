@@ -21,6 +21,8 @@ from rag.search.embeddings import Embedder
 from rag.store import Hit, SearchMode, Store
 from rag.store.payload import ChunkPayload, unpack_vectors
 from rag.store.vectors import Embedding, SparseVector
+from rag.text.excerpts import excerpts_of
+from rag.text.intent import asked_head, defines, section_weight
 from rag.text.lexical import STOPWORDS, TermStats, content_terms, term, words
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,9 @@ SIMILARITY_POOL = 10
 RERANK_POOL = 30
 RERANK_K = 2
 SENTENCE_WEIGHT = 0.5
+# Then what the question asks weighs in (`by_what_is_asked`): a passage defining what a "what is" question names
+# gains this share, a section about the book (Summary, Learning Objectives) weighs `META_WEIGHT`.
+DEFINITION_GAIN = 1.0
 # The page being read is one more ranking fused in (`read_first`), weighing this much, for its passages among
 # the book's best few whose best sentence is within the margin of the book's best (README "The tutor in the
 # book" has the measurements).
@@ -191,7 +196,7 @@ class Retriever:
         text = " ".join(queries)
         passages = _passages(hits, vectors)
         if mode == "hybrid":
-            passages = by_best_sentence(passages, vectors, len(passages))
+            passages = by_what_is_asked(by_best_sentence(passages, vectors, len(passages)), queries[0])
         if reading is not None:
             passages = read_first(passages, reading)
         passages = [replace(p, matched=matched_words(text, p.text)) for p in passages[:k]]  # of those kept only
@@ -233,6 +238,19 @@ def by_best_sentence(passages: list[Passage], queries: np.ndarray, k: int) -> li
     return [
         replace(passages[i], score=fused[i], sentence_similarity=best[i] or passages[i].similarity) for i in order[:k]
     ]
+
+
+def by_what_is_asked(passages: list[Passage], question: str) -> list[Passage]:
+    """The passages reordered by their score weighed for what the question asks (`rag.text.intent`): the book's
+    definition of what it names first, its sections about itself last. Both rules are the book-excerpt answer's,
+    applied to the search, so the passage an answer should lead with is among those it is given."""
+    head, terms = asked_head(question), set(content_terms(question))
+
+    def weight(p: Passage) -> float:
+        defined = head is not None and any(defines(e.text, terms, head) for e in excerpts_of(1, p.text, p.breadcrumb))
+        return section_weight(question, p.breadcrumb) * (1 + DEFINITION_GAIN if defined else 1.0)
+
+    return sorted((replace(p, score=p.score * weight(p)) for p in passages), key=lambda p: -p.score)
 
 
 def _best_sentence(passage: Passage, queries: np.ndarray) -> float:
