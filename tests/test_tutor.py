@@ -16,6 +16,7 @@ from rag.llm.providers import provider
 from rag.search.retrieval import SearchResult
 from rag.text.lexical import content_terms
 from rag.tutor import EMPTY_ANSWER, Tutor
+from web import display
 
 
 def message(*parts: str) -> ResponseOutputMessage:
@@ -321,6 +322,38 @@ def test_a_question_that_names_its_own_topic_is_not_pulled_back_to_the_last_one(
     search, _, answer = collect(tutor, "Why does my robot fall over when it walks?", "topic")
     assert search.query == "Why does my robot fall over when it walks?"
     assert answer.sources[0].passage.doc_id == "humanoid-control/balance-and-walking"
+
+
+@pytest.mark.parametrize(
+    ("question", "answering"),
+    [
+        *(
+            (message, words)
+            for (_, message), words in zip(
+                display.STARTERS,
+                [
+                    "A **topic** is a named channel over which nodes exchange messages",
+                    "ros2 launch my_robot_bringup demo.launch.py",
+                    "The **zero moment point** (ZMP) is the point on the ground",
+                    "describes a robot as a tree of **links**",
+                ],
+                strict=True,
+            )
+        ),
+        ("What is a node in ROS 2?", "A **node** is a single process in the ROS 2 graph"),
+        ("How do I write a publisher in Python?", "self.publisher.publish(msg)"),
+        pytest.param(
+            "How do I make a ROS 2 node publish messages?",
+            "self.publisher.publish(msg)",
+            marks=pytest.mark.xfail(strict=True, reason="its section ranks 7th: the commands' table outranks it"),
+        ),
+    ],
+)
+def test_the_starters_and_basic_questions_get_the_book_s_answer(make_tutor, question, answering):
+    """Each answer (book excerpts, zero config) holds the sentence or the code of the book that answers it: the
+    definition for "what is", the code for "how do I"."""
+    _, _, answer = collect(make_tutor(), question, "basic")
+    assert answering in answer.text
 
 
 def test_the_page_being_read_leads_the_search_the_answer_comes_from(make_tutor):

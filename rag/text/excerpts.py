@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from rag.text.lexical import content_terms
 from rag.text.sentences import LINE_PREFIX, line_prefix, split_markdown, table_cells
 
-MAX_CODE_LINES = 12
+MAX_CODE_LINES = 40
 _LEAD_IN = re.compile(r":\s*$")
 _ROW = re.compile(r"^\s*\|")
 EMPHASIS = re.compile(r"\*\*|__")
