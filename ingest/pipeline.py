@@ -32,7 +32,8 @@ from rag.text.excerpts import embedding_texts
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-PIPELINE_VERSION = "7"  # 5: excerpt vectors in the payload; 6: admonition titles apart, fewer excerpts; 7: code up to 40 lines
+# 5: excerpt vectors in the payload; 6: admonition titles apart, fewer excerpts; 7: code up to 40 lines
+PIPELINE_VERSION = "7"
 DOC_SUFFIXES = (".md", ".mdx")
 
 
