@@ -190,11 +190,8 @@ def _definition(question: str, candidates: list[Excerpt], scores: np.ndarray) ->
     """For "what is X?", the best-scoring excerpt that defines X (`defines`, X's head included): an answer leads
     with the book's definition, wherever the search ranked its passage (a sentence naming "ROS 2" and "topic"
     can outscore "A topic is ...")."""
-    head = asked_head(question)
-    if head is None or not asks_definition(question):
-        return None
-    terms = set(content_terms(question))
-    found = [i for i, c in enumerate(candidates) if defines(c.text, terms, head)]
+    head, terms = asked_head(question), set(content_terms(question))
+    found = [i for i, c in enumerate(candidates) if head is not None and defines(c.text, terms, head)]
     best = max(found, key=lambda i: scores[i], default=None)
     return None if best is None else candidates[best]
 

@@ -27,6 +27,7 @@ _ASKED = re.compile(
     r"|\bwhat (?:does|do) (?:an?\s+|the\s+)?([^?.,;:!]+?) (?:mean|stand for)\b",
     re.IGNORECASE,
 )
+_COMPARES = re.compile(r"(?:main |key |real )?(?:differences?|distinctions?|relationship|comparison)\b", re.I)
 _PHRASE_END = re.compile(
     r"\s(?:in|of|for|on|at|when|while|and|or|that|which|who|used|with|by|from|to|between|vs|versus|exactly|"
     r"actually|really|again|here|there)\b.*",
@@ -60,9 +61,11 @@ def asks_how(question: str) -> bool:
 
 
 def asked_head(question: str) -> str | None:
-    """The head term of what a "what is" question names ("topic" for "What is a ROS 2 topic?"), if it says."""
+    """The head term of what a "what is" question names ("topic" for "What is a ROS 2 topic?"), if it says; None
+    for a comparison ("what is the difference between ..."), which asks for no definition."""
     found = _ASKED.search(question)
-    named = content_terms(_PHRASE_END.sub("", found.group(1) or found.group(2))) if found else []
+    phrase = (found.group(1) or found.group(2)) if found else ""
+    named = [] if _COMPARES.match(phrase) else content_terms(_PHRASE_END.sub("", phrase))
     return named[-1] if named else None
 
 
