@@ -277,9 +277,9 @@ def _whole_tables(chosen: list[Excerpt], candidates: list[Excerpt]) -> list[Exce
         if not excerpt.cells:
             whole.append(excerpt)
             continue
-        table = [excerpt]
+        table, found = [excerpt], candidates.index(excerpt)
         for step in (-1, 1):  # the rows on either side, as long as they follow one another
-            at = candidates.index(excerpt)
+            at = found
             while 0 <= at + step < len(candidates) and _same_table(candidates[at + step], excerpt):
                 at += step
                 table.append(candidates[at])
