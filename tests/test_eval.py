@@ -130,10 +130,16 @@ def test_grounding_command(tmp_path, capsys):
     assert main(["grounding", "--file", str(tmp_path / "g.jsonl")]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"grounding invented_flagged=0\.00 altered_flagged=0\.00 miscited_fixed=0\.00 "
-        r"uncited_attributed=0\.00 false_flags=0\.00 merged=0 ms_per_answer=\d+\.\d",
+        r"grounding all answers=1 invented_flagged=0\.00 altered_flagged=0\.00 miscited_fixed=0\.00 "
+        r"uncited_attributed=0\.00 false_flags=0\.00 flag_precision=1\.00 invented_supported=0\.00 "
+        r"altered_supported=0\.00 merged=0 ms_per_answer=\d+\.\d",
         last,
     )
+    books = [dict(item, corpus="A"), dict(item, corpus="B", answer="Topics carry messages [1].", sentences=[])]
+    (tmp_path / "g.jsonl").write_text("\n".join(json.dumps(b) for b in books))
+    assert main(["grounding", "--file", str(tmp_path / "g.jsonl")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[-3:]
+    assert [line.split()[1:3] for line in lines] == [["A", "answers=1"], ["B", "answers=1"], ["all", "answers=2"]]
 
 
 def test_grounding_alignment_scores_a_merged_pair_and_never_aborts():
