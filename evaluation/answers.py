@@ -93,6 +93,9 @@ def _scored(row: dict, answer: Answer, tally: Counter[str]) -> dict:
         tally["section"] += section
         entry["answering"] = answer.covered and holds_quote(answer.text, row["quote"])
         tally["answering"] += entry["answering"]
+        off_point = answer.relevance is not None and not answer.relevance.answers
+        tally["off_point"] += off_point  # rag.answer.relevance's signal, against whether it holds the answer
+        tally["off_point_right"] += off_point and not entry["answering"]
         tally["supported"] += supported
         tally["counted"] += counted
         entry["section"] = section
@@ -112,6 +115,7 @@ def _line(book: str, tally: Counter[str]) -> str:
     return (
         f"answers {book} cited={tally['cited'] / n:.2f} section={tally['section'] / n:.2f} "
         f"answering={tally['answering'] / n:.2f} "
+        f"off_point={tally['off_point']} (without the answer: {tally['off_point_right']}) "
         f"support={tally['supported'] / max(tally['counted'], 1):.2f} "
         f"refused={tally['refused']}/{tally['unanswerable']} "
         f"wrongly_refused={tally['wrongly_refused']}/{tally['answerable']}"

@@ -25,6 +25,7 @@ from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
+from rag.answer.relevance import relevance
 from rag.answer.result import Answer, Source, TutorError, clean_question
 from rag.chats.database import DATABASE_ERRORS, Database, unavailable
 from rag.chats.history import Asked, ChatMemory, History
@@ -400,6 +401,7 @@ class Tutor:
             query=result.query,
             sentences=sentences,
             coverage_reason=result.coverage.reason,
+            relevance=relevance(context.question or result.query, text, self.retriever.stats),
         )
         log.info(
             "tutor.answer provider=%s grounded=%s unsupported=%d total_ms=%d",

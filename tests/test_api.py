@@ -72,6 +72,9 @@ def test_default_answer_is_book_excerpts(make_tutor):
     body = client.post("/api/v1/chat", json={"content": "What is the zero moment point?"}).json()
     assert body["model"] == "excerpts: book-excerpts" and body["cited"] and body["grounded"] == 1.0
     assert all(s["cites"] for s in body["sentences"] if s["supported"] is not None)
+    assert body["relevance"] == {"answers": True, "asks": "definition", "shows": True, "topic": 1.0, "reason": ""}
+    refused = client.post("/api/v1/chat", json={"content": "How do I bake sourdough bread?"}).json()
+    assert not refused["covered"] and refused["relevance"] is None
 
 
 def test_the_page_being_read_rides_as_data_and_a_bad_page_id_is_422(make_tutor):

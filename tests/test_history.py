@@ -267,3 +267,38 @@ def test_a_database_that_stops_mid_chat_is_a_database_error(sample_store, embedd
     follow_up, new_chat, health = asyncio.run(scenario())
     assert follow_up.kind == new_chat.kind == "database" and "DATABASE_URL" in str(follow_up)
     assert health.status == "FAIL" and "DATABASE_URL" in health.detail
+
+
+def test_a_database_an_older_version_made_gets_the_new_columns(settings):
+    """An `answers` table without the relevance columns (as the last version created it), with a row in it: the
+    columns are added on first use, and the old row stays, with NULL there."""
+    from sqlalchemy import Column, MetaData, Table, insert, inspect
+
+    from rag.chats.database import metadata
+
+    old = MetaData()
+    Table(
+        "answers",
+        old,
+        *(Column(c.name, c.type, nullable=c.nullable) for c in answers.columns if c.name not in ("topic", "offPoint")),
+    )
+    row = {
+        c.name: (False if c.type.python_type is bool else 0 if c.type.python_type in (int, float) else "x")
+        for c in answers.columns
+        if c.name not in ("topic", "offPoint", "vector", "similarity", "grounded")
+    }
+
+    async def scenario(database: Database):
+        async with database.engine.begin() as connection:
+            await connection.run_sync(old.create_all)
+            await connection.execute(insert(old.tables["answers"]).values(**row))
+        engine = await database.ready()
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("answers")})
+            kept = (await connection.execute(select(answers.c.id, answers.c.offPoint))).all()
+        return names, kept
+
+    database = Database(settings)
+    names, kept = run(scenario(database), database)
+    assert {"topic", "offPoint"} <= names and set(metadata.tables["answers"].columns.keys()) <= names
+    assert kept == [("x", None)]

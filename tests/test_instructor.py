@@ -226,3 +226,27 @@ def test_grouping_keeps_unlike_questions_apart():
     near_a = np.array([0.9, 0.1, 0], dtype=np.float32) / np.linalg.norm([0.9, 0.1, 0])
     assert group_questions(np.vstack([a, b, near_a, a])) == [[0, 2, 3], [1]]
     assert json.dumps(group_questions(np.zeros((0, 3), dtype=np.float32))) == "[]"
+
+
+def test_a_supported_answer_off_the_point_is_listed_beside_the_flagged(tmp_path, sample_store, embedder):
+    """The book's own definition of a topic, recorded as the answer to a question about falling over (an earlier
+    question leaking into a new one): fully supported, and listed with why it misses the question."""
+    from dataclasses import replace
+
+    from rag.answer.relevance import relevance
+    from rag.chats.history import Asked
+
+    tutor = build_tutor(sample_store, embedder, settings=load_settings(data_dir=tmp_path))
+    question = "Why does my robot fall over when it walks?"
+
+    async def record() -> None:
+        answer = await tutor.answer("What is a ROS 2 topic?", "chat-1", provider_name="excerpts")
+        leaked = replace(answer, relevance=relevance(question, answer.text, tutor.retriever.stats))
+        await tutor.history.record(leaked, Asked(question, "chat-1", "student-one", "excerpts"))
+
+    asyncio.run(record())
+    found = report(tutor)
+    [off] = found.off_point
+    assert off.question == question and off.grounded == 1.0 and "of the question's topic" in off.reason
+    page = open_instructor_view(api_client(lambda: tutor)).get("/instructor")
+    assert "Supported, but off the point" in page.text and question.replace("'", "&#39;") in page.text

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
 from rag.answer.grounding import PublicVerdict, public_verdict
+from rag.answer.relevance import Asks, Relevance
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, TutorError, clean_question
 from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
@@ -97,6 +98,16 @@ class SentenceOut(BaseModel):
     score: float
 
 
+class RelevanceOut(BaseModel):
+    answers: bool = Field(
+        description="the answer covers the question's topic (its terms, weighted by rarity in the book)"
+    )
+    asks: Asks = Field(description="what the question's opening asks for")
+    shows: bool = Field(description="the answer holds it: a definition, code or steps, a reason")
+    topic: float = Field(description="the rarity-weighted share of the question's terms the answer holds")
+    reason: str = Field(description="why the answer is off the point (empty when it answers)")
+
+
 class ChatResponse(BaseModel):
     answer: str
     sources: list[SourceOut]
@@ -106,6 +117,7 @@ class ChatResponse(BaseModel):
     searched: str = Field(description="what was searched: the question, with the previous one for a follow-up")
     sentences: list[SentenceOut]
     grounded: float | None
+    relevance: RelevanceOut | None = Field(description="does the answer answer the question; null when refused")
     processing_time_ms: int
     model: str
     chat_id: str
@@ -175,10 +187,23 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
             for s in answer.sentences
         ],
         grounded=None if answer.grounded is None else round(answer.grounded, 3),
+        relevance=_relevance_json(answer.relevance),
         processing_time_ms=answer.processing_time_ms,
         model=answer.model,
         chat_id=chat_id,
     ).model_dump()
+
+
+def _relevance_json(relevance: Relevance | None) -> RelevanceOut | None:
+    if relevance is None:
+        return None
+    return RelevanceOut(
+        answers=relevance.answers,
+        asks=relevance.asks,
+        shows=relevance.shows,
+        topic=round(relevance.topic, 3),
+        reason=relevance.reason,
+    )
 
 
 async def _start(

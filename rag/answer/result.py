@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from rag.answer.grounding import CheckedSentence, supported_share
+from rag.answer.relevance import Relevance
 from rag.errors import Service, ServiceError
 from rag.search.retrieval import Passage
 
@@ -47,6 +48,7 @@ class Answer:
     query: str
     sentences: list[CheckedSentence] = field(default_factory=list)  # numbered like `sources`
     coverage_reason: str = ""
+    relevance: Relevance | None = None  # None when nothing was answered (refused) or nothing was asked (a hint)
 
     @property
     def grounded(self) -> float | None:

@@ -1,7 +1,8 @@
 """The one database behind history, feedback, the tutor's memory and the instructor view.
 
 SQLite in DATA_DIR by default (zero config), PostgreSQL when DATABASE_URL is set; the schema is created by the
-app itself on first use, the same on both. Chainlit's tables (users, threads, steps, elements, feedbacks) keep
+app itself on first use, the same on both, and a column a newer version adds (always nullable) is added to a
+database an older version created. Chainlit's tables (users, threads, steps, elements, feedbacks) keep
 Chainlit's column names; JSON goes into TEXT columns so one schema serves both databases. `chats` records who
 owns a chat (the REST API's `chat_id` included); `answers` records every answer with what the instructor view
 needs; `files` holds element files when the database is shared. The Agents SDK's session tables
@@ -16,7 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, Table, Text, event
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    event,
+    inspect,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -144,6 +159,8 @@ answers = Table(
     Column("grounded", Float),
     Column("claims", Integer, nullable=False),
     Column("unsupported", Integer, nullable=False),
+    Column("topic", Float),  # rag.answer.relevance: the share of the question's topic the answer holds
+    Column("offPoint", Text),  # why a covered answer does not answer the question ("" when it does)
     Column("vector", LargeBinary),  # the question's embedding (float32), to group questions by meaning
     Column("ms", Integer, nullable=False),
     Column("createdAt", Text, nullable=False, index=True),
@@ -250,11 +267,27 @@ class Database:
                     await SQLAlchemySession("schema", engine=self.engine, create_tables=True).get_items()
                     async with self.engine.begin() as connection:
                         await connection.run_sync(metadata.create_all)
+                        await connection.run_sync(add_new_columns)
                     self._ready = True
         return self.engine
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def add_new_columns(connection: Connection) -> None:
+    """The nullable columns `metadata` declares that an existing table lacks, added: `create_all` only creates
+    missing tables, and the rows an older version wrote stay valid with NULL there."""
+    inspector = inspect(connection)
+    preparer = connection.dialect.identifier_preparer
+    for table in metadata.sorted_tables:
+        have = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have and column.nullable:
+                kind = column.type.compile(dialect=connection.dialect)
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {preparer.quote(column.name)} {kind}"
+                )
 
 
 # What a database that is down raises: SQLAlchemy's errors, and the OSErrors asyncpg raises unwrapped when it

@@ -227,6 +227,8 @@ class History:
                     grounded=answer.grounded,
                     claims=len(claims),
                     unsupported=sum(s.flagged for s in claims),
+                    topic=answer.relevance.topic if answer.relevance else None,
+                    offPoint=answer.relevance.reason if answer.relevance else None,
                     similarity=search.best_similarity if search else None,
                     vector=np.asarray(search.vector, dtype=np.float32).tobytes() if search and search.vector else None,
                     ms=answer.processing_time_ms,

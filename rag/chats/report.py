@@ -1,5 +1,5 @@
 """What the instructor view shows, read from the history database: activity, coverage gaps, the most cited
-sections, flagged answers and the quality of each model.
+sections, flagged answers, supported answers off the point, and the quality of each model.
 
 Coverage gaps are the questions the book could not answer (refused as not covered, or answered with a low
 share of supported sentences), grouped by meaning with the question embeddings recorded at answer time (no
@@ -90,6 +90,20 @@ class Flagged:
 
 
 @dataclass
+class OffPoint:
+    """A supported answer that does not answer its question (`rag.answer.relevance`): invisible to the checker,
+    so listed beside the flagged ones."""
+
+    created: str
+    student: str
+    question: str
+    answer: str
+    reason: str
+    model: str
+    grounded: float | None
+
+
+@dataclass
 class ModelQuality:
     profile: str
     models: str
@@ -141,6 +155,7 @@ class Report:
     flagged: list[Flagged]
     models: list[ModelQuality]
     quiz: list[SectionQuiz] = field(default_factory=list)  # the weakest first
+    off_point: list[OffPoint] = field(default_factory=list)  # the newest first
 
 
 def shown_student(owner: str, show_identities: bool) -> str:
@@ -243,6 +258,27 @@ async def build_report(
             )
         ).all()
 
+        off_point_rows = (
+            await connection.execute(
+                select(
+                    answers.c.createdAt,
+                    answers.c.owner,
+                    answers.c.question,
+                    answers.c.answer,
+                    answers.c.offPoint,
+                    answers.c.model,
+                    answers.c.grounded,
+                )
+                .where(
+                    in_period,
+                    answers.c.covered.is_(True),
+                    answers.c.offPoint != "",
+                    or_(answers.c.grounded.is_(None), answers.c.grounded >= LOW_GROUNDING),
+                )
+                .order_by(answers.c.createdAt.desc())
+            )
+        ).all()
+
     per_day: Counter[str] = Counter()
     per_chapter: Counter[str] = Counter()
     sections: Counter[tuple[str, str]] = Counter()
@@ -312,6 +348,18 @@ async def build_report(
             for profile, e in sorted(quality.items(), key=lambda kv: -kv[1]["answers"])
         ],
         quiz=_quiz(quiz_rows),
+        off_point=[
+            OffPoint(
+                row.createdAt[:16].replace("T", " "),
+                shown_student(row.owner, show_identities),
+                row.question,
+                row.answer,
+                row.offPoint,
+                row.model,
+                row.grounded,
+            )
+            for row in off_point_rows
+        ],
     )
 
 
