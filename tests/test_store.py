@@ -142,6 +142,17 @@ def test_several_queries_are_fused(store):
     assert {h.payload["n"] for h in hits} == {3, 4}
 
 
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_hits_that_tie_come_in_the_order_of_their_ids(store, mode):
+    """Points 3 and 4 are equally close to the query: the same one comes first every time (the engine's own
+    order of equal scores changed from one run to the next)."""
+    for _ in range(20):
+        hits = store.query([vec(0, 1, 1, 0, terms=(12, 10))], limit=1, mode=mode)
+        assert [h.payload["n"] for h in hits] == [3]
+    hits = store.query([vec(0, 1, 1, 0, terms=(12, 10))], limit=4, mode=mode)
+    assert [(-h.score, h.id) for h in hits] == sorted((-h.score, h.id) for h in hits) and len(hits) == 4
+
+
 def test_query_with_filter(store):
     hits = store.query([vec(1, 0, 0, 0, terms=(10,))], limit=5, where={"source_path": "c.md"})
     assert [h.payload["n"] for h in hits] == [4]

@@ -148,6 +148,18 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+# A search asks the engine for this many hits more than it returns: hits that tie (RRF gives the same score to a
+# passage one leg ranks r and another the other leg ranks r; a page repeated in a book has the same vector) come
+# back in the engine's arbitrary order, which changed a question's passages from one run to the next. They are
+# ordered by id instead (`settled`).
+TIE_MARGIN = 10
+
+
+def settled(hits: list[Hit], limit: int) -> list[Hit]:
+    """The best `limit` hits, equal scores in the order of their ids: the same question, the same passages."""
+    return sorted(hits, key=lambda h: (-h.score, h.id))[:limit]
+
+
 def search_legs(queries: Sequence[Embedding], mode: SearchMode) -> list[tuple[str, Embedding]]:
     """(vector name, query) for each search to run: the dense and/or BM25 leg of every query."""
     names = {"hybrid": (DENSE, SPARSE), "dense": (DENSE,), "bm25": (SPARSE,)}[mode]

@@ -25,6 +25,7 @@ from rag.store.base import (
     PREFETCH_LIMIT,
     RRF_K,
     SPARSE,
+    TIE_MARGIN,
     CollectionMissing,
     CollectionSpec,
     Hit,
@@ -32,6 +33,7 @@ from rag.store.base import (
     SearchMode,
     StoreAuthError,
     StoredPoint,
+    settled,
     StoreError,
     StoreUnavailable,
     check_spec,
@@ -200,13 +202,13 @@ class CloudStore:
         response = self._run(
             self.client.query_points,
             self.collection,
-            limit=limit,
+            limit=limit + TIE_MARGIN,
             query_filter=flt,
             with_payload=True,
             with_vectors=[DENSE] if mode != "bm25" else False,
             **args,
         )
-        return [Hit.from_point(p) for p in response.points]
+        return settled([Hit.from_point(p) for p in response.points], limit)
 
     def optimize(self) -> None:
         """The server's optimizer indexes in the background."""

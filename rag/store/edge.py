@@ -27,12 +27,14 @@ from rag.store.base import (
     PREFETCH_LIMIT,
     RRF_K,
     SPARSE,
+    TIE_MARGIN,
     CollectionMissing,
     CollectionSpec,
     Hit,
     PayloadFilter,
     SearchMode,
     StoredPoint,
+    settled,
     StoreError,
     StoreFull,
     StoreLocked,
@@ -226,17 +228,17 @@ class EdgeStore:
         legs = [_nearest(name, q) for name, q in search_legs(queries, mode)]
         vectors = [DENSE] if mode != "bm25" else False
         if len(legs) == 1:
-            request = qe.QueryRequest(limit=limit, query=legs[0], filter=flt, with_payload=True, with_vector=vectors)
+            request = qe.QueryRequest(limit=limit + TIE_MARGIN, query=legs[0], filter=flt, with_payload=True, with_vector=vectors)
         else:
             request = qe.QueryRequest(
-                limit=limit,
+                limit=limit + TIE_MARGIN,
                 prefetches=[qe.Prefetch(limit=max(limit, PREFETCH_LIMIT), query=leg, filter=flt) for leg in legs],
                 query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # the stub leaves Rrf out of Fusion
                 filter=flt,
                 with_payload=True,
                 with_vector=vectors,
             )
-        return [Hit.from_point(p) for p in shard.query(request)]
+        return settled([Hit.from_point(p) for p in shard.query(request)], limit)
 
     @_serialized
     def optimize(self) -> None:
