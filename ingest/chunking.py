@@ -71,6 +71,9 @@ def point_id(source_path: str, position: int) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, f"{source_path}#{position}"))
 
 
+_FENCE = re.compile(r"(`{3,}|~{3,})")
+
+
 def _blocks(text: str) -> list[str]:
     """Paragraphs, with a fenced code block kept as one block even if it holds blank lines."""
     blocks: list[str] = []
@@ -78,7 +81,7 @@ def _blocks(text: str) -> list[str]:
     fence: str | None = None
     for line in text.split("\n"):
         stripped = line.strip()
-        if fence is None and (m := re.match(r"(`{3,}|~{3,})", stripped)):
+        if fence is None and (m := _FENCE.match(stripped)):
             fence = m.group(1)
         elif fence is not None and stripped.startswith(fence) and not stripped.strip(fence[0]):
             fence = None
@@ -146,7 +149,9 @@ class Chunker:
         return units
 
     def _pack(self, units: list[tuple[str, str]]) -> list[str]:
-        """Greedy windows of whole units up to the size; each window starts with the previous one's tail.
+        """Greedy windows of whole units up to the size; each window starts with the previous one's tail, or,
+        when a code block starts it and the tail does not hold the paragraph before (too long for the overlap),
+        with that paragraph: the sentence that says what the code does ("Add the lidar as follows:") stays with it.
 
         Each unit is counted once and a window's tokens are the sum of its units': the tokenizer splits at the
         whitespace that joins them, so the sum is the count of the joined text. Linear in the units, where
@@ -158,7 +163,7 @@ class Chunker:
         for i, size in enumerate(sizes):
             if window and total + size > self.size:
                 chunks.append(_join([units[j] for j in window]))
-                window = self._tail(window, sizes)
+                window = self._tail(window, sizes) or self._lead_in(i, units, sizes)
                 total = sum(sizes[j] for j in window)
                 while window and total + size > self.size:
                     total -= sizes[window.pop(0)]
@@ -167,6 +172,12 @@ class Chunker:
         if window:
             chunks.append(_join([units[j] for j in window]))
         return [c for c in chunks if c.strip()]
+
+    def _lead_in(self, i: int, units: list[tuple[str, str]], sizes: list[int]) -> list[int]:
+        """[i - 1] when unit i opens a code block, unit i - 1 is a paragraph before it, and both fit one chunk."""
+        code, before = units[i][1].lstrip(), units[i - 1][1].lstrip()
+        fits = sizes[i - 1] + sizes[i] <= self.size
+        return [i - 1] if _FENCE.match(code) and not _FENCE.match(before) and units[i][0] == "\n\n" and fits else []
 
     def _tail(self, window: list[int], sizes: list[int]) -> list[int]:
         """The last units of a window that fit in the overlap."""

@@ -33,7 +33,7 @@ log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
 # 5: excerpt vectors in the payload; 6: admonition titles apart, fewer excerpts; 7: code up to 40 lines
-PIPELINE_VERSION = "7"
+PIPELINE_VERSION = "8"
 DOC_SUFFIXES = (".md", ".mdx")
 
 

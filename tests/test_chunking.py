@@ -45,6 +45,19 @@ def test_code_blocks_split_between_lines(embedder):
     assert all(f"value_{i} = compute({i})" in lines for i in range(80))
 
 
+def test_a_code_block_keeps_the_sentence_that_introduces_it(embedder):
+    """A lead-in longer than the overlap would end one chunk while its code starts the next: it goes with the code."""
+    prose = "\n\n".join(f"Paragraph {i} explains how the controller tracks joint {i} with feedback." for i in range(6))
+    lead_in = "Under the chassis link we add the lidar sensor, with its update rate and its topic, as follows:"
+    code = "```xml\n<sensor name='gpu_lidar' type='gpu_lidar'>\n  <topic>lidar</topic>\n</sensor>\n```"
+    chunks = Chunker(embedder.count_tokens, 110, 10).chunk_document(
+        doc(Section(["Lidar"], "lidar", f"{prose}\n\n{lead_in}\n\n{code}"))
+    )
+    [with_code] = [c for c in chunks if "gpu_lidar" in c.text]
+    assert with_code.text.startswith(lead_in) and with_code.token_count <= 110
+    assert chunks.index(with_code) > 0 and lead_in in chunks[chunks.index(with_code) - 1].text
+
+
 def test_overlong_line_splits_at_words(embedder):
     text = " ".join(["word"] * 500)
     chunks = Chunker(embedder.count_tokens, 60, 10).chunk_document(doc(Section(["W"], "w", text)))
