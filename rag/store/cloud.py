@@ -33,12 +33,12 @@ from rag.store.base import (
     SearchMode,
     StoreAuthError,
     StoredPoint,
-    settled,
     StoreError,
     StoreUnavailable,
     check_spec,
     scroll_payloads,
     search_legs,
+    settled,
 )
 from rag.store.vectors import Embedding
 

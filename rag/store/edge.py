@@ -34,13 +34,13 @@ from rag.store.base import (
     PayloadFilter,
     SearchMode,
     StoredPoint,
-    settled,
     StoreError,
     StoreFull,
     StoreLocked,
     check_spec,
     scroll_payloads,
     search_legs,
+    settled,
 )
 from rag.store.vectors import Embedding
 
@@ -228,7 +228,9 @@ class EdgeStore:
         legs = [_nearest(name, q) for name, q in search_legs(queries, mode)]
         vectors = [DENSE] if mode != "bm25" else False
         if len(legs) == 1:
-            request = qe.QueryRequest(limit=limit + TIE_MARGIN, query=legs[0], filter=flt, with_payload=True, with_vector=vectors)
+            request = qe.QueryRequest(
+                limit=limit + TIE_MARGIN, query=legs[0], filter=flt, with_payload=True, with_vector=vectors
+            )
         else:
             request = qe.QueryRequest(
                 limit=limit + TIE_MARGIN,
