@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rag.text.citations import MARKER
-from rag.text.intent import asked_head, defines
+from rag.text.intent import asked_head, defines, gives_reason
 from rag.text.lexical import TermStats, content_terms
 from rag.text.sentences import plain, split_markdown
 
@@ -36,11 +36,6 @@ _OPENS = (
 )
 # Steps: a numbered or bulleted list item, or a command in backticks.
 _STEP = re.compile(r"^\s*(?:\d+[.)]|[-*+])\s+\S|`[^`\n]{3,}`", re.MULTILINE)
-_REASON = re.compile(
-    r"\b(?:because|since|due to|caused by|causes?|so that|in order to|the reason|results? in|leads? to|"
-    r"otherwise|which means|therefore|thus)\b",
-    re.IGNORECASE,
-)
 _MISSING = {"definition": "no definition of what it names", "how": "no code or steps", "why": "no reason"}
 
 
@@ -77,7 +72,7 @@ def relevance(question: str, answer: str, stats: TermStats | None = None) -> Rel
     elif asks == "how":
         shows = "```" in answer or _STEP.search(answer) is not None
     elif asks == "why":
-        shows = any(_REASON.search(u) for u in units)
+        shows = any(gives_reason(u) for u in units)
     else:
         shows = True
     return Relevance(asks, shows, topic)

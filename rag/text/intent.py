@@ -38,6 +38,12 @@ _ASKS_HOW = re.compile(
     r"\bhow\s+(?:do|can|should|would)\s+(?:i|we|you)\b|\bhow\s+to\b|\b(?:steps?|commands?|example|code|syntax)\b",
     re.IGNORECASE,
 )
+# A sentence that gives a reason or a consequence says so with one of these.
+_GIVES_REASON = re.compile(
+    r"\b(?:because|since|due to|caused by|causes?|so that|in order to|the reason|results? in|leads? to|"
+    r"otherwise|which means|that(?:'s| is) why|therefore|thus)\b",
+    re.IGNORECASE,
+)
 # Sections about the book rather than the subject, and the questions that do ask about them.
 _META_SECTION = re.compile(
     r"^\W*(?:learning (?:objectives|outcomes|goals)|what'?s next|next steps|further reading|resources|references|"
@@ -58,6 +64,10 @@ def asks_definition(question: str) -> bool:
 
 def asks_how(question: str) -> bool:
     return _ASKS_HOW.search(question) is not None
+
+
+def gives_reason(text: str) -> bool:
+    return _GIVES_REASON.search(text) is not None
 
 
 def asked_head(question: str) -> str | None:
