@@ -19,7 +19,6 @@ from typing import Any, TypeVar, cast
 import openai
 from agents import Agent, AgentsException, Model, RunConfig, Runner
 from openai.types.responses import ResponseTextDeltaEvent
-from sqlalchemy.exc import SQLAlchemyError
 
 from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
@@ -179,8 +178,9 @@ class Tutor:
         assert answer is not None
         try:
             await self.history.record(answer, asked, result, memory)
-        except SQLAlchemyError:
+        except DATABASE_ERRORS as exc:  # the database stopped (or its disk filled) after the answer was written
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
+            answer = replace(answer, not_kept=self._database_down(exc).args[0])
         yield answer
 
     async def hint_stream(

@@ -69,10 +69,13 @@ def test_checked_sentences_over_rest(make_tutor):
 
 def test_default_answer_is_book_excerpts(make_tutor):
     client = api_client(lambda: make_tutor())
-    body = client.post("/api/v1/chat", json={"content": "What is the zero moment point?"}).json()
+    response = client.post("/api/v1/chat", json={"content": "What is the zero moment point?"})
+    body = response.json()
+    assert response.headers["X-Answer-Kept"] == "true"
     assert body["model"] == "excerpts: book-excerpts" and body["cited"] and body["grounded"] == 1.0
     assert all(s["cites"] for s in body["sentences"] if s["supported"] is not None)
     assert body["relevance"] == {"answers": True, "asks": "definition", "shows": True, "topic": 1.0, "reason": ""}
+    assert body["kept"] and body["not_kept"] == ""
     refused = client.post("/api/v1/chat", json={"content": "How do I bake sourdough bread?"}).json()
     assert not refused["covered"] and refused["relevance"] is None
 

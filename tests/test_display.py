@@ -29,6 +29,15 @@ def test_unclosed_code_block_is_closed_before_the_sources():
     assert head.count("```") % 2 == 0 and "[1] [URDF › Links](https://b/docs/urdf?tutor-cite=id#links)" in sources
 
 
+def test_an_answer_the_history_could_not_keep_says_so():
+    from dataclasses import replace
+
+    why = "The chat history database (postgresql://tutor@db/tutor) is unavailable. Check DATABASE_URL."
+    shown = answer_markdown(replace(answer("Links are rigid bodies [1]."), not_kept=why))
+    assert shown.endswith(f"> ⚠️ **Not saved in this chat's history**: {why}")
+    assert "Not saved" not in answer_markdown(answer("Links are rigid bodies [1]."))
+
+
 def test_not_covered_has_no_sources():
     shown = answer_markdown(answer("The textbook does not cover this.", cited=False, covered=False))
     assert "Not covered by the textbook" in shown and "Sources" not in shown

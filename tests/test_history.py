@@ -16,7 +16,7 @@ from chainlit.user import User
 from sqlalchemy import select
 
 from harness.postgres import Postgres
-from rag.answer.result import TutorError
+from rag.answer.result import Answer, TutorError
 from rag.chats.database import Database, answers
 from rag.chats.history import ChatNotFound, History
 from rag.config import load_settings
@@ -267,6 +267,61 @@ def test_a_database_that_stops_mid_chat_is_a_database_error(sample_store, embedd
     follow_up, new_chat, health = asyncio.run(scenario())
     assert follow_up.kind == new_chat.kind == "database" and "DATABASE_URL" in str(follow_up)
     assert health.status == "FAIL" and "DATABASE_URL" in health.detail
+
+
+def test_a_database_that_stops_mid_answer_ends_the_answer_saying_so(sample_store, embedder, tmp_path):
+    """PostgreSQL stopped (immediate, as a crash) after the answer's first words: the answer ends, either with the
+    database error or shown and marked as not kept, naming DATABASE_URL; never a stream that just stops."""
+    server = Postgres()
+    settings = load_settings(data_dir=tmp_path / "data", database_url=server.new_database())
+    tutor = build_tutor(sample_store, embedder, settings=settings)
+
+    async def scenario():
+        await tutor.answer("What is a ROS 2 node?", "chat-mid", owner="erin")  # the schema exists, the chat is erin's
+        events = []
+        try:
+            async for event in tutor.answer_stream("What is a topic?", "chat-mid", owner="erin"):
+                events.append(event)
+                if isinstance(event, str) and len(events) == 2:
+                    server.stop()
+        except TutorError as exc:
+            events.append(exc)
+        return events
+
+    last = asyncio.run(scenario())[-1]
+    if isinstance(last, TutorError):
+        assert last.kind == "database" and "DATABASE_URL" in str(last)
+    else:
+        assert isinstance(last, Answer) and "DATABASE_URL" in last.not_kept and last.text
+
+
+def test_over_the_rest_stream_a_database_stopped_mid_answer_ends_it_with_the_reason(
+    sample_store, embedder, tmp_path, env
+):
+    """The same over `/api/v1/chat/stream`: the stream's last event is the answer marked not kept, or the error."""
+    import json as json_
+
+    from tests.api_client import api_client
+
+    server = Postgres()
+    env(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=server.new_database())
+    tutor = build_tutor(sample_store, embedder)
+    client = api_client(lambda: tutor)
+    assert client.post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).status_code == 200
+    events = []
+    with client.stream("POST", "/api/v1/chat/stream", json={"content": "What is a topic?"}) as response:
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                events.append(line.split(": ", 1)[1])
+                if events.count("delta") == 1:
+                    server.stop()
+            elif line.startswith("data:"):
+                last = json_.loads(line.split(": ", 1)[1])
+    assert events[0] == "delta" and events[-1] in ("answer", "error")
+    if events[-1] == "answer":
+        assert not last["kept"] and "DATABASE_URL" in last["not_kept"] and last["answer"]
+    else:
+        assert "DATABASE_URL" in last["detail"] and last["service"] == "database"
 
 
 def test_a_database_an_older_version_made_gets_the_new_columns(settings):

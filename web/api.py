@@ -118,6 +118,8 @@ class ChatResponse(BaseModel):
     sentences: list[SentenceOut]
     grounded: float | None
     relevance: RelevanceOut | None = Field(description="does the answer answer the question; null when refused")
+    kept: bool = Field(description="the answer is in the chat's history (false: a follow-up will not see it)")
+    not_kept: str = Field(description="why it is not (empty when it is): which database failed, and what to check")
     processing_time_ms: int
     model: str
     chat_id: str
@@ -188,6 +190,8 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         ],
         grounded=None if answer.grounded is None else round(answer.grounded, 3),
         relevance=_relevance_json(answer.relevance),
+        kept=not answer.not_kept,
+        not_kept=answer.not_kept,
         processing_time_ms=answer.processing_time_ms,
         model=answer.model,
         chat_id=chat_id,
@@ -239,10 +243,12 @@ def _answer(
 
 
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS)
-async def chat(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> dict:
-    """Ask a question; the answer comes with its sources and each sentence checked against them."""
+async def chat(body: ChatRequest, request: Request, response: Response, access: AccessDep, tutors: TutorsDep) -> dict:
+    """Ask a question; the answer comes with its sources and each sentence checked against them. An answer the
+    history could not keep says so in `kept` and in the `X-Answer-Kept: false` header."""
     tutor, chat_id, identity = await _start(request, body, access, tutors)
     answer = [event async for event in _answer(tutor, body, chat_id, identity) if isinstance(event, Answer)]
+    response.headers["X-Answer-Kept"] = "false" if answer[-1].not_kept else "true"
     return answer_json(answer[-1], chat_id)
 
 

@@ -188,9 +188,10 @@ def answer_markdown(answer: Answer, cite_links: bool = False) -> str:
     links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, citation_url(s.passage))}" for s in answer.sources)
     if cite_links:
         text, links = linked_citations(text, answer.sources), linked_citations(links, answer.sources)
+    unkept = f"\n\n> ⚠️ **Not saved in this chat's history**: {answer.not_kept}" if answer.not_kept else ""
     return (
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
-        f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_"
+        f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_{unkept}"
     )
 
 

@@ -49,6 +49,7 @@ class Answer:
     sentences: list[CheckedSentence] = field(default_factory=list)  # numbered like `sources`
     coverage_reason: str = ""
     relevance: Relevance | None = None  # None when nothing was answered (refused) or nothing was asked (a hint)
+    not_kept: str = ""  # why the answer is not in the chat's history (its database failed); "" when it is
 
     @property
     def grounded(self) -> float | None:
