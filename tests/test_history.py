@@ -176,6 +176,40 @@ def test_threads_page_search_and_feedback(layer):
     assert thread["steps"][0]["feedback"]["comment"] == "wrong units"
 
 
+def test_a_visitor_cannot_fill_the_disk_over_the_chat_socket(layer, settings):
+    """What Chainlit stores as a message arrives, before the app refuses it: a message over the question limit
+    is not stored, nor messages past the owner's daily budget; metadata and the chat's name are bounded. Sending
+    600 messages of 4,000 characters grows the history by the budget, not by 2.4 MB."""
+    from web.datalayer import MAX_THREAD_NAME_CHARS, STORED_PER_DAY
+
+    now = datetime.now(UTC).isoformat()
+
+    async def stored(thread: str) -> int:
+        found = await layer.execute_sql(
+            'SELECT SUM(LENGTH("output")) AS n FROM steps WHERE "threadId" = :t', {"t": thread}
+        )
+        return int(found[0]["n"] or 0) if isinstance(found, list) else 0
+
+    async def scenario():
+        user = await layer.create_user(User(identifier="mallory", metadata={"role": "student"}))
+        await layer.update_thread("flood", name="x" * 1_000_000, user_id=user.id)
+        huge = {**step("flood", "huge", "y" * 1_000_000, now, "user_message"), "metadata": {"pad": "z" * 100_000}}
+        await layer.create_step(huge)
+        await layer.create_step(
+            {**step("flood", "meta", "What is a node?", now, "user_message"), "metadata": huge["metadata"]}
+        )
+        for i in range(600):
+            await layer.create_step(step("flood", f"m-{i}", "w" * 4000, now, "user_message"))
+        thread = await layer.get_thread("flood")
+        return thread, await stored("flood")
+
+    thread, total = run(scenario(), layer.database)
+    ids = {s["id"] for s in thread["steps"]}
+    assert "huge" not in ids and len(thread["name"]) == MAX_THREAD_NAME_CHARS
+    assert next(s for s in thread["steps"] if s["id"] == "meta")["metadata"] == {}
+    assert STORED_PER_DAY - 4000 <= total <= STORED_PER_DAY and "m-599" not in ids
+
+
 def test_elements_are_stored_and_read_through_signed_urls(layer, settings):
     import chainlit as cl
 

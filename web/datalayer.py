@@ -9,18 +9,24 @@ long history.
   user's threads to show the sidebar, which takes seconds at a thousand threads.
 - An unknown thread is "not found" (404), not an error (500); whose a message or feedback is, for
   `web.feedback`.
+- Chainlit stores a chat message as it arrives, before the app sees it. So what a visitor sends is checked here
+  first: a message longer than a question may be (as REST) is not stored, nor any beyond `STORED_PER_DAY`
+  characters of one owner's messages in a day; its metadata and the chat's name are bounded. A visitor cannot
+  fill the disk over the chat socket.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, ThreadFilter
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from rag.answer.result import MAX_QUESTION_CHARS
 from rag.chats.database import Database
 from web.storage import SignedStorage
 
@@ -28,6 +34,11 @@ if TYPE_CHECKING:
     from chainlit.step import StepDict
 
 log = logging.getLogger(__name__)
+
+# Characters of chat messages one owner may store in 24 hours: a few hundred questions of a long day.
+STORED_PER_DAY = 500_000
+MAX_METADATA_CHARS = 2_000  # a message's metadata (JSON) beyond this is stored empty
+MAX_THREAD_NAME_CHARS = 200  # a chat is named after its first message, cut to this
 
 
 def _json(value: Any) -> Any:
@@ -62,6 +73,7 @@ class TutorDataLayer(SQLAlchemyDataLayer):
         metadata: dict | None = None,
         tags: list[str] | None = None,
     ) -> None:
+        name = name[:MAX_THREAD_NAME_CHARS] if name else name
         await super().update_thread(thread_id, name=name, user_id=user_id, metadata=metadata)
         if tags is not None:
             await self.execute_sql(
@@ -96,7 +108,34 @@ class TutorDataLayer(SQLAlchemyDataLayer):
     async def create_step(self, step_dict: StepDict) -> None:
         step: dict[str, Any] = {k: _json(v) if k in ("tags", "modes") else v for k, v in step_dict.items()}
         step.pop("feedback", None)  # kept in its own table
+        if step.get("type") == "user_message":
+            if refused := await self._refused(step):
+                log.warning("datalayer.refused step=%s thread=%s: %s", step.get("id"), step.get("threadId"), refused)
+                return
+            if len(json.dumps(step.get("metadata") or {})) > MAX_METADATA_CHARS:
+                step["metadata"] = {}
         await super().create_step(step)
+
+    async def _refused(self, step: dict[str, Any]) -> str:
+        """Why a visitor's message is not stored ("" when it is): longer than a question may be, or beyond its
+        owner's characters for the day (its chat's owner; a chat with none yet counts alone)."""
+        size = len(step.get("output") or "")
+        if size > MAX_QUESTION_CHARS:
+            return f"{size} characters, over the {MAX_QUESTION_CHARS} a question may have"
+        since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        found = await self.execute_sql(
+            'SELECT COALESCE(SUM(LENGTH(s."output")), 0) AS stored FROM steps s '
+            'JOIN threads t ON t."id" = s."threadId" '
+            'WHERE s."type" = \'user_message\' AND s."createdAt" >= :since AND (t."id" = :thread OR '
+            't."userIdentifier" = (SELECT "userIdentifier" FROM threads WHERE "id" = :thread))',
+            {"since": since, "thread": step.get("threadId")},
+        )
+        stored = int(found[0]["stored"]) if isinstance(found, list) and found else 0
+        return (
+            f"its owner stored {stored} characters today, the limit is {STORED_PER_DAY}"
+            if stored + size > STORED_PER_DAY
+            else ""
+        )
 
     async def get_all_user_threads(
         self, user_id: str | None = None, thread_id: str | None = None
