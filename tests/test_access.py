@@ -7,6 +7,7 @@ import asyncio
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 
 from harness.fake_servers import FakeOpenAI
 from harness.ports import free_port
@@ -26,7 +27,7 @@ from rag.llm.providers import offered as offered_to
 from rag.users import main as users_main
 from tests.api_client import api_client
 from web.access import Access
-from web.ratelimit import LOGINS_PER_ADDRESS, LOGINS_PER_USER, Limited, RateLimiter
+from web.ratelimit import LOGINS_PER_ADDRESS, LOGINS_PER_PAIR, Limited, RateLimiter
 
 QUESTION = {"content": "What is a ROS 2 node?"}
 
@@ -233,17 +234,49 @@ def test_student_profiles_bind_rest_and_the_engine(make_tutor, tmp_path, env, ca
     assert instructor.status_code == 200 and instructor.json()["model"] == "local: fake-llm"
 
 
-def test_password_guessing_is_limited_per_user_and_per_address(tutor_factory, users_file, env):
+def test_password_guessing_is_limited_per_user_and_address_and_per_address(tutor_factory, users_file, env):
+    """A guesser is slowed at their address; the real user, logging in from elsewhere, is not locked out."""
     env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48)
     client = api_client(tutor_factory)  # Chainlit's /login is not mounted here: allowed attempts pass on (405)
+    elsewhere = TestClient(client.app, client=("192.0.2.7", 50000))
 
-    def attempt(user: str) -> int:
-        return client.post("/login", data={"username": user, "password": "guess"}).status_code
+    def attempt(user: str, by: TestClient = client) -> int:
+        return by.post("/login", data={"username": user, "password": "guess"}).status_code
 
-    per_user = [attempt("ina") for _ in range(LOGINS_PER_USER + 1)]
-    assert 429 not in per_user[:-1] and per_user[-1] == 429
+    guessed = [attempt("ina") for _ in range(LOGINS_PER_PAIR + 1)]
+    assert 429 not in guessed[:-1] and guessed[-1] == 429
+    assert attempt("ina", elsewhere) == 405  # the real user, from their own address, still reaches the login
     others = [attempt(f"user-{n}") for n in range(LOGINS_PER_ADDRESS)]
-    assert others.count(429) == LOGINS_PER_USER + 1  # the address had used that many already
+    assert others.count(429) == LOGINS_PER_PAIR + 1  # the address had used that many already
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"data": {"username": ["ina", "decoy"], "password": "guess"}},  # a repeated field
+        {"files": {"username": (None, "ina"), "password": (None, "guess")}},  # multipart
+    ],
+)
+def test_the_attempt_limit_reads_the_form_as_the_login_does(tutor_factory, users_file, env, form):
+    """A multipart form is counted for its user; a repeated username is refused (the route and the check could
+    each read another)."""
+    env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48)
+    client = api_client(tutor_factory)
+    codes = [client.post("/login", **form).status_code for _ in range(LOGINS_PER_PAIR + 1)]
+    if "files" in form:
+        assert 429 not in codes[:-1] and codes[-1] == 429
+    else:
+        assert set(codes) == {400}
+
+
+def test_logins_with_redis_down_are_a_503_naming_redis_url_and_health_says_so(tutor_factory, users_file, env):
+    env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    client = api_client(tutor_factory)
+    login = client.post("/login", data={"username": "ina", "password": "correct horse"})
+    assert login.status_code == 503 and "REDIS_URL" in login.json()["detail"]
+    health = client.get("/api/v1/health")
+    assert health.status_code == 503 and not health.json()["rate_limits"]["ok"]
+    assert "REDIS_URL" in health.json()["rate_limits"]["detail"] and "rate_limits" in health.json()["status"]
 
 
 def test_an_unknown_user_costs_the_same_password_check(users_file, monkeypatch):

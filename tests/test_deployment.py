@@ -23,7 +23,7 @@ from harness.deployment import Deployment
 from harness.nginx import Nginx
 from rag.identity import UsersFile, hash_password
 from tests.conftest import REPO
-from web.ratelimit import LOGINS_PER_USER
+from web.ratelimit import LOGINS_PER_PAIR
 
 pytestmark = pytest.mark.slow
 LIMIT = 8  # questions per minute per identity, for the whole deployment
@@ -152,7 +152,7 @@ def test_password_login_through_the_attempt_limit(deployment, tmp_path):
     finally:
         app.stop()
     assert right.status_code == 200 and "access_token" in right.cookies
-    assert guesses[: LOGINS_PER_USER - 1] == [401] * (LOGINS_PER_USER - 1) and guesses[-1] == 429
+    assert guesses[: LOGINS_PER_PAIR - 1] == [401] * (LOGINS_PER_PAIR - 1) and guesses[-1] == 429
 
 
 def _client_on(nginx: Nginx, upstream: str) -> tuple[httpx.Client, dict]:

@@ -156,6 +156,7 @@ class HealthResponse(BaseModel):
     qdrant: ServiceHealth
     llm: ServiceHealth | None = None
     database: ServiceHealth | None = None
+    rate_limits: ServiceHealth | None = None
 
 
 def answer_json(answer: Answer, chat_id: str) -> dict:
@@ -306,18 +307,19 @@ async def chat_list(
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-async def health(tutors: TutorsDep) -> JSONResponse:
-    """200 when the store holds the book, the model answers and the database does; 503 naming what is down and
-    the fix."""
+async def health(tutors: TutorsDep, access: AccessDep) -> JSONResponse:
+    """200 when the store holds the book, the model answers, and the database and the rate limits' store (Redis,
+    with REDIS_URL) do; 503 naming what is down and the fix."""
     try:
         tutor = await tutors.get()
     except TutorError as exc:
         unusable = {"ok": False, "detail": public(str(exc))}
         return JSONResponse({"status": f"down: {exc.kind}", "qdrant": unusable}, 503)
-    checks, llm, database = await asyncio.gather(
+    checks, llm, database, (limits_ok, limits) = await asyncio.gather(
         asyncio.to_thread(store_checks, tutor.store, tutor.settings),
         asyncio.to_thread(check_llm, choose_provider(tutor.settings), server=tutor.local_server),
         check_database(tutor.database),
+        access.limiter.reachable(),
     )
     failed = [c for c in checks if c.status != "OK"]
     qdrant = {"ok": not failed, "detail": public(failed[0].detail if failed else checks[0].detail)}
@@ -325,6 +327,7 @@ async def health(tutors: TutorsDep) -> JSONResponse:
         "qdrant": qdrant,
         "llm": {"ok": llm.status == "OK", "detail": public(llm.detail)},
         "database": {"ok": database.status == "OK", "detail": public(database.detail)},
+        "rate_limits": {"ok": limits_ok, "detail": public(limits)},
     }
     down = [name for name, s in status.items() if not s["ok"]]
     body = {"status": "ok" if not down else f"down: {', '.join(down)}", **status}

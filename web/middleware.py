@@ -4,7 +4,8 @@ and buffers each streamed event through them, a few milliseconds of CPU per ques
 - `BodyLimit`: 413 for API bodies over a size, whether or not they declare their length.
 - `VisitorCookies`: without login, every browser and REST client gets its own signed visitor id (an http-only
   cookie) on its first request, so its chats and history are its own.
-- `LoginAttempts`: password logins limited per user name and per address.
+- `LoginAttempts`: password logins limited per user name and address, per user name and per address; the form
+  read once, as the login route reads it, whatever its encoding.
 - `EndedSessions`: a session token whose session ended (logout, the user removed or their role changed) is
   taken off the request, so every route and the chat socket see a caller who is not logged in.
 - `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame;
@@ -14,14 +15,16 @@ and buffers each streamed event through them, a few milliseconds of CPU per ques
 from __future__ import annotations
 
 import math
-from urllib.parse import parse_qs
 
 from chainlit.auth.cookie import get_token_from_cookies
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import cookie_parser
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.errors import ServiceError
 from rag.identity import VISITOR_COOKIE, new_visitor_cookie, visitor_from_cookie
 from web.access import Access
 
@@ -95,9 +98,19 @@ class LoginAttempts:
         if body is None:
             await JSONResponse({"detail": "The login form is too large."}, 413)(scope, receive, send)
             return
-        name = parse_qs(body.decode("utf-8", "replace")).get("username", [""])[0]
-        client = scope.get("client")
-        limited = await self.access.limiter.check_login(name, client[0] if client else None)
+        try:
+            names = (await Request(scope, replaying(body, receive)).form()).getlist("username")
+        except (MultiPartException, HTTPException, ValueError):  # malformed: the route could not read it either
+            names = ["", ""]
+        if len(names) > 1:  # the route reads one of them, this check another: answer neither
+            await JSONResponse({"detail": "The login form must hold one username."}, 400)(scope, receive, send)
+            return
+        client, name = scope.get("client"), str(names[0]) if names else ""
+        try:
+            limited = await self.access.limiter.check_login(name, client[0] if client else None)
+        except ServiceError as exc:  # Redis down: nobody can log in, and the message names REDIS_URL
+            await JSONResponse({"detail": str(exc)}, 503)(scope, receive, send)
+            return
         if limited is not None:
             wait = str(math.ceil(limited.wait))
             refused = JSONResponse({"detail": f"Too many login attempts: wait {wait} s."}, 429, {"Retry-After": wait})

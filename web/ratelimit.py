@@ -23,8 +23,12 @@ from rag.errors import ServiceError
 
 MEMORY = "async+memory://"
 QUESTIONS, LOGINS = "questions", "logins"  # the namespaces of the counts
-LOGINS_PER_USER = 10  # password attempts a minute for one user name
-LOGINS_PER_ADDRESS = 30  # and from one client address, whatever the names
+# Password attempts a minute: for one user name from one address (a guesser is slowed there, and the real user,
+# elsewhere, is not locked out by them); for one user name from anywhere (guessing from many addresses); and from
+# one address, whatever the names.
+LOGINS_PER_PAIR = 10
+LOGINS_PER_USER = 100
+LOGINS_PER_ADDRESS = 30
 
 
 class RateLimitStoreError(ServiceError):
@@ -63,7 +67,21 @@ class RateLimiter:
 
     async def check_login(self, user: str, address: str | None) -> Limited | None:
         """Count a password attempt for `user` from `address`; None if allowed."""
-        return await self._count(LOGINS, [("address", LOGINS_PER_ADDRESS, address), ("user", LOGINS_PER_USER, user)])
+        pair = f"{user}@{address}" if address else None
+        return await self._count(
+            LOGINS,
+            [
+                ("address", LOGINS_PER_ADDRESS, address),
+                ("user", LOGINS_PER_PAIR, pair),
+                ("user", LOGINS_PER_USER, user),
+            ],
+        )
+
+    async def reachable(self) -> tuple[bool, str]:
+        """Whether the counts' store answers, and where it is (for /api/v1/health)."""
+        if await self._limiter.storage.check():
+            return True, f"rate limits counted in {self._where}"
+        return False, self._unavailable("no answer to a ping")
 
     async def _count(self, namespace: str, limits: list[tuple[LimitedBy, int, str | None]]) -> Limited | None:
         """Count one use against each limit in turn (an unset key or a limit of 0 does not count); the first
@@ -80,8 +98,11 @@ class RateLimiter:
                 return None
             stats = await self._limiter.get_window_stats(item, namespace, key)
         except StorageError as exc:
-            raise RateLimitStoreError(
-                f"The rate-limit store, Redis at {self._where}, is unavailable: {exc.storage_error!r:.200}. "
-                "Check REDIS_URL and that the Redis server runs (or unset REDIS_URL to count in each process)."
-            ) from None
+            raise RateLimitStoreError(self._unavailable(f"{exc.storage_error!r:.200}")) from None
         return max(stats.reset_time - time.time(), 0.1)
+
+    def _unavailable(self, why: str) -> str:
+        return (
+            f"The rate-limit store, Redis at {self._where}, is unavailable: {why}. "
+            "Check REDIS_URL and that the Redis server runs (or unset REDIS_URL to count in each process)."
+        )
