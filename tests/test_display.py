@@ -94,3 +94,24 @@ def test_an_answer_of_the_chat_page_links_its_citations_into_the_book():
     assert "**Sources:** [\\[1\\]](https://b/docs/urdf?tutor-cite=id#links) [URDF › Links]" in linked
     assert relinked(linked) == linked  # opened in the widget twice, the same
     assert relinked("No sources here [1].") == "No sources here [1]."
+
+
+def test_no_server_path_reaches_a_response_or_the_chat():
+    """A path on the server, alone or as a URL with no host (the SQLite database), never reaches a visitor; a
+    URL with a host and a path on the student's machine (`~/`) do."""
+    from rag.errors import ServiceError
+    from web.rest import public
+
+    down = (
+        "The chat history database (sqlite+aiosqlite:////srv/tutor/data/tutor.db) is unavailable: "
+        "OperationalError('unable to open database file /srv/tutor/data/tutor.db'). Check DATABASE_URL."
+    )
+    assert "/srv/" not in public(down) and "DATABASE_URL" in public(down)
+    assert "/srv/" not in public("sqlite+aiosqlite:///srv/tutor/data/tutor.db") and "/srv/" not in public(
+        "file:///srv/a/b"
+    )
+    kept = "See https://docs.example/a/b, redis://cache:6379/0 and ~/ros2_ws/src."
+    assert public(kept) == kept
+    error = ServiceError(down)
+    error.kind = "database"
+    assert "/srv/" not in error_markdown(error)

@@ -192,7 +192,7 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         grounded=None if answer.grounded is None else round(answer.grounded, 3),
         relevance=_relevance_json(answer.relevance),
         kept=not answer.not_kept,
-        not_kept=answer.not_kept,
+        not_kept=public(answer.not_kept),
         processing_time_ms=answer.processing_time_ms,
         model=answer.model,
         chat_id=chat_id,

@@ -16,6 +16,7 @@ from rag.study.service import Graded
 from rag.text.citations import MARKER
 from rag.text.sentences import line_prefix
 from web.ratelimit import Limited
+from web.rest import public
 
 CITE_PARAM = "tutor-cite"  # the book plugin's query parameter: the passage to mark in the page
 # "[2] [Title › Section](url)" in an answer's Sources line (`_escape` escapes brackets in the label).
@@ -188,7 +189,7 @@ def answer_markdown(answer: Answer, cite_links: bool = False) -> str:
     links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, citation_url(s.passage))}" for s in answer.sources)
     if cite_links:
         text, links = linked_citations(text, answer.sources), linked_citations(links, answer.sources)
-    unkept = f"\n\n> ⚠️ **Not saved in this chat's history**: {answer.not_kept}" if answer.not_kept else ""
+    unkept = f"\n\n> ⚠️ **Not saved in this chat's history**: {public(answer.not_kept)}" if answer.not_kept else ""
     return (
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"
         f"_{answer.model} · {answer.processing_time_ms / 1000:.1f} s_{unkept}"
@@ -255,4 +256,4 @@ def rate_limited(limited: Limited) -> str:
 
 def error_markdown(error: ServiceError) -> str:
     what = _WHAT_TO_DO.get(error.kind, "Something went wrong.")
-    return f"⚠️ **{what}**\n\n{error}\n\nYou can ask again once it is fixed."
+    return f"⚠️ **{what}**\n\n{public(str(error))}\n\nYou can ask again once it is fixed."

@@ -14,8 +14,9 @@ from web.access import Access
 
 PREFIX = "/api/v1"
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# An absolute path on this machine (not the path part of a URL, which follows a host).
-_LOCAL_PATH = re.compile(r"(?<![\w:/.@-])/(?:[\w.+-]+/)+[\w.+-]*")
+# An absolute path on this machine: standing alone, or as a URL with no host (`sqlite:///srv/data/tutor.db`,
+# `file:///...`); not the path part of a URL, which follows a host, nor a `~/` path of the student's machine.
+_LOCAL_PATH = re.compile(r"(?:(?<=://)|(?<=:///)|(?<![\w:/.@~-]))/(?:[\w.+-]+/)+[\w.+-]*")
 
 
 class ErrorResponse(BaseModel):
