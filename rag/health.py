@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import text
 
-from rag.chats.database import DATABASE_ERRORS, Database, unavailable
+from rag.chats.database import DATABASE_ERRORS, Database, sqlite_path, unavailable
 from rag.config import Settings, mask_url
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import Provider, ProviderName, choose_provider, describe_llm_error, provider
@@ -70,6 +71,8 @@ def check_collection(store: Store, settings: Settings) -> list[Check]:
 
 # A check answers quickly or counts as down: a hanging model must not hang the health endpoint.
 HEALTH_TIMEOUT = 3.0
+# Below this much free space on the disk of the SQLite history, answers may no longer be kept: the database fails.
+MIN_FREE_BYTES = 20 * 1024 * 1024
 # The bundled server answers one request at a time: a token may wait for a student's answer to finish.
 BUNDLED_TIMEOUT = 30.0
 
@@ -133,7 +136,8 @@ def check_bundled(choice: Provider, server: LocalLLMServer) -> Check:
 
 
 async def check_database(database: Database, timeout: float = HEALTH_TIMEOUT) -> Check:
-    """Does the history database answer? Every question reads and writes it."""
+    """Does the history database answer, and (SQLite) has its disk room for more? Every question reads and writes
+    it: a full disk answers reads and loses every answer."""
     try:
         async with asyncio.timeout(timeout):
             engine = await database.ready()
@@ -141,7 +145,16 @@ async def check_database(database: Database, timeout: float = HEALTH_TIMEOUT) ->
                 await connection.execute(text("SELECT 1"))
     except DATABASE_ERRORS as exc:  # TimeoutError, the wait's, is an OSError too
         return Check("FAIL", "database", unavailable(database.settings, exc))
-    return Check("OK", "database", mask_url(str(database.engine.url)))
+    where = mask_url(str(database.engine.url))
+    path = sqlite_path(database.engine)
+    if path is not None and (free := shutil.disk_usage(path.parent).free) < MIN_FREE_BYTES:
+        return Check(
+            "FAIL",
+            "database",
+            f"The disk holding the chat history ({where}) has {free // 1024} KB free: answers are not kept. "
+            "Free space there, or set DATA_DIR to a folder on a disk with room.",
+        )
+    return Check("OK", "database", where)
 
 
 def store_checks(store: Store, settings: Settings) -> list[Check]:

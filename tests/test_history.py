@@ -391,3 +391,46 @@ def test_a_database_an_older_version_made_gets_the_new_columns(settings):
     names, kept = run(scenario(database), database)
     assert {"topic", "offPoint"} <= names and set(metadata.tables["answers"].columns.keys()) <= names
     assert kept == [("x", None)]
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs: a disk that fills, for real (mounting needs root, as CI runs)."""
+    import subprocess
+
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_full_disk_is_said_by_the_answer_and_by_health(sample_store, embedder, small_disk):
+    """The disk of the SQLite history fills: the next answer ends saying so (the database error, or shown and
+    marked as not kept), naming DATA_DIR; health fails, naming the fix, where it used to say 200."""
+    settings = load_settings(data_dir=small_disk)
+    tutor = build_tutor(sample_store, embedder, settings=settings)
+
+    async def scenario():
+        await tutor.answer("What is a ROS 2 node?", "chat-full", owner="erin")
+        with open(small_disk / "filler", "wb") as filler:  # the rest of the disk
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:
+                pass
+        try:
+            answer: Answer | TutorError = await tutor.answer("What is a topic?", "chat-full", owner="erin")
+        except TutorError as exc:
+            answer = exc
+        return answer, await check_database(tutor.database)
+
+    answer, health = run(scenario(), tutor.database)
+    if isinstance(answer, TutorError):  # the chat's memory, written as the answer ends, failed first
+        assert answer.kind == "database" and "DATA_DIR" in str(answer)
+    else:
+        assert answer.text and "DATA_DIR" in answer.not_kept
+    assert health.status == "FAIL" and "DATA_DIR" in health.detail

@@ -298,10 +298,12 @@ DATABASE_ERRORS = (SQLAlchemyError, OSError)
 def unavailable(settings: Settings, exc: BaseException) -> str:
     """What to say when the database fails: which one (password masked) and what to check."""
     where = mask_url(database_url(settings))
-    return (
-        f"The chat history database ({where}) is unavailable: {exc!r:.200}. "
+    check = (
         "Check DATABASE_URL and that the database server runs."
+        if settings.database_url
+        else "Check that the disk holding DATA_DIR has room and the folder is writable (or set DATABASE_URL)."
     )
+    return f"The chat history database ({where}) is unavailable: {exc!r:.200}. {check}"
 
 
 def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:
