@@ -91,6 +91,23 @@ def test_the_page_being_read_rides_as_data_and_a_bad_page_id_is_422(make_tutor):
     assert bad.status_code == 422 and "doc_id" in bad.text
 
 
+def test_a_selection_widens_the_search_but_never_decides_coverage(make_tutor):
+    """Words of the selection the book lacks do not refuse a covered question; the selection's closeness to the
+    book does not make a question about something else covered."""
+    client = api_client(lambda: make_tutor())
+    page = {"doc_id": "ros2-basics/launch-files", "anchor": ""}
+
+    def ask(question: str, selection: str) -> dict:
+        return client.post(
+            "/api/v1/chat", json={"content": question, "reading": {**page, "selection": selection}}
+        ).json()
+
+    covered = ask("How do I pass parameters to a node?", "Kubernetes Zephyr micro-ROS ESP32 quaternion.")
+    assert covered["covered"] and covered["cited"]
+    book_text = "A launch file starts several nodes with one command, each with its parameters and remappings."
+    assert not ask("How do I bake sourdough bread at home?", book_text)["covered"]
+
+
 def test_chat_keeps_the_given_chat_id(scripted):
     body = api_client(scripted).post("/api/v1/chat", json={"content": "What is a node?", "chat_id": "abc"}).json()
     assert body["chat_id"] == "abc"

@@ -183,7 +183,9 @@ class Retriever:
     ) -> SearchResult:
         """Top-k passages for the query (or the fused queries), with each one's similarity and matched words.
         `embeddings` are the queries', when the caller embedded them already (batched with other requests).
-        With `reading`, the passages of that page that answer (`read_first`) come first."""
+        With `reading`, the passages of that page that answer (`read_first`) come first; its selection, when it is
+        the last query, widens the search but does not decide coverage: it is the book's own text, so its words
+        cannot name a topic the book lacks, nor its closeness to the book make a question covered."""
         queries = [queries] if isinstance(queries, str) else queries
         k = k or self.top_k
         started = time.perf_counter()
@@ -191,10 +193,14 @@ class Retriever:
         embedded = time.perf_counter()
         stats = self.stats
         hits = self.store.query(embeddings, limit=max(k, RERANK_POOL) if mode == "hybrid" else k, mode=mode)
-        nearest = [h for e in embeddings for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
+        selected = (
+            reading is not None and bool(reading.selection) and len(queries) > 1 and queries[-1] == reading.selection
+        )
+        asked = len(queries) - selected  # the queries that decide coverage
+        nearest = [h for e in embeddings[:asked] for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
         vectors = np.array([e.dense for e in embeddings])
-        text = " ".join(queries)
-        passages = _passages(hits, vectors)
+        text = " ".join(queries[:asked])
+        passages = _passages(hits, vectors[:asked])  # a passage's similarity is to the question, not the selection
         if mode == "hybrid":
             passages = by_what_is_asked(by_best_sentence(passages, vectors, len(passages)), queries[0])
         if reading is not None:
