@@ -21,7 +21,7 @@ from starlette.datastructures import Headers
 from rag import logs
 from rag.answer.result import TutorError
 from rag.chats.database import Database
-from rag.config import load_settings, oauth_configured
+from rag.config import keep_files_private, load_settings, oauth_configured
 from rag.identity import (
     VISITOR_COOKIE,
     Identity,
@@ -46,6 +46,7 @@ from web.reading import reading_of
 from web.widget import for_the_book, from_book, in_book, page_being_read, tell_ready
 
 logs.configure("%(asctime)s %(levelname)s %(name)s: %(message)s")
+keep_files_private()
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
 database = Database(settings)
 access = Access.from_settings(settings, database)

@@ -14,7 +14,7 @@ from pathlib import Path
 from ingest.chunking import Chunker
 from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
 from rag import logs
-from rag.config import ConfigError, load_settings
+from rag.config import ConfigError, keep_files_private, load_settings
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.store import StoreError, get_store
 
@@ -138,4 +138,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    keep_files_private()  # the command's, not a caller's who imports `main`
     sys.exit(main())

@@ -274,6 +274,16 @@ def oauth_configured() -> bool:
     return any(re.fullmatch(r"OAUTH_\w+_CLIENT_ID", name) and value for name, value in os.environ.items())
 
 
+PRIVATE_UMASK = 0o077
+
+
+def keep_files_private() -> None:
+    """Every file and folder this process creates from now on is its user's alone (0600, 0700): the history,
+    the cited passages a student's question matched, the store, the logs. Called by the entry points (the app,
+    ingest), never on import."""
+    os.umask(PRIVATE_UMASK)
+
+
 def mask_url(url: str | None) -> str:
     """A URL fit to show or log: a password in it becomes `****`, and so do key-like query values."""
     if not url:

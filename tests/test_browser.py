@@ -35,6 +35,18 @@ def app(data):
     app.stop()
 
 
+def test_every_file_the_app_wrote_is_its_users_alone(browser, app, data):
+    """After an answer (its cited passages stored as files), nothing under the data folder or the store is
+    readable by another user: files 0600, folders 0700."""
+    page = open_chat(browser, app.url)
+    page.get_by_text("Balance").click()
+    wait_done(page)
+    page.context.close()
+    written = [p for p in (data / "data").rglob("*")]
+    assert any(p.is_file() for p in (data / "data" / "files").rglob("*"))
+    assert [p for p in written if p.stat().st_mode & 0o077] == []
+
+
 def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browser, app):
     page = open_chat(browser, app.url)
     page.get_by_text("Balance").click()

@@ -247,6 +247,9 @@ def test_a_signed_url_opens_only_its_own_file(tmp_path):
     assert not storage.verify("u/e/[1]", int(time.time()) - 1, storage.sign("u/e/[1]", int(time.time()) - 1))
     with pytest.raises(ValueError):
         storage.path("../../etc/passwd")
+    # The words a student's question matched are theirs alone, whatever this process's umask (0022 here).
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "u" / "e").iterdir()} == {"0o600"}
+    assert oct((tmp_path / "u").stat().st_mode & 0o777) == oct((tmp_path / "u" / "e").stat().st_mode & 0o777) == "0o700"
 
 
 def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, env, capsys):

@@ -218,7 +218,7 @@ def database_url(settings: Settings) -> str:
     """DATABASE_URL with an async driver, or SQLite at DATA_DIR/tutor.db (an absolute path, fixed at start)."""
     if settings.database_url is None:
         path = (settings.data_dir / "tutor.db").resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.touch(mode=0o600)  # every student's questions: the owner's alone (SQLite gives its -wal the same)
         path.chmod(0o600)
         return f"sqlite+aiosqlite:///{path}"

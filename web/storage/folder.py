@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from web.storage.signed import SignedStorage
 
 _MIME_SUFFIX = ".mime"
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """The words a student's question matched are theirs: 0600, whatever the process's umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(content)
+    path.chmod(0o600)
 
 
 class FolderStorage(SignedStorage):
@@ -34,11 +43,14 @@ class FolderStorage(SignedStorage):
         path = self.path(object_key)
 
         def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for folder in reversed([path.parent, *path.parent.parents]):  # `parents=True` gives them no mode
+                if folder.is_relative_to(self.folder):
+                    folder.mkdir(mode=0o700, exist_ok=True)
             if path.exists() and not overwrite:
                 return
-            path.write_bytes(content)
-            path.with_name(path.name + _MIME_SUFFIX).write_text(mime)
+            _write_private(path, content)
+            _write_private(path.with_name(path.name + _MIME_SUFFIX), mime.encode())
 
         await asyncio.to_thread(write)
 
