@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ingest.chunking import Chunker
-from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest
+from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest, unreadable
 from rag import logs
 from rag.config import ConfigError, keep_files_private, load_settings
 from rag.search.embeddings import Embedder, EmbeddingError
@@ -73,10 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def dry_run(opts: IngestOptions, chunker: Chunker) -> int:
+    """What the real run would store, with the same guards (`unreadable`): a page it would skip fails here too."""
     files = discover(opts.source, opts.exclude)
     failed, chunks = 0, []
+    root = opts.source.resolve()
     for path in files:
         try:
+            if problem := unreadable(path, root):
+                raise ValueError(problem)
             chunks += parse_and_chunk(path, opts, chunker)[1]
         except Exception as exc:  # report every unreadable file, keep going
             failed += 1

@@ -82,7 +82,7 @@ OUTSIDE_SOURCE = (
 MAX_PAGE_BYTES = 2_000_000  # a textbook page is rarely over 100 kB; a 50 MB one would be 135,000 chunks
 
 
-def _unreadable(path: Path, root: Path) -> str | None:
+def unreadable(path: Path, root: Path) -> str | None:
     """Why a page is not read at all: a symlink out of the docs (/etc/passwd must not become "the book"), or
     a page too large to be a page."""
     if not path.resolve().is_relative_to(root):
@@ -205,7 +205,7 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
         rel = path.relative_to(opts.source).as_posix()
         report.seen += 1
-        if problem := _unreadable(path, root):
+        if problem := unreadable(path, root):
             report.failed.append((rel, problem))
             log.warning("skipped %s: %s", rel, problem)
             continue

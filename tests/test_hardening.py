@@ -386,6 +386,22 @@ def test_ingest_does_not_follow_a_symlink_out_of_the_docs(book, tmp_path, embedd
     assert report.new == 11
 
 
+def test_a_dry_run_applies_every_guard_of_the_real_run(book, tmp_path, env, capsys):
+    """A symlink out of the docs, a page over the size limit: the dry run fails them as the real run does, and
+    prints none of their text."""
+    from ingest.pipeline import MAX_PAGE_BYTES
+
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:SECRET-ROOT-LINE:/root:/bin/bash\n")
+    (book / "passwd.md").symlink_to(secret)
+    (book / "huge.md").write_text("# Huge\n\n" + "word " * (MAX_PAGE_BYTES // 5 + 10))
+    env(QDRANT_PATH=str(tmp_path / "qdrant"))
+    assert ingest_main(["--source", str(book), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED passwd.md:" in out and "outside --source" in out and "FAILED huge.md:" in out
+    assert "2 failed" in out and "SECRET-ROOT-LINE" not in out
+
+
 def test_credentials_in_urls_never_reach_a_log_line(capsys):
     from rag.logs import MaskCredentials
 
