@@ -26,8 +26,8 @@ from rag.identity import (
     VISITOR_COOKIE,
     Identity,
     UsersFile,
+    announce_instructor_link,
     identity_of,
-    instructor_link,
     logged_in,
     role_of,
     visitor_from_cookie,
@@ -147,8 +147,8 @@ async def start() -> None:
     url = f"http://{host}:{chainlit_config.run.port}"
     if settings.book_dir is not None:
         print(f"The book, with the tutor on every page: {url}{BOOK_PATH}/", file=sys.stderr)
-    if not settings.login_required:  # on the terminal, not in the log: it opens every student's questions
-        print(f"Instructor view (works once, for 15 minutes): {instructor_link(access.secret, url)}", file=sys.stderr)
+    if not settings.login_required:  # it opens every student's questions: the operator's eyes only
+        announce_instructor_link(access.secret, url, settings.data_dir, sys.stderr)
 
 
 @cl.on_app_shutdown

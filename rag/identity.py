@@ -20,7 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from rag.config import Settings
 
@@ -127,6 +127,26 @@ def instructor_link(secret: str, base_url: str) -> str:
     return f"{base_url.rstrip('/')}{LINK_PATH}?token={signed(secret, INSTRUCTOR_LINK, LINK_SECONDS)}"
 
 
+INSTRUCTOR_LINK_FILE = "instructor-link.txt"
+
+
+def announce_instructor_link(secret: str, base_url: str, data_dir: Path, terminal: TextIO) -> Path:
+    """The startup's one-time link, written to DATA_DIR/instructor-link.txt (0600, replaced on every start) and
+    shown on `terminal` only if it is one: an output a log collector keeps gets the file's path and the link's
+    lifetime, never the link."""
+    link = instructor_link(secret, base_url)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = data_dir / INSTRUCTOR_LINK_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(link + "\n")
+    path.chmod(0o600)
+    lifetime = f"works once, for {LINK_SECONDS // 60} minutes"
+    shown = link if terminal.isatty() else f"in {path} (readable by this account only)"
+    print(f"Instructor view ({lifetime}): {shown}", file=terminal)
+    return path
+
+
 # -- anonymous visitors ----------------------------------------------------------------------------------
 
 
@@ -228,9 +248,10 @@ def identity_from_token(token: str, settings: Settings, secret: str) -> Identity
     return session_identity(token, secret)
 
 
-def session_token(identity: Identity, secret: str, seconds: int) -> str:
+def session_token(identity: Identity, secret: str, seconds: int, once: bool = False) -> str:
     """A Chainlit session token (JWT) for `identity`, valid for `seconds`: the claims Chainlit signs, so its
-    /auth/jwt takes it and sets its own session cookie."""
+    /auth/jwt takes it and sets its own session cookie. `once`: it carries a random id (`jti`), so that it can
+    be exchanged only once (`single_use_id`)."""
     import jwt
 
     issued = int(time.time())
@@ -240,8 +261,20 @@ def session_token(identity: Identity, secret: str, seconds: int) -> str:
         "metadata": identity.metadata,
         "iat": issued,
         "exp": issued + seconds,
+        **({"jti": secrets.token_hex(16)} if once else {}),
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def single_use_id(token: str, secret: str) -> str | None:
+    """The id of a token issued to be used once (`session_token(once=True)`); None for any other token."""
+    import jwt
+
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    return str(claims["jti"]) if claims.get("jti") else None
 
 
 def session_identity(token: str, secret: str) -> Identity | None:

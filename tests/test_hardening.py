@@ -462,3 +462,40 @@ def test_packing_a_long_paragraph_counts_each_word_once():
 
 def test_a_post_with_no_body_is_a_422(client):
     assert client.post("/api/v1/chat").status_code == 422
+
+
+def test_the_book_serves_no_dotfile_and_only_its_own_site_may_frame_it(make_tutor, env, tmp_path):
+    site = tmp_path / "build"
+    (site / ".git").mkdir(parents=True)
+    (site / "index.html").write_text("<!doctype html><title>Book</title>")
+    (site / ".env").write_text("OPENAI_API_KEY=sk-secret")
+    (site / ".git" / "config").write_text("[remote] url = https://token@git.example/x")
+    env(BOOK_DIR=str(site))
+    client = api_client(lambda: make_tutor())
+    page = client.get("/book/")
+    assert page.status_code == 200 and page.headers["x-frame-options"] == "SAMEORIGIN"
+    assert page.headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for dotfile in ("/book/.env", "/book/.git/config", "/book/sub/../.env"):
+        found = client.get(dotfile)
+        assert found.status_code == 404 and "secret" not in found.text and "token" not in found.text
+
+
+def test_the_instructor_link_reaches_the_operator_only(tmp_path):
+    """A log collector reading stderr gets where the link is and how long it lives; a terminal gets the link."""
+    import io
+
+    from rag.identity import announce_instructor_link
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    logged, terminal = io.StringIO(), Terminal()
+    path = announce_instructor_link("s" * 48, "http://localhost:8000", tmp_path / "data", logged)
+    link = path.read_text().strip()
+    assert "/instructor/open?token=" in link and oct(path.stat().st_mode & 0o777) == "0o600"
+    assert "token=" not in logged.getvalue() and str(path) in logged.getvalue()
+    assert "works once, for 15 minutes" in logged.getvalue()
+    announce_instructor_link("s" * 48, "http://localhost:8000", tmp_path / "data", terminal)
+    assert "/instructor/open?token=" in terminal.getvalue() and path.read_text().strip() in terminal.getvalue()

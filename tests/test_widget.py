@@ -173,3 +173,16 @@ def test_the_plugin_s_options_say_what_to_write_instead():
     for wrong in ({}, {"tutorUrl": "javascript:alert(1)"}, {"tutorUrl": "tutor.school.edu"}):
         refused = validate(wrong)
         assert refused.returncode != 0 and "tutorUrl" in refused.stderr and "https://tutor.school.edu" in refused.stderr
+
+
+def test_a_widget_token_signs_in_once(make_tutor, env):
+    """Exchanged at /auth/jwt for the session cookie: the first time mints a session; a copy of it (or the
+    widget's own repeat) gets a success with no cookie and no token."""
+    env(CHAINLIT_AUTH_SECRET=SECRET)
+    client = api_client(lambda: make_tutor())
+    client.get("/api/v1/health")
+    token = client.post("/api/v1/widget/token").json()["accessToken"]
+    first = client.post("/auth/jwt", headers={"Authorization": f"Bearer {token}"})
+    copy = TestClient(client.app).post("/auth/jwt", headers={"Authorization": f"Bearer {token}"})
+    assert first.status_code == 200 and "access_token" in first.cookies
+    assert copy.status_code == 200 and "access_token" not in copy.cookies and copy.json() == {"success": True}

@@ -25,6 +25,7 @@ from rag.identity import (
     session_identity,
     session_token,
     signed,
+    single_use_id,
     verified,
     visitor_from_cookie,
 )
@@ -73,8 +74,15 @@ class Access:
         """A Chainlit session token for the book's widget, so that its chats are this visitor's or user's own
         (Chainlit's Copilot does not call the header login the chat page uses; it signs in with a token). A
         logged-in user's token keeps their session id, so logging out ends it too. It lives long enough to be
-        exchanged at Chainlit's /auth/jwt for the session cookie, and no longer."""
-        return session_token(identity, self.secret, WIDGET_TOKEN_SECONDS)
+        exchanged at Chainlit's /auth/jwt for the session cookie, and no longer, and only once
+        (`exchange_once`)."""
+        return session_token(identity, self.secret, WIDGET_TOKEN_SECONDS, once=True)
+
+    async def exchange_once(self, token: str) -> bool:
+        """Whether a token may be exchanged for a session cookie: any token not issued for one use, or one
+        issued for one use and not used yet (on any process: its id is recorded as ended, `rag.sessions`)."""
+        once = single_use_id(token, self.secret)
+        return once is None or await self.sessions.end(f"token:{once}")
 
     def may_open_instructor_view(self, identity: Identity | None, cookies: dict[str, str]) -> bool:
         """Instructors; with no login configured, the browser that opened a one-time link (`instructor_link`).

@@ -396,5 +396,7 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.add_middleware(VisitorCookies, access=access)
     app.add_middleware(LoginAttempts, access=access)
     app.add_middleware(EndedSessions, access=access)
-    app.add_middleware(SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"))
+    app.add_middleware(
+        SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"), own_frames=(BOOK_PATH + "/",)
+    )
     app.add_middleware(WidgetRequests)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -82,14 +82,17 @@ def waiting_page(build: BookBuild, folder: Path) -> str:
 
 
 class BookSite:
-    """The ASGI app mounted at /book/: the built site's files (Docusaurus' 404 page for unknown paths), or
-    the waiting page (503 with Retry-After) until there is one."""
+    """The ASGI app mounted at /book/: the built site's files (Docusaurus' 404 page for unknown paths; no
+    dotfile, whatever the build folder holds), or the waiting page (503 with Retry-After) until there is one."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.files = StaticFiles(directory=folder, html=True, check_dir=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if any(part.startswith(".") for part in scope["path"].split("/")):  # .env, .git: never the book's pages
+            await PlainTextResponse("Not found", 404)(scope, receive, send)
+            return
         build = BookBuild.of(self.folder)
         if build.status == "built":
             await self.files(scope, receive, send)

@@ -177,18 +177,19 @@ def _without_session(raw: list[tuple[bytes, bytes]], cookies: dict[str, str], he
 
 
 class SecurityHeaders:
-    """Headers that keep browsers from guessing content types and leaking paths to other sites, and that keep
-    the instructor view (every student's questions) out of other sites' frames. The chat itself may be framed
-    by the site that embeds it."""
+    """Headers that keep browsers from guessing content types and leaking paths to other sites, that keep the
+    instructor view (every student's questions) out of any frame, and the book (its widget is signed in) out of
+    other sites' frames. The chat itself may be framed by the site that embeds it."""
 
-    def __init__(self, app: ASGIApp, unframed: tuple[str, ...]):
-        self.app, self.unframed = app, unframed
+    def __init__(self, app: ASGIApp, unframed: tuple[str, ...], own_frames: tuple[str, ...] = ()):
+        self.app, self.unframed, self.own_frames = app, unframed, own_frames
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         unframed, https = scope["path"].startswith(self.unframed), scope.get("scheme") == "https"
+        own_frames = bool(self.own_frames) and scope["path"].startswith(self.own_frames)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -198,6 +199,9 @@ class SecurityHeaders:
                 if unframed:
                     headers["X-Frame-Options"] = "DENY"
                     headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+                elif own_frames:
+                    headers["X-Frame-Options"] = "SAMEORIGIN"
+                    headers["Content-Security-Policy"] = "frame-ancestors 'self'"
                 if https:
                     _secure_cookies(message)
             await send(message)

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs
 
 import chainlit
 from chainlit.context import context
+from chainlit.server import jwt_auth as chainlit_jwt_auth
 from chainlit.types import ThreadDict
 from chainlit.user_session import user_session
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -156,6 +157,18 @@ class WidgetToken(BaseModel):
 class LoginNeeded(BaseModel):
     detail: str
     login_url: str = Field(description="The tutor's login page, relative to the tutor's URL.")
+
+
+@bundle_router.post("/auth/jwt", include_in_schema=False)
+async def exchange_token(request: Request, access: AccessDep) -> Response:
+    """Chainlit's /auth/jwt (the widget's sign-in), ahead of it: a widget token mints one session, so a copied
+    one cannot mint more for days. Chainlit's widget sends its token again when it re-renders, so a repeat is
+    answered as a success that sets no cookie and carries no token: the browser that signed in keeps its
+    session, a copy gets none."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and not await access.exchange_once(token.strip()):
+        return JSONResponse({"success": True})
+    return await chainlit_jwt_auth(request)
 
 
 @router.post("/widget/token", response_model=WidgetToken, responses={401: {"model": LoginNeeded}, 403: {}})
