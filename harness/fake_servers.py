@@ -77,8 +77,16 @@ class FakeOpenAI(LocalServer):
     "hang", or a string to stream back as the answer in a few chunks. `hang_models`: GET /models hangs too
     (a server that accepts connections but never answers)."""
 
-    def __init__(self, script: list, model: str = "fake-model", hang_models: bool = False):
-        self.script, self.model, self.hang_models = list(script), model, hang_models
+    def __init__(
+        self,
+        script: list,
+        model: str = "fake-model",
+        hang_models: bool = False,
+        paused: threading.Event | None = None,
+    ):
+        """`paused`: a streamed answer stops after its first three words until the event is set (a test acts on
+        the app while an answer is under way)."""
+        self.script, self.model, self.hang_models, self.paused = list(script), model, hang_models, paused
         self.requests: list[dict] = []
         super().__init__(self._handle)
         self.base_url = f"{self.url}/v1"
@@ -109,7 +117,9 @@ class FakeOpenAI(LocalServer):
         words = text.split(" ")
         pieces = [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
         chunks: list[dict | None] = [{"role": "assistant", "content": ""}, *({"content": p} for p in pieces), None]
-        for delta in chunks:
+        for i, delta in enumerate(chunks):
+            if i == 4 and self.paused is not None:  # after the role and three words
+                self.paused.wait(60)
             choice = {"index": 0, "delta": delta or {}, "finish_reason": None if delta else "stop"}
             event = {
                 "id": "chatcmpl-1",

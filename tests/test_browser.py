@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import urllib.error
 import urllib.request
 from itertools import pairwise
@@ -179,6 +180,38 @@ def test_unsupported_sentences_are_marked_with_a_legend(browser, data):
         page.screenshot(path=str(OUTPUT / "unsupported-marked.png"), full_page=True)
         page.context.close()
     finally:
+        app.stop()
+        fake.close()
+
+
+def test_postgresql_stopped_mid_answer_ends_the_chat_answer_saying_so(browser, data):
+    """The answer's first words are on the page when PostgreSQL stops (immediate): the answer ends, marked as not
+    saved or with the database error, naming DATABASE_URL; it never keeps "streaming"."""
+    from harness.postgres import Postgres
+
+    paused = threading.Event()
+    fake = FakeOpenAI(["A node is a single process in the ROS 2 graph that performs one job [1]."], paused=paused)
+    server = Postgres()
+    ingest_sample(data / "qdrant-pg")  # the module's app holds the first store
+    app = App(
+        data,
+        DATABASE_URL=server.new_database(),
+        LOCAL_LLM_BASE_URL=fake.base_url,
+        LOCAL_LLM_MODEL="fake-model",
+        QDRANT_PATH=str(data / "qdrant-pg"),
+    )
+    try:
+        page = open_chat(browser, app.url)
+        ask(page, "What is a ROS 2 node?")
+        last_answer(page).get_by_text("A node is", exact=False).wait_for(timeout=60_000)  # its first words shown
+        server.stop()
+        paused.set()
+        ended = page.get_by_text("Not saved in this chat's history").or_(page.get_by_text("database", exact=False))
+        ended.last.wait_for(timeout=60_000)
+        assert "DATABASE_URL" in page.locator("body").inner_text()
+        page.context.close()
+    finally:
+        paused.set()
         app.stop()
         fake.close()
 
