@@ -39,14 +39,19 @@ def launch() -> Iterator[Any]:
         browser.close()
 
 
-def open_chat(browser: Any, url: str, first: str | None = None, sockets: list | None = None) -> Any:
-    """The chat in a new browser, which visits `first` before (a link that sets a cookie, say); `sockets` collects
-    every WebSocket the page opens."""
+def open_chat(
+    browser: Any, url: str, first: str | None = None, sockets: list | None = None, click: str | None = None
+) -> Any:
+    """The chat in a new browser, which visits `first` before (a link that sets a cookie, say) and clicks the
+    button named `click` there; `sockets` collects every WebSocket the page opens."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     if sockets is not None:
         page.on("websocket", lambda socket: sockets.append(socket))
     if first:
         page.goto(first)
+    if click:
+        with page.expect_navigation():
+            page.get_by_role("button", name=click).click()
     page.goto(url)
     page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
     return page

@@ -46,6 +46,10 @@ class Sessions:
             result = await connection.execute(insert.on_conflict_do_nothing(index_elements=["id"]))
         return result.rowcount == 1
 
+    async def ended(self, session: str) -> bool:
+        """Whether a session (or a one-time link) was recorded as ended."""
+        return await self._ended(session)
+
     async def _ended(self, session: str) -> bool:
         engine = await self.database.ready()
         async with engine.connect() as connection:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from rag.chats.database import Database
 from rag.config import load_settings
-from rag.identity import instructor_link
+from rag.identity import LINK_PATH, instructor_link
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.api import mount_api
@@ -31,6 +31,6 @@ def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
 def open_instructor_view(client: TestClient) -> TestClient:
     """With no login configured: the client opens the one-time link the app prints, as the maintainer does."""
     access: Access = client.app.state.access  # type: ignore[attr-defined]  # TestClient.app is the FastAPI app
-    link = instructor_link(access.secret, str(client.base_url))
-    assert client.get(link, follow_redirects=False).status_code == 303
+    token = instructor_link(access.secret, str(client.base_url)).split("token=", 1)[1]
+    assert client.post(LINK_PATH, data={"token": token}, follow_redirects=False).status_code == 303
     return client

@@ -255,7 +255,8 @@ def test_history_resumes_with_its_citations_and_feedback_and_stays_private(brows
 
 
 def test_instructor_view_from_the_chat_at_desktop_and_phone_width(browser, app):
-    page = open_chat(browser, app.url, first=app.instructor_link())  # as the maintainer, from the terminal
+    # as the maintainer, from the terminal: the link's page asks for one click (a link preview spends nothing)
+    page = open_chat(browser, app.url, first=app.instructor_link(), click="Open the instructor view")
     ask(page, "What is the zero moment point?")
     wait_done(page)
     ask(page, "How do I bake sourdough bread?")

@@ -187,11 +187,19 @@ def test_a_relay_on_this_host_does_not_open_the_instructor_view(seeded, capsys):
     maintainer = api_client(lambda: tutor)
     assert users_main(["instructor-link", "--url", "http://testserver"]) == 0
     link = capsys.readouterr().out.split(": ", 1)[1].strip()
-    opened = maintainer.get(link, follow_redirects=False)
+    token = link.split("token=", 1)[1]
+    for _ in range(3):  # a chat client's link preview, a mail scanner: looking spends nothing
+        looked = relayed.get(link)
+        assert looked.status_code == 200 and "Open the instructor view" in looked.text and "<form" in looked.text
+    assert relayed.get("/instructor").status_code == 403  # looking opens nothing either
+    opened = maintainer.post(LINK_PATH, data={"token": token}, follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == "/instructor"
     assert maintainer.get("/instructor").status_code == 200
-    assert relayed.get(link, follow_redirects=False).status_code == 403  # once only
-    assert relayed.get(LINK_PATH + "?token=forged.1.x", follow_redirects=False).status_code == 403
+    used = relayed.get(link)  # an HTML page that says what to do
+    assert used.status_code == 403 and "text/html" in used.headers["content-type"]
+    assert "instructor-link" in used.text and "<form" not in used.text
+    assert relayed.post(LINK_PATH, data={"token": token}, follow_redirects=False).status_code == 403  # once only
+    assert relayed.get(LINK_PATH + "?token=forged.1.x").status_code == 403
     assert relayed.get("/instructor").status_code == 403
 
 

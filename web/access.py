@@ -91,6 +91,11 @@ class Access:
             return verified(self.secret, INSTRUCTOR_COOKIE, cookies.get(INSTRUCTOR_COOKIE)) is not None
         return identity is not None and identity.role == "instructor"
 
+    async def instructor_link_usable(self, token: str) -> bool:
+        """Whether a one-time link is this app's, unexpired and not used yet (looking does not spend it)."""
+        nonce = verified(self.secret, INSTRUCTOR_LINK, token)
+        return nonce is not None and not await self.sessions.ended(nonce)
+
     async def open_instructor_link(self, token: str) -> str | None:
         """The instructor cookie for a valid link (`rag.identity.instructor_link`) used for the first time;
         None for any other."""

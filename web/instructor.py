@@ -78,14 +78,21 @@ def _token(access: Access, answer_id: str) -> str:
 
 
 @router.get(LINK_PATH, include_in_schema=False)
-async def open_link(request: Request, access: AccessDep, token: str = "") -> Response:
-    """A one-time link: this browser gets the instructor cookie and goes on to the view."""
+async def link_page(access: AccessDep, token: str = "") -> HTMLResponse:
+    """A one-time link, looked at: a page with one button that spends it (`open_link`). Looking spends nothing,
+    so a chat client's link preview or a mail scanner that fetches the link leaves it for the maintainer."""
+    usable = await access.instructor_link_usable(token)
+    html = templates.get_template("instructor_link.html").render(token=token, usable=usable, path=LINK_PATH)
+    return HTMLResponse(html, 200 if usable else 403)
+
+
+@router.post(LINK_PATH, include_in_schema=False)
+async def open_link(access: AccessDep, token: str = Form("")) -> Response:
+    """The one-time link, spent: this browser gets the instructor cookie and goes on to the view."""
     cookie = await access.open_instructor_link(token)
     if cookie is None:
-        raise HTTPException(
-            403,
-            "This link is used, expired or not from this app: `python -m rag.users instructor-link` prints a new one.",
-        )
+        html = templates.get_template("instructor_link.html").render(token="", usable=False, path=LINK_PATH)
+        return HTMLResponse(html, 403)
     response = RedirectResponse(PAGE, status_code=303)
     response.set_cookie(
         INSTRUCTOR_COOKIE, cookie, max_age=INSTRUCTOR_COOKIE_DAYS * 86400, httponly=True, samesite="lax"
