@@ -167,6 +167,8 @@ def test_the_page_and_its_data(seeded):
     client = open_instructor_view(api_client(lambda: tutor))
     page = client.get("/instructor")
     assert page.status_code == 200 and "Coverage gaps" in page.text and "wrong " in page.text
+    answers = page.text.split('id="flagged"', 1)[1]
+    assert "<p>" in answers and "**" not in answers  # markdown shown as the chat shows it, not as markup
     assert f"<b>{counts['total']}</b>questions" in page.text and "<svg" in page.text
     data = client.get("/api/v1/instructor/report").json()
     assert data["questions"] == counts["total"] and data["period"]["until"] == str(TODAY)
@@ -258,3 +260,13 @@ def test_a_supported_answer_off_the_point_is_listed_beside_the_flagged(tmp_path,
     assert off.question == question and off.grounded == 1.0 and "of the question's topic" in off.reason
     page = open_instructor_view(api_client(lambda: tutor)).get("/instructor")
     assert "Supported, but off the point" in page.text and question.replace("'", "&#39;") in page.text
+
+
+def test_answers_are_shown_as_markdown_with_no_markup_of_their_own():
+    from web.instructor import templates
+
+    shown = templates.filters["markdown"](
+        "**statically stable** `ros2 run` <script>alert(1)</script> [x](javascript:alert(2))\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    assert "<strong>statically stable</strong>" in shown and "<code>ros2 run</code>" in shown and "<table>" in shown
+    assert "<script>" not in shown and "&lt;script&gt;" in shown and 'href="javascript' not in shown

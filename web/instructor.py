@@ -15,6 +15,8 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from rag.chats.report import Period, Report, build_report, gaps_csv, mark_reviewed
 from rag.identity import INSTRUCTOR_COOKIE, LINK_PATH, mac, same
@@ -30,6 +32,10 @@ templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
 templates.filters["link"] = lambda url: link_target(url or "") or "#"  # corpus URLs: http(s) or relative only
+# Answers and passages are markdown, shown as the chat shows them: raw HTML in them stays text, and markdown-it
+# refuses javascript:, vbscript:, file: and data: link targets.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+templates.filters["markdown"] = lambda text: Markup(_MARKDOWN.render(text or ""))
 
 
 def require_instructor(request: Request, access: AccessDep) -> None:
