@@ -266,7 +266,8 @@ def test_answers_are_shown_as_markdown_with_no_markup_of_their_own():
     from web.instructor import templates
 
     shown = templates.filters["markdown"](
-        "**statically stable** `ros2 run` <script>alert(1)</script> [x](javascript:alert(2))\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+        "**statically stable** `ros2 run` <script>alert(1)</script> [x](javascript:alert(2))\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |"
     )
     assert "<strong>statically stable</strong>" in shown and "<code>ros2 run</code>" in shown and "<table>" in shown
     assert "<script>" not in shown and "&lt;script&gt;" in shown and 'href="javascript' not in shown
