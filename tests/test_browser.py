@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from itertools import pairwise
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -46,6 +47,23 @@ def test_every_file_the_app_wrote_is_its_users_alone(browser, app, data):
     written = [p for p in (data / "data").rglob("*")]
     assert any(p.is_file() for p in (data / "data" / "files").rglob("*"))
     assert [p for p in written if p.stat().st_mode & 0o077] == []
+
+
+def test_the_chat_page_asks_nothing_off_the_machine(browser, app):
+    """Loaded, asked and answered, with the passage opened: every request the page makes stays on this machine
+    (Chainlit's page links Google Fonts and KaTeX's stylesheet on jsDelivr; the app takes them out)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(app.url)
+    page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
+    ask(page, "What is a ROS 2 topic?")
+    wait_done(page)
+    last_answer(page).locator("a.element-link", has_text="[1]").first.click()
+    page.locator("#side-view-title").wait_for()
+    away = [url for url in requested if urlparse(url).hostname not in ("127.0.0.1", "localhost")]
+    assert requested and away == [] and "googleapis" not in page.content() and "jsdelivr" not in page.content()
+    page.context.close()
 
 
 def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browser, app):

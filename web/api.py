@@ -41,7 +41,7 @@ from web.dependencies import AccessDep, TutorDep, TutorsDep
 from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
-from web.middleware import BodyLimit, EndedSessions, LoginAttempts, SecurityHeaders, VisitorCookies
+from web.middleware import BodyLimit, EndedSessions, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
 from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
 from web.study import router as study_router
@@ -400,3 +400,4 @@ def mount_api(app: FastAPI, access: Access) -> None:
         SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"), own_frames=(BOOK_PATH + "/",)
     )
     app.add_middleware(WidgetRequests)
+    app.add_middleware(OfflinePage, skip=(BOOK_PATH + "/", INSTRUCTOR_PAGE, PREFIX + "/"))

@@ -10,11 +10,14 @@ and buffers each streamed event through them, a few milliseconds of CPU per ques
   taken off the request, so every route and the chat socket see a caller who is not logged in.
 - `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame;
   over https, every cookie `Secure`.
+- `OfflinePage`: Chainlit's chat page without its links off the machine (Google Fonts, KaTeX's stylesheet on
+  jsDelivr), which blocked its first paint on a network that drops packets.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 from chainlit.auth.cookie import get_token_from_cookies
 from starlette.datastructures import Headers, MutableHeaders
@@ -215,3 +218,50 @@ def _secure_cookies(message: Message) -> None:
         (name, value + b"; Secure" if name == b"set-cookie" and b"; secure" not in value.lower() else value)
         for name, value in message["headers"]
     ]
+
+
+class OfflinePage:
+    """Chainlit's page (`index.html`, served for `/` and every chat path) links Google Fonts and preconnects to
+    it, and links KaTeX's stylesheet on jsDelivr: render-blocking requests off the machine on every load. They
+    are taken out of the HTML (the page falls back to the system's sans-serif; a formula shows without KaTeX's
+    styles). Only that page is read: an HTML response outside `skip` (the book, the instructor view)."""
+
+    _EXTERNAL = re.compile(rb"<link\b[^>]*\bhref=\"(?:https?:)?//[^\"]*\"[^>]*>\s*", re.IGNORECASE)
+
+    def __init__(self, app: ASGIApp, skip: tuple[str, ...] = ()):
+        self.app, self.skip = app, skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith(self.skip):
+            await self.app(scope, receive, send)
+            return
+        if "." in scope["path"].rsplit("/", 1)[-1]:  # a file (assets, public): not the page
+            await self.app(scope, receive, send)
+            return
+        # Uncompressed, so that it can be read (Chainlit's gzip sits inside): the page is a few kilobytes.
+        scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]}
+        start: Message | None = None
+        body = b""
+
+        async def rewrite(message: Message) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                html = Headers(raw=message["headers"]).get("content-type", "").startswith("text/html")
+                if not html:
+                    await send(message)
+                    return
+                start = message
+                return
+            if start is None:
+                await send(message)
+                return
+            body += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+            page = self._EXTERNAL.sub(b"", body)
+            headers = MutableHeaders(scope=start)
+            headers["content-length"] = str(len(page))
+            await send(start)
+            await send({"type": "http.response.body", "body": page, "more_body": False})
+
+        await self.app(scope, receive, rewrite)
