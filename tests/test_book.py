@@ -98,6 +98,25 @@ def test_explain_a_selection_answers_in_the_widget_and_its_citation_marks_the_pa
     page.context.close()
 
 
+def test_a_citation_marks_its_own_section_never_a_cell_elsewhere_that_shares_a_word(browser, app):
+    """The welcome page's Prerequisites passage says "everything runs in simulation"; a table in another section
+    has the one-word cell "Simulation". Its citation marks the Prerequisites paragraph, never that cell."""
+    page = open_page(browser, app.url + "/book/")
+    page.click('[data-tutor="ask-page"]')
+    page.fill(".tutor-ask textarea", "Do I need robot hardware for this course?")
+    page.click('[data-tutor="send"]')
+    answer = last_answer(page)
+    links = [link for link in answer.locator("a").all() if "tutor-cite=" in (link.get_attribute("href") or "")]
+    sections = {cited(link): http("GET", f"{app.url}/api/v1/passages/{cited(link)}")[1]["section"] for link in links}
+    link = next(link for link in links if sections[cited(link)].endswith("Prerequisites"))
+    passage = passage_words(app, cited(link))
+    link.click()
+    mark_in_view(page)
+    assert page.locator("td mark[data-tutor-citation], th mark[data-tutor-citation]").count() == 0
+    assert "hardware" in marked_words(page) and marked_words(page) <= passage
+    page.context.close()
+
+
 def test_ask_about_this_page_prefers_the_page_and_a_citation_opens_another_page_in_place(browser, app):
     question = "What is the difference between a service and a topic?"
     status, book = http("POST", f"{app.url}/api/v1/chat", {"content": question})

@@ -315,11 +315,15 @@ function blocks(root) {
   return found.filter((node) => !node.querySelector('p, li, pre') && !node.closest('.tutor-page-bar'));
 }
 
+// A block is the passage's when it holds a run of this many of the passage's words: fewer ("Simulation", a
+// one-word table cell) occur in a passage by chance.
+const MIN_RUN = 4;
+
 /** Whether a block of the page is (at least in part: a passage may start or end mid-paragraph) in the passage. */
 function inPassage(blockText, passage) {
   if (!blockText) return false;
-  if (passage.includes(` ${blockText} `)) return true;
   const list = blockText.split(' ');
+  if (list.length >= MIN_RUN && passage.includes(` ${blockText} `)) return true;
   if (list.length < 8) return false;
   const head = ` ${list.slice(0, 6).join(' ')} `;
   const tail = ` ${list.slice(-6).join(' ')} `;
@@ -341,12 +345,13 @@ function wrap(node, id) {
   return mark;
 }
 
-/** Mark the blocks of the page that hold the passage; the heading of its section when none is found. */
+/** Mark the blocks of the passage's own section that hold it; the section's heading when none is found. */
 function markPassage(passage) {
   const root = markdown();
   if (!root) return [];
   const text = passageWords(passage.text || '');
   let marks = blocks(root)
+    .filter((node) => headingBefore(node) === (passage.anchor || ''))
     .filter((node) => inPassage(words(node.innerText || node.textContent || ''), text))
     .map((node) => wrap(node, passage.id));
   if (!marks.length && passage.anchor) {
