@@ -17,7 +17,7 @@ from chainlit.user import User
 from sqlalchemy import func, select, update
 
 from rag.chats.database import answers
-from rag.chats.report import LOW_GROUNDING, Period, build_report, group_questions, mark_reviewed
+from rag.chats.report import LOW_GROUNDING, AnswerFilter, Period, build_report, group_questions, mark_reviewed
 from rag.config import load_settings
 from rag.identity import LINK_PATH, UsersFile, hash_password, hash_token
 from rag.llm.providers import ProviderName
@@ -271,3 +271,27 @@ def test_answers_are_shown_as_markdown_with_no_markup_of_their_own():
     )
     assert "<strong>statically stable</strong>" in shown and "<code>ros2 run</code>" in shown and "<table>" in shown
     assert "<script>" not in shown and "&lt;script&gt;" in shown and 'href="javascript' not in shown
+
+
+def test_every_recent_answer_is_listed_and_filtered(seeded):
+    """The instructor sees the answers, not only counts: by cited section, by verdict and by whether they
+    answer their question."""
+    tutor, counts = seeded
+    found = report(tutor)
+    assert len(found.recent) == counts["total"]
+    client = open_instructor_view(api_client(lambda: tutor))
+
+    def listed(**query: str) -> str:
+        page = client.get("/instructor", params=query)
+        assert page.status_code == 200
+        return page.text.split('id="recent"', 1)[1].split('id="off-point"', 1)[0]
+
+    flagged = listed(verdict="flagged")
+    assert INVENTED in flagged and "sourdough" not in flagged  # the scripted model's invented sentences
+    refused = listed(verdict="refused")
+    assert "sourdough" in refused and INVENTED not in refused
+    balance = listed(section="Balance", verdict="supported")
+    assert "zero moment point" in balance.lower() and "sourdough" not in balance and INVENTED not in balance
+    assert "No answer matches." in listed(section="no such section")
+    assert client.get("/instructor", params={"verdict": "nonsense"}).status_code == 422
+    assert len(found.answered(AnswerFilter(answers="yes"))) == 50  # the newest 50 are shown

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -18,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from rag.chats.report import Period, Report, build_report, gaps_csv, mark_reviewed
+from rag.chats.report import AnswerFilter, Period, Report, build_report, gaps_csv, mark_reviewed
 from rag.identity import INSTRUCTOR_COOKIE, LINK_PATH, mac, same
 from rag.tutor import Tutor
 from web.access import INSTRUCTOR_COOKIE_DAYS, Access
@@ -108,13 +109,24 @@ async def open_link(access: AccessDep, token: str = Form("")) -> Response:
 
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False, dependencies=[Instructor])
 async def page(
-    request: Request, tutor: TutorDep, access: AccessDep, since: str | None = None, until: str | None = None
+    request: Request,
+    tutor: TutorDep,
+    access: AccessDep,
+    since: str | None = None,
+    until: str | None = None,
+    section: str = "",
+    verdict: Literal["", "supported", "flagged", "refused"] = "",
+    answers: Literal["", "yes", "no"] = "",
 ) -> HTMLResponse:
     report = await _report(tutor, access, since, until)
+    keep = AnswerFilter(section.strip(), verdict, answers)
     html = templates.get_template("instructor.html").render(
         report=report,
         token=lambda answer_id: _token(access, answer_id),
         query=str(request.url.query),
+        keep=keep,
+        answered=report.answered(keep),
+        period={"since": str(report.period.since), "until": str(report.period.until)},
     )
     return HTMLResponse(html)
 

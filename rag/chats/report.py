@@ -36,6 +36,8 @@ GROUP_SIMILARITY = 0.5
 OFF_TOPIC_SIMILARITY = 0.3
 EXAMPLES = 5
 TOP = 10
+RECENT = 1000  # answers of the period read for the list of recent questions
+SHOWN = 50  # of those, the newest the filter keeps
 
 Nearest = Callable[[list[float]], "tuple[str, str] | None"]  # a vector -> (section, url) of the book
 
@@ -104,6 +106,41 @@ class OffPoint:
 
 
 @dataclass
+class Answered:
+    """One recorded answer, as the list of recent questions shows it."""
+
+    created: str
+    student: str
+    question: str
+    answer: str
+    sections: list[str]  # the cited sections
+    model: str
+    covered: bool
+    unsupported: int  # sentences the checker flagged
+    off_point: str  # why it misses its question (`rag.answer.relevance`), "" when it answers
+
+    @property
+    def verdict(self) -> str:
+        return "refused" if not self.covered else "flagged" if self.unsupported else "supported"
+
+
+@dataclass(frozen=True)
+class AnswerFilter:
+    """What the list of recent questions keeps: a cited section (part of its name), a verdict ("supported",
+    "flagged", "refused") and whether it answers its question ("yes", "no"); empty keeps all."""
+
+    section: str = ""
+    verdict: str = ""
+    answers: str = ""
+
+    def keeps(self, answered: Answered) -> bool:
+        section = not self.section or any(self.section.lower() in s.lower() for s in answered.sections)
+        verdict = not self.verdict or answered.verdict == self.verdict
+        answers = not self.answers or (self.answers == "yes") == (answered.covered and not answered.off_point)
+        return section and verdict and answers
+
+
+@dataclass
 class ModelQuality:
     profile: str
     models: str
@@ -155,7 +192,12 @@ class Report:
     flagged: list[Flagged]
     models: list[ModelQuality]
     quiz: list[SectionQuiz] = field(default_factory=list)  # the weakest first
-    off_point: list[OffPoint] = field(default_factory=list)  # the newest first
+    off_point: list[OffPoint] = field(default_factory=list)  # the newest first, among the `RECENT` newest answers
+    recent: list[Answered] = field(default_factory=list)  # every answer of the period, the newest first
+
+    def answered(self, keep: AnswerFilter, limit: int = SHOWN) -> list[Answered]:
+        """The newest answers `keep` keeps."""
+        return [a for a in self.recent if keep.keeps(a)][:limit]
 
 
 def shown_student(owner: str, show_identities: bool) -> str:
@@ -258,24 +300,23 @@ async def build_report(
             )
         ).all()
 
-        off_point_rows = (
+        recent_rows = (
             await connection.execute(
                 select(
                     answers.c.createdAt,
                     answers.c.owner,
                     answers.c.question,
                     answers.c.answer,
-                    answers.c.offPoint,
+                    answers.c.sources,
                     answers.c.model,
+                    answers.c.covered,
+                    answers.c.unsupported,
+                    answers.c.offPoint,
                     answers.c.grounded,
                 )
-                .where(
-                    in_period,
-                    answers.c.covered.is_(True),
-                    answers.c.offPoint != "",
-                    or_(answers.c.grounded.is_(None), answers.c.grounded >= LOW_GROUNDING),
-                )
+                .where(in_period)
                 .order_by(answers.c.createdAt.desc())
+                .limit(RECENT)
             )
         ).all()
 
@@ -311,6 +352,7 @@ async def build_report(
     flagged_sources = [json.loads(row.sources) for row in flagged_rows]
     wanted = {section_ids[key] for key, _ in top_sections} | {s["id"] for group in flagged_sources for s in group}
     texts = {pid: payload.get("text", "") for pid, payload in passages(sorted(wanted)).items()}
+    recent = _answered(recent_rows, show_identities)
     return Report(
         period=period,
         questions=len(rows),
@@ -348,19 +390,35 @@ async def build_report(
             for profile, e in sorted(quality.items(), key=lambda kv: -kv[1]["answers"])
         ],
         quiz=_quiz(quiz_rows),
-        off_point=[
-            OffPoint(
-                row.createdAt[:16].replace("T", " "),
-                shown_student(row.owner, show_identities),
-                row.question,
-                row.answer,
-                row.offPoint,
-                row.model,
-                row.grounded,
-            )
-            for row in off_point_rows
-        ],
+        off_point=_off_point(recent, recent_rows),
+        recent=recent,
     )
+
+
+def _answered(rows: Sequence[Any], show_identities: bool) -> list[Answered]:
+    return [
+        Answered(
+            row.createdAt[:16].replace("T", " "),
+            shown_student(row.owner, show_identities),
+            row.question,
+            row.answer,
+            list(dict.fromkeys(s["section"] for s in json.loads(row.sources))),
+            row.model,
+            bool(row.covered),
+            row.unsupported,
+            row.offPoint or "",
+        )
+        for row in rows
+    ]
+
+
+def _off_point(recent: list[Answered], rows: Sequence[Any]) -> list[OffPoint]:
+    """The supported answers (most sentences supported) that miss their question, among the recent ones."""
+    return [
+        OffPoint(a.created, a.student, a.question, a.answer, a.off_point, a.model, row.grounded)
+        for a, row in zip(recent, rows, strict=True)
+        if a.covered and a.off_point and (row.grounded is None or row.grounded >= LOW_GROUNDING)
+    ]
 
 
 def _quiz(rows: Sequence[Any]) -> list[SectionQuiz]:
