@@ -151,7 +151,8 @@ def test_hints_name_the_section_first_and_never_the_sentence_that_answers(tutor)
     [feedback] = attempt  # an attempt: no search
     assert feedback.text.startswith("✗ Not quite") and "More help" in feedback.text
     [cloze] = second
-    assert "_____" in cloze.text and "horizontal moments of gravity" in cloze.text
+    shown = cloze.text.split("“", 1)[1].split("”", 1)[0]
+    assert "_____" in shown and "zero moment point" in shown.lower()  # the asked term stays: the blank is news
     assert blank[0].text.startswith("✗ Not quite")  # "moment" is not the held-back term
     assert isinstance(full[0], SearchResult) and full[-1].text == answer.text  # the last step: the full answer
     assert over == []  # no question open any more

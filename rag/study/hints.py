@@ -40,13 +40,16 @@ def sentence_hint(cloze: str) -> str:
     )
 
 
-def held_back(sentence: str, passage: Passage, stats: TermStats | None) -> tuple[str, str]:
-    """The sentence's key term (the one the book marks, or else its rarest word) and the sentence without it."""
+def held_back(sentence: str, passage: Passage, stats: TermStats | None, question: str = "") -> tuple[str, str]:
+    """The sentence's key term (the one the book marks, or else its rarest word) and the sentence without it. A
+    term the question names is never the one held back: "What is the zero moment point?" knows that name; what
+    the book says of it is the blank."""
     plain = clean(sentence)
+    asked = set(content_terms(question))
     for fact in facts_of(passage.text):
-        if fact.sentence == plain and fact.kind != "row":
+        if fact.sentence == plain and fact.kind != "row" and not set(content_terms(fact.key)) & asked:
             return fact.key, fact.cloze
-    candidates = [w for w in words(plain) if len(w) > 3 and content_terms(w)]
+    candidates = [w for w in words(plain) if len(w) > 3 and content_terms(w) and not set(content_terms(w)) & asked]
     if not candidates:
         return "", plain
     key = max(candidates, key=lambda w: stats.idf(term(w)) if stats else len(w))
@@ -88,7 +91,7 @@ class Hinter:
         lead = await asyncio.to_thread(self.composer.lead, question, passages, result.vector)
         passage = passages[lead.passage - 1] if lead else passages[0]
         sentence = clean(lead.text) if lead else ""
-        key, _ = held_back(sentence, passage, self.stats()) if sentence else ("", "")
+        key, _ = held_back(sentence, passage, self.stats(), question) if sentence else ("", "")
         hints = Hints(question, 1, sentence, key, passage_data(passage))
         await self._keep(chat_id, owner, hints)
         return _reply(section_hint(passage), passage, question, started)
@@ -104,7 +107,7 @@ class Hinter:
             await self.records.keep(chat_id, owner, replace(state, hints=None), self.clock())
             return hints, None
         passage = passage_from(hints.passage)
-        _, cloze = held_back(hints.sentence, passage, self.stats())
+        _, cloze = held_back(hints.sentence, passage, self.stats(), hints.question)
         await self._keep(chat_id, owner, replace(hints, step=hints.step + 1))
         return hints, _reply(sentence_hint(cloze), passage, hints.question, started)
 
