@@ -150,6 +150,7 @@ def test_hints_name_the_section_first_and_never_the_sentence_that_answers(tutor)
     assert "horizontal moments of gravity and inertia cancel" in hint.sources[0].passage.text  # the section cited
     [feedback] = attempt  # an attempt: no search
     assert feedback.text.startswith("✗ Not quite") and "More help" in feedback.text
+    assert hint.offers == feedback.offers == ("more_help",)  # open hints offer more
     [cloze] = second
     shown = cloze.text.split("“", 1)[1].split("”", 1)[0]
     assert "_____" in shown and "zero moment point" in shown.lower()  # the asked term stays: the blank is news
@@ -170,4 +171,5 @@ def test_a_right_attempt_ends_the_hints_and_a_question_the_book_lacks_is_refused
 
     right, after, refused = run(tutor, scenario())
     assert right[0].text.startswith("✓") and after.hints is None
+    assert right[0].offers == ()  # no More help after a right answer: the hints are over
     assert not refused[-1].covered and "does not cover" in refused[-1].text

@@ -17,7 +17,6 @@ from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
 from rag.llm.providers import ProfileNotAllowed
 from rag.search.retrieval import SearchResult
-from rag.study.hints import HINTS_MODEL
 from rag.study.items import Item
 from rag.study.service import Graded, ItemNotFound, QuizError
 from web import display
@@ -82,7 +81,7 @@ async def show(events: AsyncIterator[SearchResult | str | Answer], reply: cl.Mes
             content = display.answer_markdown(event, cite_links=in_book())
             reply.content = content
             reply.elements = [] if in_book() or not event.covered else _cited(content, event.sources)[1]
-            if event.model == HINTS_MODEL:
+            if "more_help" in event.offers:
                 reply.actions = [cl.Action(name=MORE_HELP, payload={}, label="More help", icon="lightbulb")]
             await reply.send()  # ends the stream, and persists the message with its panels
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from rag.answer.grounding import CheckedSentence, supported_share
 from rag.answer.relevance import Relevance
@@ -15,6 +16,8 @@ from rag.errors import Service, ServiceError
 from rag.search.retrieval import Passage
 
 MAX_QUESTION_CHARS = 4000
+# What a student may ask for next, as the chat offers it (a button): one more hint.
+Offer = Literal["more_help"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]")  # and the byte-order mark, which is no text either
 
 
@@ -50,6 +53,7 @@ class Answer:
     coverage_reason: str = ""
     relevance: Relevance | None = None  # None when nothing was answered (refused) or nothing was asked (a hint)
     not_kept: str = ""  # why the answer is not in the chat's history (its database failed); "" when it is
+    offers: tuple[Offer, ...] = ()  # what the student may ask for next: hints that are still open offer more
 
     @property
     def grounded(self) -> float | None:

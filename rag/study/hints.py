@@ -121,16 +121,18 @@ class Hinter:
             state = await self.records.chat(chat_id)
             await self.records.keep(chat_id, owner, replace(state, hints=None), self.clock())
         follow = "" if graded.correct else " Try again, or ask for **More help**."
-        return _reply(graded.feedback + follow, passage, hints.question, started)
+        return _reply(graded.feedback + follow, passage, hints.question, started, open_=not graded.correct)
 
     async def _keep(self, chat_id: str, owner: str, hints: Hints) -> None:
         state = await self.records.chat(chat_id)
         await self.records.keep(chat_id, owner, replace(state, hints=hints), self.clock())
 
 
-def _reply(text: str, passage: Passage, question: str, started: float) -> Answer:
-    """A hint or feedback as an answer citing its passage as [1]: the tutor's guidance, not a claim to check."""
+def _reply(text: str, passage: Passage, question: str, started: float, open_: bool = True) -> Answer:
+    """A hint or feedback as an answer citing its passage as [1]: the tutor's guidance, not a claim to check;
+    while the hints are `open_`, it offers more help."""
     return Answer(
+        offers=("more_help",) if open_ else (),
         text=text,
         sources=[Source(1, passage)],
         cited=True,
