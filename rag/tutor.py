@@ -180,7 +180,7 @@ class Tutor:
             await self.history.record(answer, asked, result, memory)
         except DATABASE_ERRORS as exc:  # the database stopped (or its disk filled) after the answer was written
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
-            answer = replace(answer, not_kept=self._database_down(exc).args[0])
+            answer = replace(answer, not_kept=unavailable(self.settings, exc))
         yield answer
 
     async def hint_stream(
