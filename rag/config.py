@@ -284,6 +284,15 @@ def keep_files_private() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+def write_private(path: Path, content: bytes) -> None:
+    """`content` in `path`, readable by this account only (0600) whatever the process's umask: a secret link,
+    the users' password hashes, the words a student's question matched."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(content)
+    path.chmod(0o600)
+
+
 def mask_url(url: str | None) -> str:
     """A URL fit to show or log: a password in it becomes `****`, and so do key-like query values."""
     if not url:

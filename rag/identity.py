@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
-from rag.config import Settings
+from rag.config import Settings, write_private
 
 Role = Literal["student", "instructor"]
 ROLES: tuple[Role, ...] = ("student", "instructor")
@@ -137,10 +137,7 @@ def announce_instructor_link(secret: str, base_url: str, data_dir: Path, termina
     link = instructor_link(secret, base_url)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = data_dir / INSTRUCTOR_LINK_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(link + "\n")
-    path.chmod(0o600)
+    write_private(path, (link + "\n").encode())
     lifetime = f"works once, for {LINK_SECONDS // 60} minutes"
     shown = link if terminal.isatty() else f"in {path} (readable by this account only)"
     print(f"Instructor view ({lifetime}): {shown}", file=terminal)
@@ -203,9 +200,7 @@ class UsersFile:
 
     def save(self, users: dict[str, dict]) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as file:
-            json.dump({"users": users}, file, indent=2, sort_keys=True)
+        write_private(tmp, json.dumps({"users": users}, indent=2, sort_keys=True).encode())
         os.replace(tmp, self.path)
 
     def login(self, name: str, password: str) -> Identity | None:

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
+from rag.config import write_private
 from web.storage.signed import SignedStorage
 
 _MIME_SUFFIX = ".mime"
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    """The words a student's question matched are theirs: 0600, whatever the process's umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as file:
-        file.write(content)
-    path.chmod(0o600)
 
 
 class FolderStorage(SignedStorage):
@@ -49,8 +41,8 @@ class FolderStorage(SignedStorage):
                     folder.mkdir(mode=0o700, exist_ok=True)
             if path.exists() and not overwrite:
                 return
-            _write_private(path, content)
-            _write_private(path.with_name(path.name + _MIME_SUFFIX), mime.encode())
+            write_private(path, content)
+            write_private(path.with_name(path.name + _MIME_SUFFIX), mime.encode())
 
         await asyncio.to_thread(write)
 
