@@ -34,7 +34,7 @@ class Sessions:
             return True  # a visitor's token names only their own browser: nothing to end or demote
         if not identity.session or self._role_now(identity) != identity.role:
             return False
-        return not await self._ended(identity.session)
+        return not await self.ended(identity.session)
 
     async def end(self, id_: str) -> bool:
         """Record a session (or a one-time link) as ended; False if it had ended already."""
@@ -48,9 +48,6 @@ class Sessions:
 
     async def ended(self, session: str) -> bool:
         """Whether a session (or a one-time link) was recorded as ended."""
-        return await self._ended(session)
-
-    async def _ended(self, session: str) -> bool:
         engine = await self.database.ready()
         async with engine.connect() as connection:
             found = await connection.execute(select(ended_sessions.c.id).where(ended_sessions.c.id == session))
