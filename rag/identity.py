@@ -263,23 +263,23 @@ def session_token(identity: Identity, secret: str, seconds: int, once: bool = Fa
 
 def single_use_id(token: str, secret: str) -> str | None:
     """The id of a token issued to be used once (`session_token(once=True)`); None for any other token."""
-    import jwt
-
-    try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"])
-    except jwt.PyJWTError:
-        return None
-    return str(claims["jti"]) if claims.get("jti") else None
+    claims = _session_claims(token, secret)
+    return str(claims["jti"]) if claims and claims.get("jti") else None
 
 
 def session_identity(token: str, secret: str) -> Identity | None:
     """Who a Chainlit session token (JWT) was issued to; None when it is not one, or not signed by this app.
     Whether its session still holds is `rag.sessions.Sessions.current`."""
+    claims = _session_claims(token, secret)
+    identifier = str(claims.get("identifier", "")) if claims else ""
+    return identity_of(identifier, claims.get("metadata")) if claims and identifier else None
+
+
+def _session_claims(token: str, secret: str) -> dict | None:
+    """The claims of a session token this app signed; None for anything else."""
     import jwt
 
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"])
+        return jwt.decode(token, secret, algorithms=["HS256"])
     except jwt.PyJWTError:
         return None
-    identifier = str(claims.get("identifier", ""))
-    return identity_of(identifier, claims.get("metadata")) if identifier else None
