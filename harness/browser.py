@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE_WIDTH = 768  # Chainlit's layout below this width: no sidebar, side views as sheets
 MODEL_LINE = re.compile(r"\w+: [\w.-]+ · \d+\.\d s")  # the answer's last line: provider: model · seconds
 
 
@@ -59,8 +60,9 @@ def open_chat(
 
 def ask(page: Any, question: str) -> None:
     """Send `question`. A new chat's first message moves the page from `/` to `/thread/<id>` once the sidebar
-    has refreshed, which remounts the composer and would clear a question typed meanwhile: wait for it."""
-    first = urlparse(page.url).path == "/"
+    has refreshed, which remounts the composer and would clear a question typed meanwhile: wait for it (on a
+    phone the sidebar is closed, and the page stays at `/`)."""
+    first = urlparse(page.url).path == "/" and page.viewport_size["width"] >= PHONE_WIDTH
     page.locator("#chat-input").fill(question)
     page.locator("#chat-submit").click(timeout=60_000)  # enabled once the chat is connected
     if first:
@@ -77,3 +79,12 @@ def wait_done(page: Any, timeout: float = 120) -> str:
         timeout=timeout * 1000
     )
     return last_answer(page).inner_text()
+
+
+def open_citation(answer: Any, n: int) -> Any:
+    """Click an answer's `[n]` and return the citation panel once it shows the passage (its link to the book,
+    or what went wrong)."""
+    answer.locator('a[href^="#tutor-passage="]', has_text=f"[{n}]").first.click()
+    panel = answer.page.locator("#tutor-passage")
+    panel.locator(".tutor-passage-text, [role=alert]").first.wait_for(timeout=30_000)
+    return panel

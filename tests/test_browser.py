@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 
 from harness.app import App, http, ingest_sample
-from harness.browser import MODEL_LINE, ask, last_answer, open_chat, wait_done
+from harness.browser import MODEL_LINE, ask, last_answer, open_chat, open_citation, wait_done
 from harness.fake_servers import FakeOpenAI
 from tests.conftest import REPO, crashes
 
@@ -38,14 +38,14 @@ def app(data):
 
 
 def test_every_file_the_app_wrote_is_its_users_alone(browser, app, data):
-    """After an answer (its cited passages stored as files), nothing under the data folder or the store is
-    readable by another user: files 0600, folders 0700."""
+    """After an answer, nothing under the data folder or the store is readable by another user: files 0600,
+    folders 0700."""
     page = open_chat(browser, app.url)
     page.get_by_text("Balance").click()
     wait_done(page)
     page.context.close()
     written = [p for p in (data / "data").rglob("*")]
-    assert any(p.is_file() for p in (data / "data" / "files").rglob("*"))
+    assert any(p.is_file() for p in written)
     assert [p for p in written if p.stat().st_mode & 0o077] == []
 
 
@@ -59,8 +59,7 @@ def test_the_chat_page_asks_nothing_off_the_machine(browser, app):
     page.get_by_text("ROS 2 topics").wait_for(timeout=30_000)
     ask(page, "What is a ROS 2 topic?")
     wait_done(page)
-    last_answer(page).locator("a.element-link", has_text="[1]").first.click()
-    page.locator("#side-view-title").wait_for()
+    open_citation(last_answer(page), 1)
     away = [url for url in requested if urlparse(url).hostname not in ("127.0.0.1", "localhost")]
     assert requested and away == [] and "googleapis" not in page.content() and "jsdelivr" not in page.content()
     page.context.close()
@@ -77,17 +76,56 @@ def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browse
     assert last_answer(page).locator('a[href="#not-in-book"]').count() == 0  # the book's own sentences
     page.get_by_text("Searching the textbook").first.click()
     assert "Covered:" in page.locator("body").inner_text()
-    last_answer(page).locator("a.element-link", has_text="[1]").first.click()
-    title = page.locator("#side-view-title")
-    title.wait_for()
-    assert "[1]" in title.inner_text()
-    panel = page.locator("#side-view-content")
-    assert "similarity" in panel.inner_text()
+    panel = open_citation(last_answer(page), 1)
+    assert panel.locator("h2").inner_text().startswith("[1] ")
     link = panel.get_by_role("link", name="Open this section in the book").first
     assert link.get_attribute("href").startswith("https://book.example/docs/")
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "answered-chat.png"), full_page=True)
     page.context.close()
+
+
+def test_a_citation_opens_its_own_passage_alone_and_only_when_clicked(browser, app):
+    """After two answers no panel has opened by itself; the first answer's [1] then shows that answer's passage
+    alone (not the later one's), and Escape closes it, back on the [1] clicked."""
+    page = open_chat(browser, app.url)
+    for n, question in enumerate(("What is the zero moment point?", "How do I describe links in URDF?")):
+        ask(page, question)
+        page.get_by_text(MODEL_LINE).nth(n).wait_for(timeout=60_000)
+    assert page.locator("#tutor-passage").count() == 0
+    answers = page.locator('[data-step-type="assistant_message"]')
+    for answer in (answers.last, answers.first):
+        crumb = answer.locator('a[href*="tutor-cite="]').first.inner_text()  # its Sources line
+        panel = open_citation(answer, 1)
+        assert panel.locator(".tutor-passage-crumb").inner_text() == crumb
+        assert panel.locator(".tutor-passage-text").count() == 1
+    assert "Balance and Walking" in panel.locator("h2").inner_text()
+    page.keyboard.press("Escape")
+    assert page.locator("#tutor-passage").count() == 0
+    assert page.evaluate("document.activeElement.textContent") == "[1]"
+    page.context.close()
+
+
+def test_on_a_phone_the_panel_leaves_the_answer_s_citations_in_reach(browser, app):
+    """At 390 px the panel sits along the bottom, not over the answer: with it open, the answer's [1] can still
+    be tapped, and the passage reads as the book's paragraphs."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(app.url)
+    page.get_by_text("ROS 2 topics").first.wait_for(timeout=30_000)
+    page.get_by_text("Balance").first.tap()
+    wait_done(page)
+    panel = open_citation(last_answer(page), 1)
+    box = panel.bounding_box()
+    assert box is not None and box["y"] > 844 / 2 and box["width"] == 390
+    marker = last_answer(page).locator('a[href^="#tutor-passage="]').first
+    marker.tap()  # Playwright taps only what receives the tap: nothing covers it
+    panel.locator("h2").get_by_text("[1]").wait_for()
+    text = panel.locator(".tutor-passage-text")
+    assert text.locator("br").count() == 0 and "support polygon" in text.inner_text()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "phone-citation.png"))
+    context.close()
 
 
 def test_experimental_model_streams_its_answer_token_by_token(browser, app):
@@ -144,7 +182,7 @@ def test_off_topic_question_shows_not_covered(browser, app):
     ask(page, "What is the best recipe for sourdough bread?")
     text = wait_done(page)
     assert "Not covered by the textbook" in text and "Sources:" not in text
-    assert last_answer(page).locator("a.element-link").count() == 0
+    assert last_answer(page).locator('a[href^="#tutor-passage="]').count() == 0
     page.context.close()
 
 
@@ -252,10 +290,7 @@ def test_history_resumes_with_its_citations_and_feedback_and_stays_private(brows
     answer = last_answer(page)
     assert "zero moment point" in answer.inner_text().lower()
     assert answer.locator(".negative-feedback-on").count() == 1  # the feedback given is shown again
-    answer.locator("a.element-link", has_text="[1]").first.click()
-    panel = page.locator("#side-view-content")
-    panel.get_by_text("similarity").first.wait_for(timeout=30_000)
-    assert "support polygon" in panel.inner_text()  # the passage itself, read back from storage
+    assert "support polygon" in open_citation(answer, 1).inner_text()  # the passage it cited
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "resumed-chat.png"), full_page=True)
     page.context.close()

@@ -4,7 +4,7 @@ over HTTP (the Cloud code path, against the project's Qdrant stand-in server). T
 is written from this test: its nginx snippet is `harness.nginx.CONFIG`.
 
 - a chat started through one process continues through the other with its memory and its owner;
-- a chat resumed in the browser on the other process shows its citation panels (element files in PostgreSQL);
+- a chat resumed in the browser on the other process opens its citations' passages;
 - the rate limit is one for both processes, with or without cookies across them;
 - one process killed with SIGKILL loses nothing: the other serves, and the client resumes its chat.
 """
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from harness.app import App
-from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, wait_done
+from harness.browser import MODEL_LINE, ask, last_answer, launch, open_chat, open_citation, wait_done
 from harness.deployment import Deployment
 from harness.nginx import Nginx
 from rag.identity import UsersFile, hash_password
@@ -95,10 +95,7 @@ def test_a_chat_resumed_on_the_other_process_shows_its_citation_panels(deploymen
             page.goto(app.url)
             page.locator("#thread-history").get_by_text("What is the zero moment point?").first.click()
             answer = last_answer(page)
-            answer.locator("a.element-link", has_text="[1]").first.click()
-            panel = page.locator("#side-view-content")
-            panel.get_by_text("similarity").first.wait_for(timeout=30_000)
-            assert "support polygon" in panel.inner_text()
+            assert "support polygon" in open_citation(answer, 1).inner_text()
         page.screenshot(path=str(REPO / "test-output" / "deployment-resumed-chat.png"), full_page=True)
 
 

@@ -2,6 +2,7 @@ from rag.answer.result import Answer, Source
 from rag.search.retrieval import Passage
 from web.display import answer_markdown, close_code_fences, error_markdown, relinked
 
+CITE_1 = "[\\[1\\]](#tutor-passage=id)"  # [1] on the chat page: a link its panel opens
 PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/docs/urdf#links", "u.md", 0.03, 0.61)
 
 
@@ -26,7 +27,7 @@ def test_unclosed_code_block_is_closed_before_the_sources():
     assert close_code_fences("```\ncode\n```\nDone.") == "```\ncode\n```\nDone."
     shown = answer_markdown(answer(text, cited=False))
     head, sources = shown.split("**Retrieved (not cited):**")
-    assert head.count("```") % 2 == 0 and "[1] [URDF › Links](https://b/docs/urdf?tutor-cite=id#links)" in sources
+    assert head.count("```") % 2 == 0 and f"{CITE_1} [URDF › Links](https://b/docs/urdf?tutor-cite=id#links)" in sources
 
 
 def test_an_answer_the_history_could_not_keep_says_so():
@@ -54,7 +55,7 @@ def test_unsupported_sentences_are_greyed_and_explained():
         CheckedSentence("- Topics [carry] data.", [], "unsupported", 0.1),
     ]
     shown = answer_markdown(answer(text, sentences=sentences))
-    assert f"Nodes are processes [1]. [Nodes run in the cloud.]({UNSUPPORTED_ANCHOR}) ⚠[1]" in shown
+    assert f"Nodes are processes {CITE_1}. [Nodes run in the cloud.]({UNSUPPORTED_ANCHOR}) ⚠{CITE_1}" in shown
     assert f"- [Topics \\[carry\\] data.]({UNSUPPORTED_ANCHOR}) ⚠" in shown  # the bullet stays outside
     assert shown.count(LEGEND) == 1
 
@@ -69,7 +70,7 @@ def test_sentences_not_verified_are_lightly_marked_with_their_own_legend():
         CheckedSentence("Each node does one small job [1].", [1], "unverified", 0.5, "a paraphrase"),
     ]
     shown = answer_markdown(answer(text, sentences=sentences))
-    assert f"[Each node does one small job.]({UNVERIFIED_ANCHOR}) ≈[1]" in shown
+    assert f"[Each node does one small job.]({UNVERIFIED_ANCHOR}) ≈{CITE_1}" in shown
     assert UNVERIFIED_LEGEND in shown and LEGEND not in shown
 
 
@@ -89,6 +90,7 @@ def test_an_unreachable_rate_limit_store_is_said_in_the_chat():
 
 def test_an_answer_of_the_chat_page_links_its_citations_into_the_book():
     shown = answer_markdown(answer("Links connect joints [1].", cited=True))
+    assert "Links connect joints [\\[1\\]](#tutor-passage=id)." in shown  # the chat page's panel
     linked = relinked(shown)
     assert "Links connect joints [\\[1\\]](https://b/docs/urdf?tutor-cite=id#links)." in linked
     assert "**Sources:** [\\[1\\]](https://b/docs/urdf?tutor-cite=id#links) [URDF › Links]" in linked

@@ -29,7 +29,8 @@ from rag.store import CollectionSpec, EdgeStore, StoreFull
 from rag.tutor import Tutor
 from tests.api_client import api_client, open_instructor_view
 from tests.conftest import REPO, SAMPLE_DOCS, unpooled
-from web.display import answer_markdown, source_panel
+from web.display import answer_markdown
+from web.rendering import to_html
 
 
 @pytest.fixture
@@ -146,7 +147,8 @@ def test_unsafe_urls_already_stored_are_not_written_as_links():
         )
     )
     assert "javascript:alert" not in shown and "](/docs/a%20b%29%20%5BPWN%5D%28javascript:x%29?tutor-cite=j)" in shown
-    assert "javascript" not in source_panel(Source(1, evil))
+    panel = to_html("[the book](javascript:alert(1)) <script>alert(2)</script>")  # a passage, in its panel
+    assert "href" not in panel and "<script" not in panel and "&lt;script&gt;" in panel
 
 
 def test_mdx_expressions_go_and_empty_pages_count_as_empty(tmp_path, embedder):

@@ -73,6 +73,9 @@ def test_a_cited_passage_opens_by_its_id(client, make_tutor):
     found = make_tutor().retriever.search("What is a ROS 2 topic?").passages[0]
     body = client.get(f"/api/v1/passages/{found.id}").json()
     assert body["text"] == found.text and body["doc_id"] == found.doc_id and body["anchor"] == found.anchor
+    # the chat page's panel shows it in the book's paragraphs, and links to it in the book
+    assert body["html"].startswith("<p>") and "<br" not in body["html"]
+    assert body["link"].startswith(found.url.partition("#")[0]) and f"tutor-cite={found.id}" in body["link"]
     assert client.get("/api/v1/passages/00000000-0000-0000-0000-000000000000").status_code == 404
     assert client.get("/api/v1/passages/not-an-id").status_code == 422
 

@@ -16,7 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -32,17 +32,20 @@ from rag.errors import ServiceError
 from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
-from rag.search.retrieval import SearchResult
+from rag.search.retrieval import Passage, SearchResult
+from rag.store.payload import ChunkPayload
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.book import PATH as BOOK_PATH
 from web.book import BookSite
 from web.dependencies import AccessDep, TutorDep, TutorsDep
+from web.display import citation_url, link_target
 from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedSessions, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
+from web.rendering import to_html
 from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
 from web.study import router as study_router
 from web.widget import WidgetRequests, bundle_router
@@ -134,6 +137,8 @@ class PassageOut(BaseModel):
     doc_id: str
     anchor: str
     text: str
+    html: str = Field(description="the passage as HTML, in the book's paragraphs")
+    link: str | None = Field(description="the section in the book, where the book's tutor plugin marks the passage")
 
 
 class ChatOut(BaseModel):
@@ -287,12 +292,18 @@ async def passage(
     found = (await asyncio.to_thread(tutor.retriever.payloads, [passage_id])).get(passage_id)
     if found is None:
         raise HTTPException(404, "No such passage: the book may have been ingested again since.")
-    keys = ("title", "url", "doc_id", "anchor", "text")
+    p = Passage.from_hit(passage_id, cast(ChunkPayload, found), score=0.0, similarity=0.0)
     return PassageOut(
         id=passage_id,
-        section=found.get("breadcrumb", ""),
-        path=found.get("source_path", ""),
-        **{key: str(found.get(key, "")) for key in keys},
+        title=p.title,
+        section=p.breadcrumb,
+        url=p.url,
+        path=p.source_path,
+        doc_id=p.doc_id,
+        anchor=p.anchor,
+        text=p.text,
+        html=to_html(p.text),
+        link=link_target(citation_url(p)) if link_target(p.url) else None,
     ).model_dump()
 
 

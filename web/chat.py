@@ -1,13 +1,12 @@
 """How the chat page and the book's widget show the tutor, as Chainlit messages (their texts are
-`web.display`'s): answers streamed with their citation panels (links into the book, in the widget), hints with
-a More help button, quiz items with their choices as buttons, and graded answers with a Why? button. Failures
-of the tutor's services and of the student's input are said once, here (`reported`)."""
+`web.display`'s): answers streamed, each `[n]` a link to its passage (the chat page's panel, or the book from
+the widget), hints with a More help button, quiz items with their choices as buttons, and graded answers with a
+Why? button. Failures of the tutor's services and of the student's input are said once, here (`reported`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 import chainlit as cl
 from chainlit.mode import Mode, ModeOption
@@ -58,11 +57,9 @@ async def reported(reply: cl.Message | None = None) -> AsyncIterator[None]:
         await cl.Message(content="⚠️ There is no quiz question waiting for an answer here.").send()
 
 
-def _cited(text: str, sources: Sequence[Source]) -> tuple[str, list[Any]]:
-    """A text citing `sources` as [n]: side panels on the chat page; in the widget, links into the book."""
-    if in_book():
-        return display.linked_citations(text, list(sources)), []
-    return text, [cl.Text(name=f"[{s.n}]", content=display.source_panel(s), display="side") for s in sources]
+def _cited(markdown: str, sources: Sequence[Source]) -> str:
+    """A text citing `sources` as [n]: each a link to its passage (the chat page's panel, or the book)."""
+    return display.linked_citations(markdown, sources, in_book())
 
 
 async def show(events: AsyncIterator[SearchResult | str | Answer], reply: cl.Message) -> None:
@@ -78,12 +75,10 @@ async def show(events: AsyncIterator[SearchResult | str | Answer], reply: cl.Mes
         if isinstance(event, str):
             await reply.stream_token(event)
         elif isinstance(event, Answer):
-            content = display.answer_markdown(event, cite_links=in_book())
-            reply.content = content
-            reply.elements = [] if in_book() or not event.covered else _cited(content, event.sources)[1]
+            reply.content = display.answer_markdown(event, in_book=in_book())
             if "more_help" in event.offers:
                 reply.actions = [cl.Action(name=MORE_HELP, payload={}, label="More help", icon="lightbulb")]
-            await reply.send()  # ends the stream, and persists the message with its panels
+            await reply.send()  # ends the stream, and persists the message
 
 
 async def _after(
@@ -108,9 +103,9 @@ async def send_item(item: Item) -> None:
 
 async def send_graded(graded: Graded, following: Item | None) -> None:
     """The grade and what the book says (cited, with Why?), then the next item or the end of the quiz."""
-    content, panels = _cited(display.graded_markdown(graded), [Source(1, graded.item.passage)])
+    content = _cited(display.graded_markdown(graded), [Source(1, graded.item.passage)])
     why = cl.Action(name=WHY, payload={"item": graded.item.id}, label="Why?", icon="book-open")
-    await cl.Message(content=content, elements=panels, actions=[why]).send()
+    await cl.Message(content=content, actions=[why]).send()
     if following is not None:
         await send_item(following)
     else:
@@ -119,5 +114,4 @@ async def send_graded(graded: Graded, following: Item | None) -> None:
 
 async def send_why(item: Item) -> None:
     """The passage that makes the answer right, shown in the chat with the sentence marked."""
-    content, panels = _cited(display.why_markdown(item), [Source(1, item.passage)])
-    await cl.Message(content=content, elements=panels).send()
+    await cl.Message(content=_cited(display.why_markdown(item), [Source(1, item.passage)])).send()

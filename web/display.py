@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
 from pydantic import ValidationError
@@ -19,6 +20,8 @@ from web.ratelimit import Limited
 from web.rest import public
 
 CITE_PARAM = "tutor-cite"  # the book plugin's query parameter: the passage to mark in the page
+PANEL_ANCHOR = "#tutor-passage="  # a chat page's `[n]` link: `public/citations.js` opens its passage
+_PANEL_LINK = re.compile(r"\[\\\[(\d+)\\\]\]\(#tutor-passage=[^)\s]*\)")
 # "[2] [Title › Section](url)" in an answer's Sources line (`_escape` escapes brackets in the label).
 _SOURCE_LINK = re.compile(r"\[(\d+)\] \[(?:\\.|[^\]\\])*\]\(([^)\s]+)\)")
 STARTERS = [
@@ -101,15 +104,23 @@ def citation_url(passage: Passage) -> str:
     return f"{page}{joiner}{CITE_PARAM}={quote(passage.id)}{hash_}{anchor}"
 
 
-def linked_citations(text: str, sources: list[Source]) -> str:
-    """Each `[n]` a link to its passage in the book: for the book's widget, where a side panel would force
-    itself open over the page."""
-    return _linked(text, {s.n: link_target(citation_url(s.passage)) for s in sources})
+def panel_url(passage: Passage) -> str:
+    """Where a `[n]` of the chat page points: the page's script (`public/citations.js`) opens the passage in
+    its panel, beside the answer."""
+    return f"{PANEL_ANCHOR}{quote(passage.id)}"
+
+
+def linked_citations(text: str, sources: Sequence[Source], in_book: bool) -> str:
+    """Each `[n]` a link to its passage: into the book for the book's widget (where a panel would cover the
+    page), to the passage panel on the chat page."""
+    target = citation_url if in_book else panel_url
+    return _linked(text, {s.n: link_target(target(s.passage)) for s in sources})
 
 
 def relinked(markdown: str) -> str:
     """An answer as the chat page showed it (`answer_markdown`), its `[n]` markers linked into the book the way
     its Sources line links each source: for a chat of the chat page opened in the book's widget."""
+    markdown = _PANEL_LINK.sub(r"[\1]", markdown)
     head, label, sources = markdown.rpartition("\n\n**Sources:** ")
     if not label:
         return markdown
@@ -141,15 +152,6 @@ def search_step_output(result: SearchResult) -> str:
     return f"{searched}{found}\n\n**{verdict}:** {result.coverage.reason}."
 
 
-def source_panel(source: Source) -> str:
-    """The side panel a citation marker opens: where the passage is, why it was found (for a search's
-    passages), the passage itself, a link."""
-    p = source.passage
-    link = f"\n\n{_link('Open this section in the book', citation_url(p))}" if link_target(p.url) else ""
-    found = f" · {evidence(p)}" if p.similarity or p.matched else ""
-    return f"**{_escape(p.title)}**\n\n_{_escape(p.breadcrumb)}_{found}\n\n---\n\n{p.text}{link}"
-
-
 def close_code_fences(text: str) -> str:
     """A model that stops inside a code block must not swallow the sources line below it."""
     fences = re.findall(r"^\s*(```|~~~)", text, re.MULTILINE)
@@ -170,9 +172,9 @@ def mark_sentence(sentence: CheckedSentence) -> str:
     return f"{prefix}[{_escape(body)}]({anchor}) {mark}{markers}"
 
 
-def answer_markdown(answer: Answer, cite_links: bool = False) -> str:
+def answer_markdown(answer: Answer, in_book: bool = False) -> str:
     """The final message: the answer with flagged and unverified sentences marked, a legend for each kind
-    present, then its sources; with `cite_links` (the book's widget) its `[n]` markers link into the book."""
+    present, then its sources, each `[n]` a link to its passage (`linked_citations`)."""
     if not answer.covered:
         return f"> 📕 **Not covered by the textbook**\n>\n> {answer.text}"
     text = answer.text
@@ -187,8 +189,7 @@ def answer_markdown(answer: Answer, cite_links: bool = False) -> str:
     legend = "".join(f"\n\n{line}" for line in legends)
     label = "Sources" if answer.cited else "Retrieved (not cited)"
     links = " · ".join(f"[{s.n}] {_link(s.passage.breadcrumb, citation_url(s.passage))}" for s in answer.sources)
-    if cite_links:
-        text, links = linked_citations(text, answer.sources), linked_citations(links, answer.sources)
+    text, links = linked_citations(text, answer.sources, in_book), linked_citations(links, answer.sources, in_book)
     unkept = f"\n\n> ⚠️ **Not saved in this chat's history**: {public(answer.not_kept)}" if answer.not_kept else ""
     return (
         f"{close_code_fences(text)}{legend}\n\n**{label}:** {links}\n\n"

@@ -16,8 +16,6 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markdown_it import MarkdownIt
-from markupsafe import Markup
 
 from rag.chats.report import AnswerFilter, Period, Report, build_report, gaps_csv, mark_reviewed
 from rag.identity import INSTRUCTOR_COOKIE, LINK_PATH, mac, same
@@ -25,6 +23,7 @@ from rag.tutor import Tutor
 from web.access import INSTRUCTOR_COOKIE_DAYS, Access
 from web.dependencies import AccessDep, TutorDep, TutorsDep
 from web.display import link_target
+from web.rendering import to_html
 
 router = APIRouter()
 PAGE = "/instructor"
@@ -33,10 +32,7 @@ templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
 templates.filters["link"] = lambda url: link_target(url or "") or "#"  # corpus URLs: http(s) or relative only
-# Answers and passages are markdown, shown as the chat shows them: raw HTML in them stays text, and markdown-it
-# refuses javascript:, vbscript:, file: and data: link targets.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
-templates.filters["markdown"] = lambda text: Markup(_MARKDOWN.render(text or ""))
+templates.filters["markdown"] = to_html  # answers and passages, shown as the chat shows them
 
 
 def require_instructor(request: Request, access: AccessDep) -> None:

@@ -1,7 +1,8 @@
-"""Element files (the cited passages shown in side panels), read through signed URLs.
+"""Element files (Chainlit's message attachments: the citation panels of chats answered before the chat page had
+its own panel, `public/citations.js`), read through signed URLs.
 
 Chainlit persists an element's content through a storage client and drops the element without one, so after a
-resume or a restart a citation would open nothing. Two backends behind one base (`SignedStorage`): a folder in
+resume or a restart such a citation would open nothing. Two backends behind one base (`SignedStorage`): a folder in
 DATA_DIR (zero config, one host), or the PostgreSQL database when DATABASE_URL is set, so any app process of a
 deployment serves any chat's panels.
 """
