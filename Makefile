@@ -3,6 +3,7 @@
 # served meanwhile), `make test` the dev tools, the bundled model and the book as well.
 VENV ?= $(HOME)/.cache/textbook-tutor/venv
 PY := $(VENV)/bin/python
+AXE := $(HOME)/.cache/textbook-tutor/axe
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
 # Steps that do not need each other run side by side: the installs, the llama.cpp build, the book, lint and types
@@ -41,6 +42,13 @@ $(VENV)/.installed-bundled: $(VENV)/.installed requirements-bundled.txt scripts/
 	scripts/bundled-model.sh install $(PY)
 	touch $@
 
+# axe-core for the browser tests' accessibility checks (harness/accessibility.py), from its lockfile, outside the
+# clone.
+$(AXE)/.installed: harness/axe/package.json harness/axe/package-lock.json
+	mkdir -p $(AXE) && cp harness/axe/package.json harness/axe/package-lock.json $(AXE)/
+	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The sample book as a Docusaurus site with the tutor on every page, served by the app at /book/ (needs Node.js
 # 18+ and npm; Node dependencies from the lockfile). Skipped when nothing it reads changed.
 book:
@@ -51,7 +59,7 @@ run: setup
 	scripts/book.sh --background
 	$(VENV)/bin/chainlit run app.py --headless
 
-test: setup-dev bundled book
+test: setup-dev bundled book $(AXE)/.installed
 	$(PY) -m pytest --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadfile
 
 # The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.
@@ -60,7 +68,7 @@ test-fast: setup-dev
 
 # The tests that drive a browser or several processes, N times each with a CPU hog on every core: each one's pass
 # count (scripts/flakes.py). Anything below N/N is a flaky test to fix.
-flakes: setup-dev bundled book
+flakes: setup-dev bundled book $(AXE)/.installed
 	$(PY) scripts/flakes.py -n $(or $(N),10)
 
 # ruff, its check that no module imports another's private name (a preview rule), and the import layers.

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from harness.accessibility import violations
 from harness.app import App, http, ingest_sample
 from harness.book import (
     ANSWERS,
@@ -79,6 +80,7 @@ def test_explain_a_selection_answers_in_the_widget_and_its_citation_marks_the_pa
     page.click('[data-tutor="explain"]')
     answer = last_answer(page)
     assert "[1]" in answer.inner_text() and "Sources:" in answer.inner_text()
+    assert violations(page) == []  # axe-core, in the page and the widget's shadow root
     # What the message carried besides the student's words is data: the page, the heading, the selection.
     sent = next(m for m in user_messages(data) if m["output"].startswith("Explain “Nodes find each other"))
     assert sent["metadata"]["reading"] == {

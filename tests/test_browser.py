@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from harness.accessibility import violations
 from harness.app import App, http, ingest_sample
 from harness.browser import MODEL_LINE, ask, last_answer, open_chat, open_citation, wait_done
 from harness.fake_servers import FakeOpenAI
@@ -100,6 +101,7 @@ def test_a_citation_opens_its_own_passage_alone_and_only_when_clicked(browser, a
         assert panel.locator(".tutor-passage-crumb").inner_text() == crumb
         assert panel.locator(".tutor-passage-text").count() == 1
     assert "Balance and Walking" in panel.locator("h2").inner_text()
+    assert violations(page) == []  # axe-core: nothing critical or serious, with answers and the panel open
     page.keyboard.press("Escape")
     assert page.locator("#tutor-passage").count() == 0
     assert page.evaluate("document.activeElement.textContent") == "[1]"
@@ -123,6 +125,7 @@ def test_on_a_phone_the_panel_leaves_the_answer_s_citations_in_reach(browser, ap
     panel.locator("h2").get_by_text("[1]").wait_for()
     text = panel.locator(".tutor-passage-text")
     assert text.locator("br").count() == 0 and "support polygon" in text.inner_text()
+    assert violations(page) == []
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "phone-citation.png"))
     context.close()
@@ -332,6 +335,7 @@ def test_instructor_view_from_the_chat_at_desktop_and_phone_width(browser, app):
         text = view.locator("body").inner_text()
         assert "How do I bake sourdough bread?" in text and "Off-topic" in text
         assert view.evaluate("document.documentElement.scrollWidth") <= width + 1  # no sideways scrolling
+        assert violations(view) == []
         OUTPUT.mkdir(exist_ok=True)
         view.screenshot(path=str(OUTPUT / name), full_page=True)
         view.context.close()

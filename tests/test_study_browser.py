@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from harness.accessibility import violations
 from harness.app import App, ingest_sample
-from harness.browser import ask, last_answer, open_chat
+from harness.browser import ask, last_answer, open_chat, open_citation
 from harness.clock import FakeClock
 from tests.conftest import REPO
 
@@ -48,6 +49,7 @@ def test_quiz_me_a_wrong_answer_shows_the_book_and_review_offers_it_again(browse
     ask(page, "Quiz me on the zero moment point")
     page.get_by_text("📝").first.wait_for(timeout=60_000)
     question = last_answer(page).inner_text().split("\n")[0]
+    assert violations(page) == []  # axe-core, with a quiz item and its choices
     ask(page, "no idea, something about the wheels")
     feedback = page.locator('[data-step-type="assistant_message"]', has_text="Not quite").last
     feedback.wait_for(timeout=60_000)
@@ -58,6 +60,7 @@ def test_quiz_me_a_wrong_answer_shows_the_book_and_review_offers_it_again(browse
     why = page.locator('[data-step-type="assistant_message"]', has_text="Why:").last
     why.wait_for(timeout=30_000)
     assert "Balance and Walking" in why.inner_text()
+    assert "Balance and Walking" in open_citation(why, 1).locator("h2").inner_text()
     page.get_by_role("button", name="End the quiz").last.click()
     page.get_by_text("Quiz ended").wait_for(timeout=30_000)
     review(page)

@@ -217,6 +217,12 @@ class Widget {
           // Copilot when it chooses a profile after a message is shown (the tutor's web/widget.py).
           additionalQueryParamsForAPI: {client: 'book'},
         });
+        // names and roles Chainlit's markup leaves out, as on the chat page (the app's public/accessibility.js);
+        // the widget works without them
+        loadScript(`${this.app.base}/public/accessibility.js`).then(
+          () => window.tutorAccessibility?.(this.host().shadowRoot),
+          () => {},
+        );
       })();
       this.loading.catch(() => {
         this.loading = null; // a later click tries again (the app may have been restarting)
