@@ -17,8 +17,36 @@ PHONE_WIDTH = 768  # Chainlit's layout below this width: no sidebar, side views 
 MODEL_LINE = re.compile(r"\w+: [\w.-]+ · \d+\.\d s")  # the answer's last line: provider: model · seconds
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class LocalOnly:
+    """Chromium, every context it opens watched: a request for another host (a font, a CDN's stylesheet, a
+    tracker) is recorded in `away`, for the tests to fail on. The rest is Playwright's `Browser`."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.away: list[str] = []
+
+    def new_context(self, **options: Any) -> Any:
+        context = self._browser.new_context(**options)
+        context.on("request", self._watch)
+        return context
+
+    def new_page(self, **options: Any) -> Any:
+        return self.new_context(**options).new_page()
+
+    def _watch(self, request: Any) -> None:
+        url = urlparse(request.url)
+        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in LOCAL_HOSTS:
+            self.away.append(request.url)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
 @contextmanager
-def launch() -> Iterator[Any]:
+def launch() -> Iterator[LocalOnly]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does it)")
     from playwright.sync_api import sync_playwright
@@ -36,7 +64,7 @@ def launch() -> Iterator[Any]:
                 "--no-first-run",
             ],
         )
-        yield browser
+        yield LocalOnly(browser)
         browser.close()
 
 

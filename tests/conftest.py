@@ -157,6 +157,17 @@ def browser() -> Iterator[Any]:
         yield browser
 
 
+@pytest.fixture(autouse=True)
+def nothing_leaves_the_machine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every page a browser test opens (the chat, the book and its widget, the instructor view) asks nothing of
+    another host: the app works offline."""
+    yield
+    if "browser" in request.fixturenames:
+        browser = request.getfixturevalue("browser")
+        away, browser.away[:] = list(browser.away), []
+        assert away == [], f"requests left the machine: {away}"
+
+
 @pytest.fixture(scope="session")
 def sample_store(tmp_path_factory, embedder):
     """The sample book ingested once into an embedded store, shared (read-only) by the answering tests."""
