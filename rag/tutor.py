@@ -20,7 +20,7 @@ import openai
 from agents import Agent, AgentsException, Model, RunConfig, Runner
 from openai.types.responses import ResponseTextDeltaEvent
 
-from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent
+from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent, in_english_terms, not_in_english
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
@@ -50,6 +50,7 @@ from rag.study.items import Item
 from rag.study.records import StudyRecords
 from rag.study.service import NothingAsked, Study
 from rag.text.citations import CitationRewriter, renumber, verify
+from rag.text.language import Foreign, QuestionLanguage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,6 +84,7 @@ class Tutor:
         records = StudyRecords(self.database)
         self.study = Study(self.retriever, Pages(store), embedder.embed_texts, self.checker, records)
         self.hinter = Hinter(records, self.checker, self.composer, lambda: self.retriever.stats, self.study.clock)
+        self.language = QuestionLanguage()
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Tutor:
@@ -159,15 +161,17 @@ class Tutor:
         await self.claim(chat_id, owner)
         memory = self.history.memory(chat_id)
         answer: Answer | None = None
+        foreign = await asyncio.to_thread(self.language.foreign, asked.question, self.retriever.stats)
         try:  # the chat's memory is read by the search and the agent run: the database may fail in either
-            result = await self._search(asked.question, memory, reading)
+            # a question in another language is searched by the English terms it holds
+            result = await self._search(foreign.query if foreign else asked.question, memory, reading)
             yield result
-            if not result.covered:
-                answer = await self._refuse(asked.question, result, memory, started)
+            if not result.covered or (foreign and not foreign.terms):
+                answer = await self._refuse(asked.question, result, memory, started, foreign)
                 yield answer.text
             else:
                 allowed = offered(self.settings, role)
-                generated = self._generate(asked.question, result, memory, allowed, profile, started, reading)
+                generated = self._generate(asked.question, result, memory, allowed, profile, started, reading, foreign)
                 async for event in generated:
                     if isinstance(event, Answer):
                         answer = event
@@ -289,11 +293,15 @@ class Tutor:
     def _database_down(self, exc: BaseException) -> TutorError:
         return TutorError("database", unavailable(self.settings, exc))
 
-    async def _refuse(self, question: str, result: SearchResult, memory: ChatMemory, started: float) -> Answer:
-        """The book does not cover it: say so, and keep the exchange in memory like any other."""
-        await memory.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": NOT_COVERED}])
+    async def _refuse(
+        self, question: str, result: SearchResult, memory: ChatMemory, started: float, foreign: Foreign | None = None
+    ) -> Answer:
+        """The book does not cover it, or the question is in another language with no term of the book's: say
+        so, and keep the exchange in memory like any other."""
+        text = not_in_english(foreign) if foreign else NOT_COVERED
+        await memory.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": text}])
         return Answer(
-            text=NOT_COVERED,
+            text=text,
             sources=[],
             cited=False,
             passages=result.passages,
@@ -301,7 +309,8 @@ class Tutor:
             processing_time_ms=_ms(started),
             model="none (not covered)",
             query=result.query,
-            coverage_reason=result.coverage.reason,
+            coverage_reason=f"asked in {foreign.language}" if foreign else result.coverage.reason,
+            language=foreign.language if foreign else "",
         )
 
     async def _generate(
@@ -313,9 +322,12 @@ class Tutor:
         profile: ProviderName,
         started: float,
         reading: Reading | None = None,
+        foreign: Foreign | None = None,
     ) -> AsyncIterator[str | Answer]:
         """The provider's answer streamed (falling back, before the first token, to another provider the asker
-        may use), then checked. `reading` is where the student reads (the page, the selection they ask about)."""
+        may use), then checked. `reading` is where the student reads (the page, the selection they ask about);
+        `foreign` the language of a question not in English: a provider that translates answers in it, one that
+        cannot (book excerpts, the bundled model) answers what the question's English terms ask."""
         first = provider(self.settings, profile)
         names: list[ProviderName] = [first.name, *([first.fallback] if first.fallback in allowed else [])]
         # A follow-up searched "question + previous" as two vectors; the first, the question's own, leads the excerpts.
@@ -329,12 +341,14 @@ class Tutor:
         )
         for attempt, name in enumerate(names):
             choice = provider(self.settings, name)
+            asks = foreign.query if foreign and not choice.translates else question
+            context.question, context.language = asks, foreign.language if foreign and choice.translates else ""
             rewriter = CitationRewriter(0)
             raw: list[str] = []
             emitted = False
             try:
                 run = self._run(
-                    question, context, choice=choice, memory=memory, rewriter=rewriter, raw=raw, started=started
+                    asks, context, choice=choice, memory=memory, rewriter=rewriter, raw=raw, started=started
                 )
                 async for delta in run:
                     emitted = True
@@ -352,6 +366,9 @@ class Tutor:
             raw = [EMPTY_ANSWER]
         # The check is CPU work: in a thread, the event loop goes on streaming other students' answers.
         answer = await asyncio.to_thread(self._checked_answer, "".join(raw), context, choice, result, started)
+        if foreign:  # an answer in the book's words says which of the question's it answered
+            text = answer.text if context.language else f"{in_english_terms(foreign)}\n\n{answer.text}"
+            answer = replace(answer, language=foreign.language, text=text)
         yield await self._judged(answer, choice, context, started)
 
     async def _judged(self, answer: Answer, choice: Provider, context: TutorContext, started: float) -> Answer:
@@ -401,7 +418,10 @@ class Tutor:
             query=result.query,
             sentences=sentences,
             coverage_reason=result.coverage.reason,
-            relevance=relevance(context.question or result.query, text, self.retriever.stats),
+            # a question in another language is weighed by its English terms, as it was searched
+            relevance=relevance(
+                result.query if context.language else context.question or result.query, text, self.retriever.stats
+            ),
         )
         log.info(
             "tutor.answer provider=%s grounded=%s unsupported=%d total_ms=%d",

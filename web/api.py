@@ -123,6 +123,9 @@ class ChatResponse(BaseModel):
     relevance: RelevanceOut | None = Field(description="does the answer answer the question; null when refused")
     kept: bool = Field(description="the answer is in the chat's history (false: a follow-up will not see it)")
     not_kept: str = Field(description="why it is not (empty when it is): which database failed, and what to check")
+    language: str = Field(
+        description="the question's language when not the book's (English), e.g. Spanish; empty when English"
+    )
     processing_time_ms: int
     model: str
     chat_id: str
@@ -198,6 +201,7 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         relevance=_relevance_json(answer.relevance),
         kept=not answer.not_kept,
         not_kept=public(answer.not_kept),
+        language=answer.language,
         processing_time_ms=answer.processing_time_ms,
         model=answer.model,
         chat_id=chat_id,

@@ -54,6 +54,7 @@ class Answer:
     relevance: Relevance | None = None  # None when nothing was answered (refused) or nothing was asked (a hint)
     not_kept: str = ""  # why the answer is not in the chat's history (its database failed); "" when it is
     offers: tuple[Offer, ...] = ()  # what the student may ask for next: hints that are still open offer more
+    language: str = ""  # the question's language when it is not the book's (English), e.g. "Spanish"
 
     @property
     def grounded(self) -> float | None:

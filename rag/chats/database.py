@@ -161,6 +161,7 @@ answers = Table(
     Column("unsupported", Integer, nullable=False),
     Column("topic", Float),  # rag.answer.relevance: the share of the question's topic the answer holds
     Column("offPoint", Text),  # why a covered answer does not answer the question ("" when it does)
+    Column("language", Text),  # the question's language when not the book's (English): not a coverage gap
     Column("vector", LargeBinary),  # the question's embedding (float32), to group questions by meaning
     Column("ms", Integer, nullable=False),
     Column("createdAt", Text, nullable=False, index=True),

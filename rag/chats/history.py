@@ -229,6 +229,7 @@ class History:
                     unsupported=sum(s.flagged for s in claims),
                     topic=answer.relevance.topic if answer.relevance else None,
                     offPoint=answer.relevance.reason if answer.relevance else None,
+                    language=answer.language or None,
                     similarity=search.best_similarity if search else None,
                     vector=np.asarray(search.vector, dtype=np.float32).tobytes() if search and search.vector else None,
                     ms=answer.processing_time_ms,

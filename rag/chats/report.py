@@ -262,6 +262,7 @@ async def build_report(
                 select(answers.c.question, answers.c.covered, answers.c.similarity, answers.c.vector).where(
                     in_period,
                     answers.c.vector.is_not(None),
+                    answers.c.language.is_(None),  # asked in another language: the book may well cover it
                     or_(answers.c.covered.is_(False), answers.c.grounded < LOW_GROUNDING),
                 )
             )

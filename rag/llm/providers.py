@@ -43,6 +43,7 @@ class Provider:
     key_variable: str | None = None
     url_variable: str | None = None
     tools: bool = True  # gets `search_textbook` to look further
+    translates: bool = True  # reads a question in another language and answers in it
     passage_budget: int | None = None  # passages it reads; None: all that were retrieved
     temperature: float | None = None
     max_tokens: int | None = None
@@ -83,6 +84,7 @@ def provider(settings: Settings, name: ProviderName) -> Provider:
         key_variable=spec.key_variable,
         url_variable=spec.url_variable,
         tools=spec.tools,
+        translates=spec.translates,
         passage_budget=spec.passage_budget,
         temperature=spec.temperature,
         max_tokens=spec.max_tokens,

@@ -56,6 +56,7 @@ class ProviderSpec:
     key_variable: str | None = None
     url_variable: str | None = None
     tools: bool = True
+    translates: bool = True
     passage_budget: int | None = None
     temperature: float | None = None
     max_tokens: int | None = None
@@ -71,6 +72,7 @@ SPECS: dict[ProviderName, ProviderSpec] = {
         description="The book's own sentences for your question, each cited. Offline; never invents.",
         model=lambda _: "book-excerpts",
         tools=False,
+        translates=False,
     ),
     # The 135M model reads slowly (seconds per thousand prompt tokens), rambles and cannot use tools.
     "bundled": ProviderSpec(
@@ -78,6 +80,7 @@ SPECS: dict[ProviderName, ProviderSpec] = {
         description="A tiny offline model: fluent but often wrong; sentences the book does not support are marked.",
         model=lambda s: s.local_llm_model,
         tools=False,
+        translates=False,
         passage_budget=3,
         temperature=0.2,
         max_tokens=350,
