@@ -66,6 +66,17 @@ def test_the_chat_page_asks_nothing_off_the_machine(browser, app):
     page.context.close()
 
 
+def test_the_welcome_screen_says_what_the_tutor_is_and_links_the_book(browser, app):
+    page = open_chat(browser, app.url)
+    welcome = page.locator("#tutor-welcome")
+    welcome.get_by_role("link", name="Read the book").wait_for(timeout=30_000)
+    assert welcome.locator("h1").inner_text() == "Textbook Tutor"
+    assert "every answer cites the passages it used" in welcome.inner_text()
+    assert welcome.get_by_role("link", name="Read the book").get_attribute("href") == "/book/"
+    assert violations(page) == []
+    page.context.close()
+
+
 def test_default_answer_cites_the_book_and_its_citation_opens_the_passage(browser, app):
     page = open_chat(browser, app.url)
     page.get_by_text("Balance").click()
