@@ -72,6 +72,22 @@ def user_messages(data: Path) -> list[dict]:
     return [{"output": output, "metadata": json.loads(metadata or "{}")} for output, metadata in rows]
 
 
+def test_a_page_read_without_the_tutor_never_downloads_its_widget(browser, app):
+    """The widget's bundle (2.5 MB gzipped) loads on intent, not with every page: read, scrolled, idle."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    asked: list[str] = []
+    context.on("request", lambda request: asked.append(request.url))  # from the page's first request
+    page = context.new_page()
+    page.goto(app.url + NODES)
+    page.wait_for_selector(".tutor-page-bar")
+    page.mouse.wheel(0, 800)
+    page.evaluate("() => new Promise((done) => requestIdleCallback(() => requestIdleCallback(done)))")
+    assert asked and not [url for url in asked if "/copilot/" in url]
+    page.locator(".tutor-button").first.hover()  # intent: the widget warms up
+    page.wait_for_function("() => document.getElementById('chainlit-copilot') !== null", timeout=60_000)
+    page.context.close()
+
+
 def test_explain_a_selection_answers_in_the_widget_and_its_citation_marks_the_passage(browser, app, data):
     """Explain is clicked before the widget has even loaded: the message waits for the chat to connect."""
     page = open_page(browser, app.url + NODES)

@@ -185,16 +185,6 @@ class Widget {
     window.addEventListener('chainlit-call-fn', (event) => this.onCall(event.detail));
   }
 
-  /** Fetch Chainlit's bundle ahead of need, when the page is idle (into the cache: it is not run yet). */
-  preload() {
-    const idle = window.requestIdleCallback || ((callback) => setTimeout(callback, 1500));
-    idle(() => {
-      if (!document.querySelector(`link[href="${this.app.base}/copilot/index.js"]`)) {
-        document.head.append(element('link', {rel: 'prefetch', href: `${this.app.base}/copilot/index.js`}));
-      }
-    });
-  }
-
   host() {
     return document.getElementById('chainlit-copilot');
   }
@@ -600,7 +590,6 @@ function start() {
   const widget = new Widget(app, controls);
   controls.attach(widget, app);
   const citations = new Citations(app, widget);
-  widget.preload();
   return {controls, citations};
 }
 
