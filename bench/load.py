@@ -1,6 +1,6 @@
-"""Questions per second the deployment answers at p95 <= 1 s, with one app process and with two (README
-"Deployment"): Locust, headless, against the deployment of `harness.deployment` (nginx, PostgreSQL, Redis, the
-Qdrant stand-in server), everything on this machine.
+"""Questions per second the deployment answers at p95 <= 1 s, with one app process and with two
+(docs/deployment.md): Locust, headless, against the deployment of `harness.deployment` (nginx, PostgreSQL,
+Redis, the Qdrant stand-in server), everything on this machine.
 
 For each process count, Locust runs `--users` students in turn, each asking without pause (`bench/locustfile.py`)
 for `--seconds`; the line printed per run gives answers per second, p50/p95 of the time to the whole answer and

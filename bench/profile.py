@@ -1,5 +1,5 @@
 """py-spy profiles of the running app for the benchmarks: sample it while they ask, then say what the CPU was
-spent on (README "Performance")."""
+spent on (docs/performance.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quizzes built from a corpus with zero keys, against study mode's quality bars (README "Study mode"):
+"""Quizzes built from a corpus with zero keys, against study mode's quality bars (docs/study.md):
 
 - every item's answer is in its cited passage;
 - no item's question holds its answer (in any case or inflection);

@@ -1,6 +1,6 @@
-"""The README's multi-process deployment on loopback, everything started here: app processes behind Debian's
-nginx, one PostgreSQL 15, Debian's Redis, and one Qdrant over HTTP (the project's stand-in server, on the Qdrant
-Cloud code path). The deployment test and the load benchmark both run it."""
+"""The multi-process deployment of docs/deployment.md on loopback, everything started here: app processes
+behind Debian's nginx, one PostgreSQL 15, Debian's Redis, and one Qdrant over HTTP (the project's stand-in
+server, on the Qdrant Cloud code path). The deployment test and the load benchmark both run it."""
 
 from __future__ import annotations
 

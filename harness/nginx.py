@@ -1,6 +1,6 @@
 """nginx from Debian's packages in front of several app processes, on a free loopback port: the load balancer
-of the README's deployment, with sticky sessions (Chainlit's Socket.IO keeps state in the process that opened
-it) and WebSocket upgrade. `CONFIG` is the README's snippet; the test runs exactly it."""
+of the deployment in docs/deployment.md, with sticky sessions (Chainlit's Socket.IO keeps state in the process
+that opened it) and WebSocket upgrade. `CONFIG` is that page's snippet; the test runs exactly it."""
 
 from __future__ import annotations
 

@@ -100,12 +100,12 @@ class Settings(BaseSettings):
     local_llm_base_url: str | None = None
     local_llm_model: str = "SmolLM2-135M-Instruct"
     llm_timeout: float = Field(60.0, gt=0)
-    # Sentences the grounding check cannot decide go to the answering LLM as a judge (README "Quality").
+    # Sentences the grounding check cannot decide go to the answering LLM as a judge (docs/quality.md).
     grounding_judge: bool = True
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     top_k: int = Field(5, ge=1, le=50)
-    # Off-topic questions score below 0.2 and answerable ones above 0.31 on the dev set (README "Quality").
+    # Off-topic questions score below 0.2 and answerable ones above 0.31 on the dev set (docs/quality.md).
     score_threshold: float = Field(0.30, ge=0, le=1)
     model_cache_dir: Path = Path.home() / ".cache" / "textbook-tutor" / "models"
 
@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     chainlit_auth_secret: SecretStr | None = None
     api_token: SecretStr | None = None
     show_student_identity: bool = False
-    # The built book the app serves at /book/, the same origin as the tutor (README "The tutor in the book").
+    # The built book the app serves at /book/, the same origin as the tutor (docs/book.md).
     book_dir: Path | None = Path("samples/textbook/build")
 
     @field_validator(

@@ -1,6 +1,6 @@
 """A real multi-process deployment on loopback, everything started here: two `chainlit run app.py` behind
 Debian's nginx (sticky sessions, WebSocket upgrade), one PostgreSQL 15, Debian's Redis, and one shared Qdrant
-over HTTP (the Cloud code path, against the project's Qdrant stand-in server). The README's deployment section
+over HTTP (the Cloud code path, against the project's Qdrant stand-in server). docs/deployment.md
 is written from this test: its nginx snippet is `harness.nginx.CONFIG`.
 
 - a chat started through one process continues through the other with its memory and its owner;

@@ -1,4 +1,4 @@
-"""`python -m evaluation` on small data written here (the real benchmark runs are in the README)."""
+"""`python -m evaluation` on small data written here (the real benchmark runs are in docs/quality.md)."""
 
 import json
 import re

@@ -45,7 +45,7 @@ def require_instructor(request: Request, access: AccessDep) -> None:
         raise HTTPException(
             403,
             "Open the instructor view with the one-time link the app printed when it started, or print a new "
-            "one with `python -m rag.users instructor-link` (README: History, accounts and access).",
+            "one with `python -m rag.users instructor-link` (docs/accounts.md).",
         )
     if identity is None:
         raise HTTPException(401, "Log in as an instructor first.", headers={"WWW-Authenticate": "Bearer"})

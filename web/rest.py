@@ -41,7 +41,7 @@ def caller(request: Request, access: Access) -> Identity:
     if identity is None:
         raise HTTPException(
             401,
-            "Log in first: send `Authorization: Bearer <API token>` (README: API tokens).",
+            "Log in first: send `Authorization: Bearer <API token>` (docs/accounts.md).",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return identity

@@ -16,7 +16,7 @@ sentence and passage, the pieces of evidence must agree.
   ("the accelerometer measures angular velocity"), or reverses a "from ... to ..."
   is not supported by it.
 
-Three verdicts follow (README "Quality"): *supported* (kept, or given the citation
+Three verdicts follow (docs/quality.md): *supported* (kept, or given the citation
 of the passage that supports it); *not verified* (a paraphrase or a derived number
 that nothing contradicts, but the offline evidence cannot confirm: an LLM judge may
 decide it, `rag.answer.judge`); *unsupported* (contradicted, or absent from every
@@ -133,7 +133,7 @@ PublicVerdict = Literal["supported", "not_verified", "unsupported", "no_claim"]
 
 
 def public_verdict(sentence: CheckedSentence) -> PublicVerdict:
-    """The three verdicts (and "no claim") as the README and the REST API name them: a citation the checker
+    """The three verdicts (and "no claim") as docs/quality.md and the REST API name them: a citation the checker
     added or moved is still a supported sentence."""
     if sentence.verdict in ("supported", "cited", "recited"):
         return "supported"

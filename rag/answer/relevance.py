@@ -6,8 +6,8 @@ Read from the answer's parts, with the rules search and book excerpts share (`ra
   book, so that "robot" in a robotics book weighs little and a word the book never uses ("ugh") nothing;
 - **what the question asks for**, shown beside it: a question that opens with "what is" wants a sentence that
   defines what it names, one that opens with "how do I" code or steps, one that opens with "why" a reason.
-  On the dev books this part alone marked more answers that answer than answers that do not (README
-  "Quality"), so it explains an answer off the point but does not make one.
+  On the dev books this part alone marked more answers that answer than answers that do not
+  (docs/quality.md), so it explains an answer off the point but does not make one.
 Pure strings: no model runs, so it costs microseconds.
 """
 
@@ -25,7 +25,7 @@ from rag.text.sentences import plain, split_markdown
 Asks = Literal["definition", "how", "why", "other"]
 
 # An answer holding less than this rarity-weighted share of the question's terms is about something else.
-# Chosen on books A and B's book-excerpt answers, reported on D and the sample book (README "Quality").
+# Chosen on books A and B's book-excerpt answers, reported on D and the sample book (docs/quality.md).
 MIN_TOPIC = 0.2
 # What the question's opening words ask for; a question that asks it later ("..., so how do I fix it?") is
 # read as "other": only the topic decides.

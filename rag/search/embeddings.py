@@ -51,7 +51,8 @@ def _package_dir(module: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddingError(
             f"The Python package providing '{module}' is not installed. "
-            "Run `pip install -r requirements.txt` (see README), or set EMBEDDING_MODEL to a fastembed model name."
+            "Run `pip install -r requirements.txt` (see docs/setup.md), or set EMBEDDING_MODEL to a fastembed "
+            "model name."
         )
     return Path(next(iter(spec.submodule_search_locations)))
 

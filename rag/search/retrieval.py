@@ -36,7 +36,7 @@ OWN_TOPIC_WORDS = 3
 # Dense hits consulted for the best similarity in the collection (the hybrid top-k may rank a closer one lower).
 SIMILARITY_POOL = 10
 # A hybrid search ranks this many passages, then fuses their rank with their best sentence's (`by_best_sentence`):
-# RRF with this k, the sentence ranks weighing this much (measured in README "Quality").
+# RRF with this k, the sentence ranks weighing this much (measured in docs/quality.md).
 RERANK_POOL = 30
 RERANK_K = 2
 SENTENCE_WEIGHT = 0.5
@@ -44,8 +44,8 @@ SENTENCE_WEIGHT = 0.5
 # gains this share, a section about the book (Summary, Learning Objectives) weighs `META_WEIGHT`.
 DEFINITION_GAIN = 1.0
 # The page being read is one more ranking fused in (`read_first`), weighing this much, for its passages among
-# the book's best few whose best sentence is within the margin of the book's best (README "The tutor in the
-# book" has the measurements).
+# the book's best few whose best sentence is within the margin of the book's best (docs/book.md has the
+# measurements).
 READING_WEIGHT = 1.0
 READING_POOL = 10
 READING_MARGIN = 0.08

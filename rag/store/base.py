@@ -14,7 +14,7 @@ SPARSE = "bm25"
 # Payload fields with an index: ingest deletes and looks up chunks by document.
 KEYWORD_INDEXES = ("source_path", "doc_id")
 # Reciprocal-rank-fusion constant, the same for both backends. k=2 lets the top ranks of each search lead:
-# on SciFact it scored nDCG@10 0.729 against 0.714 with the textbook k=60 (README "Quality").
+# on SciFact it scored nDCG@10 0.729 against 0.714 with the textbook k=60 (docs/quality.md).
 RRF_K = 2
 SCHEMA_VERSION = 1
 # How many candidates each prefetch hands to the fusion.

@@ -1,1 +1,1 @@
-"""Study mode: quizzes from the book, hints before answers, and spaced review (README "Study mode")."""
+"""Study mode: quizzes from the book, hints before answers, and spaced review (docs/study.md)."""

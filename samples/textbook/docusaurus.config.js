@@ -1,4 +1,4 @@
-// The sample textbook as a Docusaurus site, with the tutor on every page (README "The tutor in the book").
+// The sample textbook as a Docusaurus site, with the tutor on every page (docs/book.md).
 // `make run` builds it into build/ and the app serves it at /book/, the same origin as the tutor; ingest's
 // --base-url /book makes every citation link point into it.
 
