@@ -8,8 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from harness import Missing
 from harness.app import REPO
 
 BUILD = REPO / "samples" / "textbook" / "build"
@@ -21,7 +20,7 @@ ANSWER_DONE = "book-excerpts"  # the last line of a default answer names the mod
 def built_book() -> Path:
     """The sample book's build folder, built now if anything it reads changed (a no-op after `make book`)."""
     if shutil.which("npm") is None:
-        pytest.skip("Node.js and npm are needed to build the book (`apt-get install nodejs npm`; .ci/run does it)")
+        raise Missing("Node.js and npm are needed to build the book (`apt-get install nodejs npm`; .ci/run does it)")
     done = subprocess.run([str(REPO / "scripts" / "book.sh")], capture_output=True, text=True)
     assert done.returncode == 0, f"the book did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return BUILD

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import pytest
+from harness import Missing
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE_WIDTH = 768  # Chainlit's layout below this width: no sidebar, side views as sheets
@@ -48,7 +48,7 @@ class LocalOnly:
 @contextmanager
 def launch() -> Iterator[LocalOnly]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does it)")
+        raise Missing("Debian's chromium is not installed (`apt-get install chromium`; .ci/run does it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
+from harness import Missing
 
 LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 
@@ -16,7 +16,7 @@ LIBRARY = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
 class FakeClock:
     def __init__(self, folder: Path):
         if not LIBRARY.exists():
-            pytest.skip("libfaketime is not installed (`apt-get install faketime`; .ci/run does it)")
+            raise Missing("libfaketime is not installed (`apt-get install faketime`; .ci/run does it)")
         self.file = folder / "faketime.rc"
         self.offset = timedelta()
         self.file.write_text("+0\n")

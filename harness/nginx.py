@@ -9,8 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
+from harness import Missing
 from harness.ports import free_port, wait_for_port
 from rag.identity import VISITOR_COOKIE
 
@@ -57,7 +56,7 @@ class Nginx:
     def __init__(self, upstreams: list[str]):
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(binary).exists():
-            pytest.skip("nginx is not installed; `.ci/run` installs it (apt-get install nginx)")
+            raise Missing("nginx is not installed; `.ci/run` installs it (apt-get install nginx)")
         self.folder = Path(tempfile.mkdtemp(prefix="tutor-nginx-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

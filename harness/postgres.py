@@ -12,8 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
+from harness import Missing
 from harness.ports import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
@@ -22,7 +21,7 @@ BIN = Path("/usr/lib/postgresql/15/bin")
 class Postgres:
     def __init__(self) -> None:
         if not (BIN / "initdb").exists():
-            pytest.skip(f"PostgreSQL 15 is not installed ({BIN}); `.ci/run` installs it (apt-get install postgresql)")
+            raise Missing(f"PostgreSQL 15 is not installed ({BIN}); `.ci/run` installs it (apt-get install postgresql)")
         # Not under pytest's tmp_path: its folders are private to root, and the server runs as `postgres`.
         self.folder = Path(tempfile.mkdtemp(prefix="tutor-pg-"))
         self.port = free_port()

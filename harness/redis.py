@@ -7,8 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
+from harness import Missing
 from harness.ports import free_port, wait_for_port
 
 
@@ -16,7 +15,7 @@ class Redis:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("redis-server is not installed; `.ci/run` installs it (apt-get install redis-server)")
+            raise Missing("redis-server is not installed; `.ci/run` installs it (apt-get install redis-server)")
         self.folder = Path(tempfile.mkdtemp(prefix="tutor-redis-"))
         self.port = free_port()
         self.process = subprocess.Popen(

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 from agents import Model
 
+from harness import Missing
 from harness.app import REPO, SAMPLE_DOCS
 from harness.browser import launch
 from harness.ports import listening_ports, wait_for_request
@@ -148,6 +149,19 @@ def requires_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared real-data folder is needed for this test (CI has it)")
     return path
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A program the harness needs and the machine lacks (`harness.Missing`) skips the test, with how to
+    install it; `.ci/run` installs them all."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(Missing):
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+    return report
 
 
 @pytest.fixture(scope="module")
