@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from starlette.datastructures import Headers
 
 from rag import logs
-from rag.answer.result import TutorError
 from rag.chats.database import Database
 from rag.config import keep_files_private, load_settings, oauth_configured
+from rag.errors import TutorError
 from rag.identity import (
     VISITOR_COOKIE,
     Identity,
@@ -225,7 +225,7 @@ async def on_message(message: cl.Message) -> None:
             return
         tutor = await server.state.tutors.get()
         mode, thread = chat.study_mode(message), cl.context.session.thread_id
-        waiting = await tutor.guarded(tutor.study.current(thread, identity.id))  # a quiz item, in any mode
+        waiting = await tutor.study.current(thread, identity.id)  # a quiz item, in any mode
         if message.command == display.REVIEW_COMMAND["id"]:
             await _review(tutor, identity)
         elif waiting is not None:
@@ -267,21 +267,21 @@ async def _quiz(tutor: Tutor, identity: Identity, text: str, reading: Reading | 
     question), asked one item at a time."""
     thread = cl.context.session.thread_id
     items = await tutor.quiz(identity.id, QUIZ_ITEMS, topic=topic_of(text) or None, chat_id=thread, reading=reading)
-    first = await tutor.guarded(tutor.study.begin(thread, identity.id, items))
+    first = await tutor.study.begin(thread, identity.id, items)
     if first is not None:
         await chat.send_item(first)
 
 
 async def _respond(tutor: Tutor, identity: Identity, response: str, item_id: str | None = None) -> None:
     thread = cl.context.session.thread_id
-    graded, following = await tutor.guarded(tutor.study.respond(thread, identity.id, response, item_id))
+    graded, following = await tutor.study.respond(thread, identity.id, response, item_id)
     await chat.send_graded(graded, following)
 
 
 async def _review(tutor: Tutor, identity: Identity) -> None:
     """The items due for review, asked one by one like a quiz."""
-    due = await tutor.guarded(tutor.study.due(identity.id))
-    first = await tutor.guarded(tutor.study.begin(cl.context.session.thread_id, identity.id, due))
+    due = await tutor.study.due(identity.id)
+    first = await tutor.study.begin(cl.context.session.thread_id, identity.id, due)
     if first is None:
         await cl.Message(content=display.NOTHING_DUE).send()
     else:
@@ -317,7 +317,7 @@ async def why(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
         tutor = await server.state.tutors.get()
-        item = await tutor.guarded(tutor.study.records.item(str(action.payload.get("item", "")), identity.id))
+        item = await tutor.study.records.item(str(action.payload.get("item", "")), identity.id)
         if item is not None:
             await chat.send_why(item)
 
@@ -327,5 +327,5 @@ async def end_quiz(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
         tutor = await server.state.tutors.get()
-        await tutor.guarded(tutor.study.end(cl.context.session.thread_id, identity.id))
+        await tutor.study.end(cl.context.session.thread_id, identity.id)
         await cl.Message(content=display.QUIZ_ENDED).send()

@@ -15,3 +15,11 @@ class ServiceError(RuntimeError):
     """A failure of `kind` with a message meant for the user."""
 
     kind: Service = "llm"
+
+
+class TutorError(ServiceError):
+    """A failure to show the user: `kind` says which service failed, the message what to do."""
+
+    def __init__(self, kind: Service, message: str):
+        super().__init__(message)
+        self.kind: Service = kind

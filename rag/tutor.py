@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import openai
 from agents import Agent, AgentsException, Model, RunConfig, Runner
@@ -25,10 +25,11 @@ from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
 from rag.answer.relevance import relevance
-from rag.answer.result import Answer, Source, TutorError, clean_question
-from rag.chats.database import DATABASE_ERRORS, Database, unavailable
+from rag.answer.result import Answer, Source, clean_question
+from rag.chats.database import DATABASE_ERRORS, Database, DatabaseUnavailable, unavailable
 from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings
+from rag.errors import TutorError
 from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import (
@@ -53,7 +54,6 @@ from rag.text.citations import CitationRewriter, renumber, verify
 from rag.text.language import Foreign, QuestionLanguage
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
@@ -138,6 +138,13 @@ class Tutor:
         except StoreError as exc:
             raise TutorError("qdrant", str(exc)) from None
 
+    async def _language(self, question: str) -> Foreign | None:
+        """The question's language when it is not the book's (the book's words are read from the store once)."""
+        try:
+            return await asyncio.to_thread(lambda: self.language.foreign(question, self.retriever.stats))
+        except StoreError as exc:
+            raise TutorError("qdrant", str(exc)) from None
+
     async def answer_stream(
         self,
         question: str,
@@ -161,7 +168,7 @@ class Tutor:
         await self.claim(chat_id, owner)
         memory = self.history.memory(chat_id)
         answer: Answer | None = None
-        foreign = await asyncio.to_thread(self.language.foreign, asked.question, self.retriever.stats)
+        foreign = await self._language(asked.question)
         try:  # the chat's memory is read by the search and the agent run: the database may fail in either
             # a question in another language is searched by the English terms it holds
             result = await self._search(foreign.query if foreign else asked.question, memory, reading)
@@ -182,9 +189,9 @@ class Tutor:
         assert answer is not None
         try:
             await self.history.record(answer, asked, result, memory)
-        except DATABASE_ERRORS as exc:  # the database stopped (or its disk filled) after the answer was written
+        except DatabaseUnavailable as exc:  # the database stopped (or its disk filled) after the answer was written
             log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
-            answer = replace(answer, not_kept=unavailable(self.settings, exc))
+            answer = replace(answer, not_kept=str(exc))
         yield answer
 
     async def hint_stream(
@@ -232,10 +239,7 @@ class Tutor:
     ) -> AsyncIterator[SearchResult | str | Answer]:
         """The open question's next hint; at the last step its full answer (`answer_stream`). Nothing when no
         question is open."""
-        try:
-            hints, answer = await self.hinter.more(chat_id, owner, time.perf_counter())
-        except DATABASE_ERRORS as exc:
-            raise self._database_down(exc) from None
+        hints, answer = await self.hinter.more(chat_id, owner, time.perf_counter())
         if answer is not None:
             yield answer
         elif hints is not None:
@@ -263,35 +267,26 @@ class Tutor:
     ) -> list[Item]:
         """A quiz (`rag.study.service.Study.quiz`); with `chat_id` (which `owner` must own), on the chat's latest
         question unless a section, topic or page says otherwise."""
-        try:
-            if chat_id is not None:
-                await self.history.claim(chat_id, owner)
-                if not (section or topic or reading):
-                    latest = await self.history.questions(chat_id, 1)
-                    if not latest:
-                        raise NothingAsked(
-                            "Say what to quiz you on: a chapter, a section, or a topic of the book (this chat has "
-                            "no question yet)."
-                        )
-                    topic = latest[0]
-            return await self.study.quiz(owner, n, section=section, topic=topic, reading=reading, chat_id=chat_id)
-        except DATABASE_ERRORS as exc:
-            raise self._database_down(exc) from None
+        if chat_id is not None:
+            await self.history.claim(chat_id, owner)
+            if not (section or topic or reading):
+                latest = await self.history.questions(chat_id, 1)
+                if not latest:
+                    raise NothingAsked(
+                        "Say what to quiz you on: a chapter, a section, or a topic of the book (this chat has "
+                        "no question yet)."
+                    )
+                topic = latest[0]
+        return await self.study.quiz(owner, n, section=section, topic=topic, reading=reading, chat_id=chat_id)
 
     async def claim(self, chat_id: str, owner: str) -> None:
-        """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's, `TutorError`
-        when the database is down."""
-        await self.guarded(self.history.claim(chat_id, owner))
+        """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's,
+        `DatabaseUnavailable` when the database is down."""
+        await self.history.claim(chat_id, owner)
 
-    async def guarded(self, work: Awaitable[T]) -> T:
-        """`work` (of the history or study mode), a database that is down said as a `TutorError` with the fix."""
-        try:
-            return await work
-        except DATABASE_ERRORS as exc:
-            raise self._database_down(exc) from None
-
-    def _database_down(self, exc: BaseException) -> TutorError:
-        return TutorError("database", unavailable(self.settings, exc))
+    def _database_down(self, exc: BaseException) -> DatabaseUnavailable:
+        """The chat's memory (the Agents SDK's session) failed: said like the history's own failures."""
+        return DatabaseUnavailable(unavailable(self.settings, exc))
 
     async def _refuse(
         self, question: str, result: SearchResult, memory: ChatMemory, started: float, foreign: Foreign | None = None

@@ -190,3 +190,7 @@ def test_a_database_that_is_down_is_503_naming_the_variable(make_tutor):
     for path in ("/api/v1/chat", "/api/v1/chat/stream"):
         response = client.post(path, json={"content": "What is a ROS 2 node?"})
         assert response.status_code == 503 and "DATABASE_URL" in response.json()["detail"]
+    # every service translates its own faults: the instructor's report and study mode too, not a 500
+    open_instructor_view(client)
+    for response in (client.get("/api/v1/instructor/report"), client.get("/api/v1/review")):
+        assert response.status_code == 503 and "DATABASE_URL" in response.json()["detail"]

@@ -16,10 +16,11 @@ from chainlit.user import User
 from sqlalchemy import select
 
 from harness.postgres import Postgres
-from rag.answer.result import Answer, TutorError
+from rag.answer.result import Answer
 from rag.chats.database import Database, answers
 from rag.chats.history import ChatNotFound, History
 from rag.config import load_settings
+from rag.errors import TutorError
 from rag.health import check_database
 from tests.conftest import build_tutor
 from web.datalayer import TutorDataLayer

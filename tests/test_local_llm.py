@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from rag.answer.agent import NOT_COVERED
-from rag.answer.result import Answer, TutorError
+from rag.answer.result import Answer
 from rag.config import load_settings
+from rag.errors import TutorError
 from rag.health import check_llm
 from rag.llm.bundled import LocalLLMServer
 from rag.llm.providers import provider

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from harness.fake_servers import FakeOpenAI
-from rag.answer.result import TutorError
 from rag.config import CHAINLIT_FAKE_OPENAI_KEY, ConfigError, load_settings
+from rag.errors import TutorError
 from rag.llm.providers import by_label, choose_provider, configured_providers, provider
 
 REAL_KEY = "-".join(["sk", "real", "0123456789abcdef"])

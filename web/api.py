@@ -26,9 +26,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from rag.answer.grounding import PublicVerdict, public_verdict
 from rag.answer.relevance import Asks, Relevance
-from rag.answer.result import MAX_QUESTION_CHARS, Answer, TutorError, clean_question
+from rag.answer.result import MAX_QUESTION_CHARS, Answer, clean_question
 from rag.chats.history import ChatNotFound
-from rag.errors import ServiceError
+from rag.errors import ServiceError, TutorError
 from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
@@ -317,7 +317,7 @@ async def chat_list(
 ) -> dict:
     """The caller's chats in the chat UI, the app's and the book widget's alike, most recently active first."""
     identity = caller(request, access)
-    found = await tutor.guarded(tutor.history.threads(identity.id, limit))
+    found = await tutor.history.threads(identity.id, limit)
     return ChatsOut(chats=[ChatOut(id=t.id, name=t.name, active=t.active) for t in found]).model_dump()
 
 

@@ -130,7 +130,7 @@ async def answer(
     identity = caller(request, access)
     await within_limit(request, access, identity)  # as an answer typed in the chat is
     try:
-        graded = await tutor.guarded(tutor.study.answer(identity.id, item_id, body.response))
+        graded = await tutor.study.answer(identity.id, item_id, body.response)
     except ItemNotFound:
         raise HTTPException(404, "No such item in your quizzes.") from None
     shown = item_json(graded.item)
@@ -148,5 +148,5 @@ async def answer(
 async def review(request: Request, access: AccessDep, tutor: TutorDep) -> dict:
     """Your items due for review now: the ones you missed come back first, then at growing intervals."""
     identity = caller(request, access)
-    due = await tutor.guarded(tutor.study.due(identity.id))
+    due = await tutor.study.due(identity.id)
     return QuizResponse(items=[item_json(item) for item in due]).model_dump()

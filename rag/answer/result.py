@@ -12,21 +12,12 @@ from typing import Literal
 
 from rag.answer.grounding import CheckedSentence, supported_share
 from rag.answer.relevance import Relevance
-from rag.errors import Service, ServiceError
 from rag.search.retrieval import Passage
 
 MAX_QUESTION_CHARS = 4000
 # What a student may ask for next, as the chat offers it (a button): one more hint.
 Offer = Literal["more_help"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufeff]")  # and the byte-order mark, which is no text either
-
-
-class TutorError(ServiceError):
-    """A failure to show the user: `kind` says which service failed, the message what to do."""
-
-    def __init__(self, kind: Service, message: str):
-        super().__init__(message)
-        self.kind: Service = kind
 
 
 class QuestionError(ValueError):

@@ -12,9 +12,10 @@ needs; `files` holds element files when the database is shared. The Agents SDK's
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from agents.extensions.memory.sqlalchemy_session import SQLAlchemySession
 from sqlalchemy import (
@@ -39,7 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from rag.config import Settings, mask_url
+from rag.errors import TutorError
 
+P = ParamSpec("P")
+T = TypeVar("T")
 metadata = MetaData()
 
 users = Table(
@@ -305,6 +309,29 @@ def unavailable(settings: Settings, exc: BaseException) -> str:
         else "Check that the disk holding DATA_DIR has room and the folder is writable (or set DATABASE_URL)."
     )
     return f"The chat history database ({where}) is unavailable: {exc!r:.200}. {check}"
+
+
+class DatabaseUnavailable(TutorError):
+    """The database failed; the message (`unavailable`) names it and what to check."""
+
+    def __init__(self, message: str):
+        super().__init__("database", message)
+
+
+def database_faults(work: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A service's database work (a method of an object holding `database`, or a function whose first argument
+    is the `Database`) with its database errors said once, here, as `DatabaseUnavailable`: no caller wraps it."""
+
+    @functools.wraps(work)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await work(*args, **kwargs)
+        except DATABASE_ERRORS as exc:
+            holder: Any = args[0]
+            database = holder if isinstance(holder, Database) else holder.database
+            raise DatabaseUnavailable(unavailable(database.settings, exc)) from None
+
+    return run
 
 
 def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:

@@ -24,7 +24,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rag.chats.database import Database, answers, chats, dialect_insert, steps, threads
+from rag.chats.database import Database, answers, chats, database_faults, dialect_insert, steps, threads
 
 if TYPE_CHECKING:
     from rag.answer.result import Answer
@@ -141,6 +141,7 @@ class History:
             memory.read = {HISTORY_ITEMS: []}
         return memory
 
+    @database_faults
     async def claim(self, chat_id: str, owner: str) -> None:
         """Make `owner` the owner of a new chat, or check they own an existing one."""
         known = self._owners.get(chat_id)
@@ -160,6 +161,7 @@ class History:
         if found != owner:
             raise ChatNotFound(chat_id)
 
+    @database_faults
     async def threads(self, owner: str, limit: int) -> list[ChatThread]:
         """`owner`'s chats in the chat UI (the app's or the book widget's), most recently active first."""
         active = func.coalesce(func.max(steps.c.createdAt), threads.c.createdAt).label("active")
@@ -176,6 +178,7 @@ class History:
             rows = (await connection.execute(query)).all()
         return [ChatThread(row.id, row.name or "", str(row.active or "")) for row in rows]
 
+    @database_faults
     async def questions(self, chat_id: str, limit: int) -> list[str]:
         """The chat's latest questions, the latest first."""
         query = (
@@ -188,6 +191,7 @@ class History:
         async with engine.connect() as connection:
             return [row.question for row in await connection.execute(query)]
 
+    @database_faults
     async def record(
         self, answer: Answer, asked: Asked, search: SearchResult | None = None, memory: ChatMemory | None = None
     ) -> str:

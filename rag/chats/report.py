@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 
-from rag.chats.database import Database, answers, feedbacks, quiz_attempts, quiz_items
+from rag.chats.database import Database, answers, database_faults, feedbacks, quiz_attempts, quiz_items
 
 # Below this share of supported sentences an answer counts as a gap, as a refusal does.
 LOW_GROUNDING = 0.5
@@ -226,6 +226,7 @@ def group_questions(vectors: np.ndarray, threshold: float = GROUP_SIMILARITY) ->
     return sorted(groups, key=len, reverse=True)
 
 
+@database_faults
 async def build_report(
     database: Database,
     period: Period,
@@ -475,6 +476,7 @@ def _gaps(rows: Sequence[Any], nearest: Nearest) -> list[Gap]:
     return found
 
 
+@database_faults
 async def mark_reviewed(database: Database, answer_id: str, reviewed: bool = True) -> bool:
     engine = await database.ready()
     async with engine.begin() as connection:

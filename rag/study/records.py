@@ -12,7 +12,15 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from rag.chats.database import Database, dialect_insert, quiz_attempts, quiz_items, review_cards, study_chats
+from rag.chats.database import (
+    Database,
+    database_faults,
+    dialect_insert,
+    quiz_attempts,
+    quiz_items,
+    review_cards,
+    study_chats,
+)
 from rag.search.retrieval import Passage
 from rag.store.payload import ChunkPayload
 from rag.study.items import Item
@@ -58,6 +66,7 @@ class StudyRecords:
         self.database = database
         self.schedule = Schedule()
 
+    @database_faults
     async def save(self, items: list[Item], owner: str, chat_id: str | None, now: datetime) -> list[Item]:
         """The items as asked, with their ids."""
         saved = [replace(item, id=str(uuid.uuid4())) for item in items]
@@ -85,11 +94,13 @@ class StudyRecords:
             await connection.execute(quiz_items.insert(), rows)
         return saved
 
+    @database_faults
     async def item(self, item_id: str, owner: str) -> Item | None:
         """One of `owner`'s items; None for anyone else's (their existence is not theirs to know)."""
         found = await self._items(select(quiz_items).where(quiz_items.c.id == item_id, quiz_items.c.owner == owner))
         return found[0] if found else None
 
+    @database_faults
     async def record(self, item: Item, owner: str, response: str, correct: bool, now: datetime) -> datetime:
         """An attempt, and the item's next review by the schedule; returns when it is due."""
         engine = await self.database.ready()
@@ -113,6 +124,7 @@ class StudyRecords:
             await connection.execute(upsert.on_conflict_do_update(index_elements=["itemId"], set_=values))
         return scheduled.due
 
+    @database_faults
     async def due(self, owner: str, now: datetime, limit: int) -> list[Item]:
         """`owner`'s items due for review at `now`, the longest due first."""
         query = (
@@ -124,6 +136,7 @@ class StudyRecords:
         )
         return await self._items(query)
 
+    @database_faults
     async def asked(self, owner: str, sections: list[str]) -> list[str]:
         """The terms of the items `owner` was asked from these pages: not to ask again."""
         query = select(quiz_items.c.key).where(quiz_items.c.owner == owner, quiz_items.c.section.in_(sections))
@@ -131,6 +144,7 @@ class StudyRecords:
         async with engine.connect() as connection:
             return [row.key for row in await connection.execute(query)]
 
+    @database_faults
     async def chat(self, chat_id: str) -> ChatStudy:
         engine = await self.database.ready()
         async with engine.connect() as connection:
@@ -142,6 +156,7 @@ class StudyRecords:
         hints = Hints(**data["hints"]) if data.get("hints") else None
         return ChatStudy(tuple(data.get("queue", ())), hints)
 
+    @database_faults
     async def keep(self, chat_id: str, owner: str, state: ChatStudy, now: datetime) -> None:
         values = {"owner": owner, "state": json.dumps(asdict(state)), "updatedAt": stamp(now)}
         engine = await self.database.ready()
