@@ -13,7 +13,7 @@ from rag.chats.report import Period, build_report
 from rag.text.language import QuestionLanguage
 from rag.text.lexical import TermStats
 from tests.conftest import SAMPLE_DOCS
-from tests.test_tutor import collect
+from tests.rag.test_tutor import collect
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.text.sentences import split_markdown
 from tests.conftest import requires_shared
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[2] / "data"  # tests/data
 
 PASSAGES = [
     "**Common IMUs**:\n- MPU-6050 (6-axis: accelerometer + gyroscope)\n- MPU-9250 (9-axis: adds magnetometer)\n\n"
