@@ -105,7 +105,7 @@ async def logout(request: Request, response: Response) -> None:
     """Chainlit only forgets the cookie in this browser: the session itself ends, for every copy of its token."""
     identity = access.session_of(get_token_from_cookies(request.cookies))
     if identity is not None and identity.session:
-        await access.sessions.end(identity.session)
+        await access.logins.end(identity.session)
 
 
 def _cookies() -> dict[str, str]:

@@ -46,7 +46,7 @@ class Identity:
     id: str
     role: Role = "student"
     login: Login = "visitor"
-    session: str = ""  # a login session's random id, in its token: `rag.sessions` can end it
+    session: str = ""  # a login session's random id, in its token: `rag.logins` can end it
 
     @property
     def anonymous(self) -> bool:
@@ -269,7 +269,7 @@ def single_use_id(token: str, secret: str) -> str | None:
 
 def session_identity(token: str, secret: str) -> Identity | None:
     """Who a Chainlit session token (JWT) was issued to; None when it is not one, or not signed by this app.
-    Whether its session still holds is `rag.sessions.Sessions.current`."""
+    Whether its session still holds is `rag.logins.Logins.current`."""
     claims = _session_claims(token, secret)
     identifier = str(claims.get("identifier", "")) if claims else ""
     return identity_of(identifier, claims.get("metadata")) if claims and identifier else None

@@ -29,7 +29,7 @@ from rag.identity import (
     verified,
     visitor_from_cookie,
 )
-from rag.sessions import Sessions
+from rag.logins import Logins
 from web.ratelimit import RateLimiter
 from web.storage import SignedStorage, storage_for
 
@@ -42,7 +42,7 @@ class Access:
     settings: Settings
     secret: str
     storage: SignedStorage
-    sessions: Sessions
+    logins: Logins
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,7 +54,7 @@ class Access:
     @classmethod
     def from_settings(cls, settings: Settings, database: Database) -> Access:
         secret = auth_secret(settings)
-        return cls(settings, secret, storage_for(settings, database, secret), Sessions(settings, database))
+        return cls(settings, secret, storage_for(settings, database, secret), Logins(settings, database))
 
     def socket_origin_allowed(self, origin: str, environ: dict[str, Any]) -> bool:
         """Whether a page of `origin` may open a Socket.IO connection (engine.io asks on every connect and
@@ -80,9 +80,9 @@ class Access:
 
     async def exchange_once(self, token: str) -> bool:
         """Whether a token may be exchanged for a session cookie: any token not issued for one use, or one
-        issued for one use and not used yet (on any process: its id is recorded as ended, `rag.sessions`)."""
+        issued for one use and not used yet (on any process: its id is recorded as ended, `rag.logins`)."""
         once = single_use_id(token, self.secret)
-        return once is None or await self.sessions.end(f"token:{once}")
+        return once is None or await self.logins.end(f"token:{once}")
 
     def may_open_instructor_view(self, identity: Identity | None, cookies: dict[str, str]) -> bool:
         """Instructors; with no login configured, the browser that opened a one-time link (`instructor_link`).
@@ -94,13 +94,13 @@ class Access:
     async def instructor_link_usable(self, token: str) -> bool:
         """Whether a one-time link is this app's, unexpired and not used yet (looking does not spend it)."""
         nonce = verified(self.secret, INSTRUCTOR_LINK, token)
-        return nonce is not None and not await self.sessions.ended(nonce)
+        return nonce is not None and not await self.logins.ended(nonce)
 
     async def open_instructor_link(self, token: str) -> str | None:
         """The instructor cookie for a valid link (`rag.identity.instructor_link`) used for the first time;
         None for any other."""
         nonce = verified(self.secret, INSTRUCTOR_LINK, token)
-        if nonce is None or not await self.sessions.end(nonce):
+        if nonce is None or not await self.logins.end(nonce):
             return None
         return signed(self.secret, INSTRUCTOR_COOKIE, INSTRUCTOR_COOKIE_DAYS * 86400)
 
@@ -109,9 +109,9 @@ class Access:
         return session_identity(token.strip(), self.secret) if token else None
 
     async def session_ended(self, token: str | None) -> bool:
-        """Whether `token` is a session token whose session ended (`rag.sessions`)."""
+        """Whether `token` is a session token whose session ended (`rag.logins`)."""
         identity = self.session_of(token)
-        return identity is not None and not await self.sessions.current(identity)
+        return identity is not None and not await self.logins.current(identity)
 
     def identify(self, cookies: dict[str, str], authorization: str | None) -> Identity | None:
         """The identity of a request: with login configured a bearer token or the browser's Chainlit session;

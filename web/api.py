@@ -43,7 +43,7 @@ from web.display import citation_url, link_target
 from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
-from web.middleware import BodyLimit, EndedSessions, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
+from web.middleware import BodyLimit, EndedLogins, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
 from web.rendering import to_html
 from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
@@ -410,7 +410,7 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
     app.add_middleware(VisitorCookies, access=access)
     app.add_middleware(LoginAttempts, access=access)
-    app.add_middleware(EndedSessions, access=access)
+    app.add_middleware(EndedLogins, access=access)
     app.add_middleware(
         SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"), own_frames=(BOOK_PATH + "/",)
     )

@@ -6,7 +6,7 @@ and buffers each streamed event through them, a few milliseconds of CPU per ques
   cookie) on its first request, so its chats and history are its own.
 - `LoginAttempts`: password logins limited per user name and address, per user name and per address; the form
   read once, as the login route reads it, whatever its encoding.
-- `EndedSessions`: a session token whose session ended (logout, the user removed or their role changed) is
+- `EndedLogins`: a session token whose session ended (logout, the user removed or their role changed) is
   taken off the request, so every route and the chat socket see a caller who is not logged in.
 - `SecurityHeaders`: nosniff and a same-origin referrer everywhere; the instructor view never in a frame;
   over https, every cookie `Secure`.
@@ -155,7 +155,7 @@ class VisitorCookies:
         await self.app(scope, receive, send_with_cookie)
 
 
-class EndedSessions:
+class EndedLogins:
     def __init__(self, app: ASGIApp, access: Access):
         self.app, self.access = app, access
 

@@ -132,7 +132,7 @@ files = Table(  # element files (citation panels) when DATABASE_URL is set: web.
     Column("content", LargeBinary, nullable=False),
     Column("createdAt", Text, nullable=False),
 )
-ended_sessions = Table(  # logged-out sessions and used one-time links: rag.sessions
+ended_sessions = Table(  # logged-out sessions and used one-time links: rag.logins
     "ended_sessions",
     metadata,
     Column("id", Text, primary_key=True),

@@ -24,7 +24,10 @@ from rag.identity import Identity, UsersFile, role_of
 KEEP_ENDED = timedelta(days=60)
 
 
-class Sessions:
+class Logins:
+    """Login sessions (not the chat's memory, nor Chainlit's socket session): whether one still holds, and
+    ending one."""
+
     def __init__(self, settings: Settings, database: Database):
         self.settings, self.database = settings, database
 
