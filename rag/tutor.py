@@ -171,7 +171,7 @@ class Tutor:
         foreign = await self._language(asked.question)
         try:  # the chat's memory is read by the search and the agent run: the database may fail in either
             # a question in another language is searched by the English terms it holds
-            result = await self._search(foreign.query if foreign else asked.question, memory, reading)
+            result = await self._search(foreign.query if foreign and foreign.terms else asked.question, memory, reading)
             yield result
             if not result.covered or (foreign and not foreign.terms):
                 answer = await self._refuse(asked.question, result, memory, started, foreign)
@@ -293,7 +293,7 @@ class Tutor:
     ) -> Answer:
         """The book does not cover it, or the question is in another language with no term of the book's: say
         so, and keep the exchange in memory like any other."""
-        text = not_in_english(foreign) if foreign else NOT_COVERED
+        text = not_in_english(foreign) if foreign and not foreign.terms else NOT_COVERED
         await memory.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": text}])
         return Answer(
             text=text,
