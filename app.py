@@ -34,10 +34,8 @@ from rag.identity import (
 )
 from rag.llm.providers import allowed_provider, by_label, offered, provider
 from rag.llm.specs import ProviderName
-from rag.search.retrieval import Reading
-from rag.study.service import QUIZ_ITEMS, topic_of
 from rag.tutor import Tutor, TutorHolder
-from web import chat, display
+from web import chat, display, turns
 from web.access import Access
 from web.api import mount_api
 from web.book import PATH as BOOK_PATH
@@ -224,27 +222,7 @@ async def on_message(message: cl.Message) -> None:
             await cl.Message(content=display.rate_limited(limited)).send()
             return
         tutor = await server.state.tutors.get()
-        mode, thread = chat.study_mode(message), cl.context.session.thread_id
-        waiting = await tutor.study.current(thread, identity.id)  # a quiz item, in any mode
-        if message.command == display.REVIEW_COMMAND["id"]:
-            await _review(tutor, identity)
-        elif waiting is not None:
-            await _respond(tutor, identity, message.content)
-        elif mode == chat.QUIZ:
-            await _quiz(tutor, identity, message.content, reading)
-        elif mode == chat.HINTS:
-            await chat.show(tutor.hint_stream(message.content, thread, owner=identity.id, reading=reading), reply)
-        else:
-            events = tutor.answer_stream(
-                message.content,
-                thread,
-                provider_name=_profile(),
-                owner=identity.id,
-                role=identity.role,
-                step_id=_feedback_id(reply),
-                reading=reading,
-            )
-            await chat.show(events, reply)
+        await turns.take(tutor, identity, message, reading, _profile(), reply)
 
 
 def _profile() -> ProviderName | None:
@@ -253,55 +231,13 @@ def _profile() -> ProviderName | None:
     return chosen.name if chosen else None
 
 
-def _feedback_id(reply: cl.Message) -> str:
-    """Chainlit attaches feedback to the run that answered the message."""
-    run = cl.context.current_run
-    return run.id if run else reply.id
-
-
-# -- study mode ---------------------------------------------------------------------------------------------
-
-
-async def _quiz(tutor: Tutor, identity: Identity, text: str, reading: Reading | None) -> None:
-    """A quiz on the topic the message names (or, naming none, on the page being read or the chat's latest
-    question), asked one item at a time."""
-    thread = cl.context.session.thread_id
-    items = await tutor.quiz(identity.id, QUIZ_ITEMS, topic=topic_of(text) or None, chat_id=thread, reading=reading)
-    first = await tutor.study.begin(thread, identity.id, items)
-    if first is not None:
-        await chat.send_item(first)
-
-
-async def _respond(tutor: Tutor, identity: Identity, response: str, item_id: str | None = None) -> None:
-    thread = cl.context.session.thread_id
-    graded, following = await tutor.study.respond(thread, identity.id, response, item_id)
-    await chat.send_graded(graded, following)
-
-
-async def _review(tutor: Tutor, identity: Identity) -> None:
-    """The items due for review, asked one by one like a quiz."""
-    due = await tutor.study.due(identity.id)
-    first = await tutor.study.begin(cl.context.session.thread_id, identity.id, due)
-    if first is None:
-        await cl.Message(content=display.NOTHING_DUE).send()
-    else:
-        await chat.send_item(first)
-
-
 @cl.action_callback(chat.MORE_HELP)
 async def more_help(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     reply = cl.Message(content="")
     async with chat.reported(reply):
         tutor = await server.state.tutors.get()
-        events = tutor.more_help(
-            cl.context.session.thread_id,
-            owner=identity.id,
-            role=identity.role,
-            provider_name=_profile(),
-            step_id=_feedback_id(reply),
-        )
-        await chat.show(events, reply)
+        await turns.more_help(tutor, identity, _profile(), reply)
 
 
 @cl.action_callback(chat.CHOICE)
@@ -309,7 +245,7 @@ async def choice(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
         tutor = await server.state.tutors.get()
-        await _respond(tutor, identity, str(action.payload.get("choice", "")), str(action.payload.get("item", "")))
+        await turns.respond(tutor, identity, str(action.payload.get("choice", "")), str(action.payload.get("item", "")))
 
 
 @cl.action_callback(chat.WHY)
@@ -317,9 +253,7 @@ async def why(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
         tutor = await server.state.tutors.get()
-        item = await tutor.study.records.item(str(action.payload.get("item", "")), identity.id)
-        if item is not None:
-            await chat.send_why(item)
+        await turns.why(tutor, identity, str(action.payload.get("item", "")))
 
 
 @cl.action_callback(chat.END_QUIZ)
@@ -327,5 +261,4 @@ async def end_quiz(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
         tutor = await server.state.tutors.get()
-        await tutor.study.end(cl.context.session.thread_id, identity.id)
-        await cl.Message(content=display.QUIZ_ENDED).send()
+        await turns.end_quiz(tutor, identity)
