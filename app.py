@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from starlette.datastructures import Headers
 
 from rag import logs
-from rag.chats.database import Database
 from rag.config import keep_files_private, load_settings, oauth_configured
+from rag.db.database import Database
 from rag.errors import TutorError
 from rag.identity import (
     VISITOR_COOKIE,

@@ -27,9 +27,9 @@ from chainlit.user import User
 
 from bench.common import percentiles
 from rag.answer.result import Answer, Source
-from rag.chats.database import Database
 from rag.chats.history import Asked, History, now
 from rag.config import load_settings
+from rag.db.database import Database
 from rag.search.retrieval import Passage
 from web.datalayer import TutorDataLayer
 from web.storage import FolderStorage

@@ -14,8 +14,8 @@ from pathlib import Path
 from evaluation.corpora import ingested
 from evaluation.data import normalise_for_match, read_jsonl
 from rag.answer.result import Answer
-from rag.chats.database import Database
 from rag.config import load_settings
+from rag.db.database import Database
 from rag.search.embeddings import Embedder
 from rag.text.citations import MARKER
 from rag.text.lexical import content_terms

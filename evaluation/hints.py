@@ -15,8 +15,8 @@ from evaluation.answers import answers_question, holds_quote
 from evaluation.corpora import ingested
 from evaluation.data import read_jsonl
 from rag.answer.result import Answer
-from rag.chats.database import Database
 from rag.config import load_settings
+from rag.db.database import Database
 from rag.search.embeddings import Embedder
 from rag.search.retrieval import SearchResult
 from rag.tutor import Tutor

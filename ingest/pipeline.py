@@ -27,7 +27,7 @@ from ingest.docusaurus import Document, ParseError, parse_document
 from rag.search.embeddings import Embedder
 from rag.store import CollectionSpec, Store, StoredPoint
 from rag.store.payload import ChunkPayload, pack_vectors
-from rag.text.excerpts import embedding_texts
+from rag.text.candidates import embedding_texts
 
 log = logging.getLogger("ingest")
 

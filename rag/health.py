@@ -12,8 +12,8 @@ from typing import Literal
 
 from sqlalchemy import text
 
-from rag.chats.database import DATABASE_ERRORS, Database, sqlite_path, unavailable
 from rag.config import Settings, mask_url
+from rag.db.database import DATABASE_ERRORS, Database, sqlite_path, unavailable
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import Provider, ProviderName, choose_provider, describe_llm_error, provider
 from rag.store import Store, StoreError, get_store

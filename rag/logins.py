@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from rag.chats.database import Database, dialect_insert, ended_sessions
 from rag.config import Settings
+from rag.db.database import Database, dialect_insert
+from rag.db.schema import ended_sessions
 from rag.identity import Identity, UsersFile, role_of
 
 # Longer than any token lives (Chainlit's user_session_timeout, 15 days), so an ended id is never forgotten

@@ -16,8 +16,8 @@ import sys
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from rag.chats.database import Database
 from rag.config import ConfigError, load_settings, mask_url
+from rag.db.database import Database
 
 # Parents before children, so foreign keys hold while copying.
 TABLES = (

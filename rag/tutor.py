@@ -26,9 +26,9 @@ from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
 from rag.answer.relevance import relevance
 from rag.answer.result import Answer, Source, clean_question
-from rag.chats.database import DATABASE_ERRORS, Database, DatabaseUnavailable, unavailable
 from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings
+from rag.db.database import DATABASE_ERRORS, Database, DatabaseUnavailable, unavailable
 from rag.errors import TutorError
 from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer

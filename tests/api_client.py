@@ -7,8 +7,8 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rag.chats.database import Database
 from rag.config import load_settings
+from rag.db.database import Database
 from rag.identity import LINK_PATH, instructor_link
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access

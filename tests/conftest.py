@@ -19,8 +19,8 @@ from harness import Missing
 from harness.app import REPO, SAMPLE_DOCS
 from harness.browser import launch
 from harness.ports import listening_ports, wait_for_request
-from rag.chats.database import Database
 from rag.config import Settings, load_settings
+from rag.db.database import Database
 from rag.search.embeddings import Embedder
 from rag.store import Store
 from rag.tutor import Tutor

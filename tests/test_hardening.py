@@ -422,7 +422,7 @@ def test_credentials_in_urls_never_reach_a_log_line(capsys):
 
 
 def test_the_history_database_is_its_owners_alone(tmp_path):
-    from rag.chats.database import database_url
+    from rag.db.database import database_url
 
     database_url(load_settings(data_dir=tmp_path / "data"))
     assert oct((tmp_path / "data" / "tutor.db").stat().st_mode & 0o777) == "0o600"

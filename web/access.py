@@ -13,8 +13,8 @@ from typing import Any
 
 from chainlit.auth.cookie import get_token_from_cookies
 
-from rag.chats.database import Database
 from rag.config import Settings
+from rag.db.database import Database
 from rag.identity import (
     INSTRUCTOR_COOKIE,
     INSTRUCTOR_LINK,

@@ -1,7 +1,7 @@
 """Chainlit's SQLAlchemy data layer on the tutor's database, with what it lacks for SQLite, PostgreSQL and a
 long history.
 
-- It shares the app's engine, and the schema exists before its first query (`rag.chats.database`).
+- It shares the app's engine, and the schema exists before its first query (`rag.db.database`).
 - Lists and dicts (thread tags, step modes: the study mode a message was sent in) are stored as JSON text, which
   both databases take, and read back as they were; Chainlit binds them as they are (its issue 2750), which SQLite
   refuses (and then silently drops the thread).
@@ -27,7 +27,7 @@ from chainlit.types import PageInfo, PaginatedResponse, Pagination, ThreadDict, 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from rag.answer.result import MAX_QUESTION_CHARS
-from rag.chats.database import Database
+from rag.db.database import Database
 from web.storage import SignedStorage
 
 if TYPE_CHECKING:

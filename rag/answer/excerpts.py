@@ -25,7 +25,7 @@ from openai.types.responses import (
     ResponseTextDeltaEvent,
 )
 
-from rag.text.excerpts import Excerpt, embedding_text, excerpts_of
+from rag.text.candidates import Excerpt, embedding_text, excerpts_of
 from rag.text.intent import asked_head, asks_definition, asks_how, defines, section_weight
 from rag.text.lexical import TermStats, content_terms, words
 

@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from rag.answer.passages import CLAUSE_BREAK, Clause, Derived, Part, PreparedPassage, clauses, squash
+from rag.answer.prepared import CLAUSE_BREAK, Clause, Derived, Part, PreparedPassage, clauses, squash
 from rag.text.citations import MARKER, parse_numbers
 from rag.text.lexical import content_terms, term, words
 from rag.text.numbers import NUMBER, normal, numbers, token

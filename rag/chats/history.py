@@ -24,7 +24,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rag.chats.database import Database, answers, chats, database_faults, dialect_insert, steps, threads
+from rag.db.database import Database, database_faults, dialect_insert
+from rag.db.schema import answers, chats, steps, threads
 
 if TYPE_CHECKING:
     from rag.answer.result import Answer

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 
-from rag.chats.database import Database, answers, database_faults, feedbacks, quiz_attempts, quiz_items
+from rag.db.database import Database, database_faults
+from rag.db.schema import answers, feedbacks, quiz_attempts, quiz_items
 
 # Below this share of supported sentences an answer counts as a gap, as a refusal does.
 LOW_GROUNDING = 0.5

@@ -21,7 +21,7 @@ from rag.search.embeddings import Embedder
 from rag.store import Hit, SearchMode, Store
 from rag.store.payload import ChunkPayload, unpack_vectors
 from rag.store.vectors import Embedding, SparseVector
-from rag.text.excerpts import excerpts_of
+from rag.text.candidates import excerpts_of
 from rag.text.intent import asked_head, defines, section_weight
 from rag.text.lexical import STOPWORDS, TermStats, content_terms, term, words
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rag.text.excerpts import says_something
+from rag.text.candidates import says_something
 from rag.text.lexical import content_terms, term, words
 from rag.text.sentences import Unit, line_prefix, plain, split_markdown, table_cells, table_rule
 

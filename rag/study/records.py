@@ -1,5 +1,5 @@
 """Study mode in the database: the items each student was asked, each attempt, each student's review schedule per
-item, and each chat's study state (its quiz's queue, its hints). In the one database (`rag.chats.database`),
+item, and each chat's study state (its quiz's queue, its hints). In the one database (`rag.db.database`),
 so results survive restarts, are shared by every app process and move with `rag.migrate`."""
 
 from __future__ import annotations
@@ -12,15 +12,8 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from rag.chats.database import (
-    Database,
-    database_faults,
-    dialect_insert,
-    quiz_attempts,
-    quiz_items,
-    review_cards,
-    study_chats,
-)
+from rag.db.database import Database, database_faults, dialect_insert
+from rag.db.schema import quiz_attempts, quiz_items, review_cards, study_chats
 from rag.search.retrieval import Passage
 from rag.store.payload import ChunkPayload
 from rag.study.items import Item

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text.excerpts import EMPHASIS
+from rag.text.candidates import EMPHASIS
 from rag.text.lexical import content_terms
 
 # "What is ZMP?", "what's a node", "define URDF", "what does QoS stand for / mean"

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, insert, select
 
 from harness.app import App, ingest_sample
-from rag.chats.database import feedbacks, steps, threads, users
+from rag.db.schema import feedbacks, steps, threads, users
 from rag.identity import UsersFile, hash_password
 from rag.users import main as users_main
 

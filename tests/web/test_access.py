@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from harness.fake_servers import FakeOpenAI
 from harness.ports import free_port
 from harness.redis import Redis
-from rag.chats.database import Database
 from rag.config import CHAINLIT_FAKE_OPENAI_KEY, ConfigError, Settings, load_settings
+from rag.db.database import Database
 from rag.identity import (
     VISITOR_COOKIE,
     UsersFile,

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from rag.chats.database import threads, users
+from rag.db.schema import threads, users
 from rag.identity import VISITOR_COOKIE, UsersFile, hash_password, logged_in, session_token, visitor_from_cookie
 from tests.api_client import api_client
 from tests.conftest import REPO, unpooled

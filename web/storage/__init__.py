@@ -9,8 +9,8 @@ deployment serves any chat's panels.
 
 from __future__ import annotations
 
-from rag.chats.database import Database
 from rag.config import Settings
+from rag.db.database import Database
 from web.storage.database import DatabaseStorage
 from web.storage.folder import FolderStorage
 from web.storage.signed import FILES_ROUTE, SignedStorage

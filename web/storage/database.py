@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, insert, select, update
 
-from rag.chats.database import Database, files
+from rag.db.database import Database
+from rag.db.schema import files
 from web.storage.signed import SignedStorage
 
 

@@ -10,7 +10,7 @@ import pytest
 from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel
 from rag.answer.grounding import GroundingChecker
 from rag.search.retrieval import Passage, Retriever
-from rag.text.excerpts import embedding_texts, excerpts_of
+from rag.text.candidates import embedding_texts, excerpts_of
 
 LIDAR = """### LIDAR
 

@@ -17,9 +17,10 @@ from sqlalchemy import select
 
 from harness.postgres import Postgres
 from rag.answer.result import Answer
-from rag.chats.database import Database, answers
 from rag.chats.history import ChatNotFound, History
 from rag.config import load_settings
+from rag.db.database import Database
+from rag.db.schema import answers
 from rag.errors import TutorError
 from rag.health import check_database
 from tests.conftest import build_tutor
@@ -367,7 +368,7 @@ def test_a_database_an_older_version_made_gets_the_new_columns(settings):
     columns are added on first use, and the old row stays, with NULL there."""
     from sqlalchemy import Column, MetaData, Table, insert, inspect
 
-    from rag.chats.database import metadata
+    from rag.db.schema import metadata
 
     old = MetaData()
     Table(

@@ -16,9 +16,9 @@ from chainlit.types import Feedback
 from chainlit.user import User
 from sqlalchemy import func, select, update
 
-from rag.chats.database import answers
 from rag.chats.report import LOW_GROUNDING, AnswerFilter, Period, build_report, group_questions, mark_reviewed
 from rag.config import load_settings
+from rag.db.schema import answers
 from rag.identity import LINK_PATH, UsersFile, hash_password, hash_token
 from rag.llm.providers import ProviderName
 from rag.text.sentences import split_markdown

@@ -1,4 +1,4 @@
-"""A passage cut into the excerpts a book-excerpts answer can quote: sentences, lists with their lead-in, table
+"""A passage cut into the candidates a book-excerpts answer can quote: sentences, lists with their lead-in, table
 rows with their column names, short code and glossary entries.
 
 Pure strings: the composer (`rag.answer.excerpts`) ranks these for a question, and ingest embeds their

@@ -1,0 +1,1 @@
+"""The database: its tables (`schema`) and its engine, shared by every part that keeps records."""
