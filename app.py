@@ -191,9 +191,9 @@ async def chat_start() -> None:
 
 @cl.on_chat_resume
 async def chat_resume(thread: ThreadDict) -> None:
-    """Chainlit restores the messages and their citation panels; the tutor's memory of the chat is in the
-    database under the same id, so the conversation simply continues. In the book's widget, its citations link
-    into the book instead."""
+    """Chainlit restores the messages (their `[n]` open the passage panel); the tutor's memory of the chat is in
+    the database under the same id, so the conversation simply continues. In the book's widget, its citations
+    link into the book instead."""
     if in_book():
         for_the_book(thread)
         await tell_ready()

@@ -121,9 +121,10 @@ async def tell_ready() -> None:
 
 
 def for_the_book(thread: ThreadDict) -> None:
-    """A chat of the chat page, opened in the widget (in place: Chainlit shows the thread it resumed): its
-    citation panels would force themselves open over the book, so they go, and its answers' `[n]` link into
-    the book instead, as the widget's own answers do. Its chat profile goes too: the widget would switch to it
+    """A chat of the chat page, opened in the widget (in place: Chainlit shows the thread it resumed): the side
+    elements of a chat answered before the chat page had its own panel would force themselves open over the
+    book, so they go, and its answers' `[n]` (links to that panel) link into the book instead, as the widget's
+    own answers do. Its chat profile goes too: the widget would switch to it
     and reload its settings while the messages render, which crashes Chainlit's Copilot (React error 310, as
     choosing a profile there does); the session still answers with it."""
     thread["elements"] = [e for e in thread.get("elements") or [] if e.get("display") != "side"]
