@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import openai
 from agents import Agent, AgentsException, Model, RunConfig, Runner
@@ -28,7 +28,7 @@ from rag.answer.relevance import relevance
 from rag.answer.result import Answer, Source, clean_question
 from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings
-from rag.db.database import DATABASE_ERRORS, Database, DatabaseUnavailable, unavailable
+from rag.db.database import DATABASE_ERRORS, Database, DatabaseUnavailable
 from rag.errors import TutorError
 from rag.identity import Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
@@ -54,6 +54,7 @@ from rag.text.citations import CitationRewriter, renumber, verify
 from rag.text.language import Foreign, QuestionLanguage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
 LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
@@ -133,15 +134,17 @@ class Tutor:
         if reading is not None and reading.selection:
             queries.append(reading.selection)  # the selection widens the search; the question leads
         embeddings = await self.queries.embed(queries)
-        try:
-            return await asyncio.to_thread(self.retriever.search, queries, embeddings=embeddings, reading=reading)
-        except StoreError as exc:
-            raise TutorError("qdrant", str(exc)) from None
+        return await self._from_store(lambda: self.retriever.search(queries, embeddings=embeddings, reading=reading))
 
     async def _language(self, question: str) -> Foreign | None:
         """The question's language when it is not the book's (the book's words are read from the store once)."""
+        return await self._from_store(lambda: self.language.foreign(question, self.retriever.stats))
+
+    @staticmethod
+    async def _from_store(work: Callable[[], T]) -> T:
+        """`work` that reads the store, in a thread, with the store's failure said as the tutor's."""
         try:
-            return await asyncio.to_thread(lambda: self.language.foreign(question, self.retriever.stats))
+            return await asyncio.to_thread(work)
         except StoreError as exc:
             raise TutorError("qdrant", str(exc)) from None
 
@@ -185,7 +188,7 @@ class Tutor:
                     else:
                         yield event
         except DATABASE_ERRORS as exc:
-            raise self._database_down(exc) from None
+            raise DatabaseUnavailable(self.settings, exc) from None  # the chat's memory (the SDK's session)
         assert answer is not None
         try:
             await self.history.record(answer, asked, result, memory)
@@ -224,7 +227,7 @@ class Tutor:
                 yield answer.text
             await self.history.record(answer, Asked(question, chat_id, owner, "hints", step_id), result, memory)
         except DATABASE_ERRORS as exc:
-            raise self._database_down(exc) from None
+            raise DatabaseUnavailable(self.settings, exc) from None  # the chat's memory (the SDK's session)
         yield answer
 
     async def more_help(
@@ -283,10 +286,6 @@ class Tutor:
         """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's,
         `DatabaseUnavailable` when the database is down."""
         await self.history.claim(chat_id, owner)
-
-    def _database_down(self, exc: BaseException) -> DatabaseUnavailable:
-        """The chat's memory (the Agents SDK's session) failed: said like the history's own failures."""
-        return DatabaseUnavailable(unavailable(self.settings, exc))
 
     async def _refuse(
         self, question: str, result: SearchResult, memory: ChatMemory, started: float, foreign: Foreign | None = None

@@ -107,10 +107,10 @@ def unavailable(settings: Settings, exc: BaseException) -> str:
 
 
 class DatabaseUnavailable(TutorError):
-    """The database failed; the message (`unavailable`) names it and what to check."""
+    """The database failed with `exc`; the message (`unavailable`) names it and what to check."""
 
-    def __init__(self, message: str):
-        super().__init__("database", message)
+    def __init__(self, settings: Settings, exc: BaseException):
+        super().__init__("database", unavailable(settings, exc))
 
 
 def database_faults(work: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -124,7 +124,7 @@ def database_faults(work: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]
         except DATABASE_ERRORS as exc:
             holder: Any = args[0]
             database = holder if isinstance(holder, Database) else holder.database
-            raise DatabaseUnavailable(unavailable(database.settings, exc)) from None
+            raise DatabaseUnavailable(database.settings, exc) from None
 
     return run
 
