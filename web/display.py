@@ -21,7 +21,7 @@ from web.rest import public
 
 CITE_PARAM = "tutor-cite"  # the book plugin's query parameter: the passage to mark in the page
 PANEL_ANCHOR = "#tutor-passage="  # a chat page's `[n]` link: `public/citations.js` opens its passage
-_PANEL_LINK = re.compile(r"\[\\\[(\d+)\\\]\]\(#tutor-passage=[^)\s]*\)")
+_PANEL_LINK = re.compile(r"\[\\\[(\d+)\\\]\]\(" + re.escape(PANEL_ANCHOR) + r"[^)\s]*\)")
 # "[2] [Title › Section](url)" in an answer's Sources line (`_escape` escapes brackets in the label).
 _SOURCE_LINK = re.compile(r"\[(\d+)\] \[(?:\\.|[^\]\\])*\]\(([^)\s]+)\)")
 STARTERS = [
