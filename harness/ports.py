@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 TCP_TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
@@ -40,10 +42,17 @@ def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1], 16)
 
 
+def _fd_links(pid: int) -> Iterator[str]:
+    """What each open file of `pid` points at; a file it closes while they are read is skipped (the model
+    server opens and closes files as it starts and answers)."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            yield os.readlink(fd)
+
+
 def listening_ports(pid: int) -> set[int]:
     """The ports process `pid` listens on (read from /proc, so a stopped process answers too)."""
-    links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir())
-    inodes = {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+    inodes = {link[len("socket:[") : -1] for link in _fd_links(pid) if link.startswith("socket:[")}
     return {_port(row[1]) for row in _sockets() if row[3] == LISTEN and row[9] in inodes}
 
 
