@@ -30,7 +30,7 @@ from rag.answer.result import Answer, Source
 from rag.chats.history import Asked, History, now
 from rag.config import load_settings
 from rag.db.database import Database
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 from web.datalayer import TutorDataLayer
 from web.storage import FolderStorage
 

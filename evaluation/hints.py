@@ -18,7 +18,7 @@ from rag.answer.result import Answer
 from rag.config import load_settings
 from rag.db.database import Database
 from rag.search.embeddings import Embedder
-from rag.search.retrieval import SearchResult
+from rag.search.passage import SearchResult
 from rag.tutor import Tutor
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from evaluation.corpora import ingested
 from rag.answer.grounding import GroundingChecker
+from rag.search.book import BookIndex
 from rag.search.embeddings import Embedder
-from rag.search.pages import Pages
 from rag.study.facts import clean, gives_away, normalized
 from rag.study.grading import grade
 from rag.study.items import Chapter, Item, ItemBuilder
@@ -57,7 +57,7 @@ def quiz(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[l
     times: list[float] = []
     kept: list[dict] = []
     for name, store in ingested(args.corpus, embedder, workdir).items():
-        book = Pages(store).book
+        book = BookIndex(store).book
         pages = [path for path, passages in book.pages.items() if len(passages) >= args.min_passages]
         step = max(1, len(pages) // args.sections)
         chapters: dict[str, Chapter] = {}

@@ -16,7 +16,8 @@ from evaluation.corpora import ingested
 from evaluation.data import normalise_for_match, read_jsonl
 from rag.config import load_settings
 from rag.search.embeddings import Embedder
-from rag.search.retrieval import RERANK_POOL, Reading, Retriever, SearchResult
+from rag.search.passage import Reading, SearchResult
+from rag.search.retrieval import RERANK_POOL, Retriever
 
 OTHER_PAGES = 6
 

@@ -16,7 +16,8 @@ from evaluation.corpora import ingested
 from evaluation.data import load_beir, normalise_for_match, read_jsonl
 from rag.config import load_settings
 from rag.search.embeddings import Embedder
-from rag.search.retrieval import Retriever, SearchResult
+from rag.search.passage import SearchResult
+from rag.search.retrieval import Retriever
 from rag.store import CollectionSpec, EdgeStore, SearchMode, StoredPoint
 
 MODES: tuple[SearchMode, ...] = ("dense", "bm25", "hybrid")

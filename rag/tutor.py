@@ -43,8 +43,8 @@ from rag.llm.providers import (
 )
 from rag.search.batching import QueryBatcher
 from rag.search.embeddings import Embedder, EmbeddingError
-from rag.search.pages import Pages
-from rag.search.retrieval import Reading, Retriever, SearchResult, search_queries
+from rag.search.passage import Reading, SearchResult
+from rag.search.retrieval import Retriever, search_queries
 from rag.store import Store, StoreError, get_store
 from rag.study.hints import Hinter, asks_anew
 from rag.study.items import Item
@@ -83,7 +83,7 @@ class Tutor:
         self.database = database or Database(settings)
         self.history = History(self.database)
         records = StudyRecords(self.database)
-        self.study = Study(self.retriever, Pages(store), embedder.embed_texts, self.checker, records)
+        self.study = Study(self.retriever, self.retriever.index, embedder.embed_texts, self.checker, records)
         self.hinter = Hinter(records, self.checker, self.composer, lambda: self.retriever.stats, self.study.clock)
         self.language = QuestionLanguage()
 

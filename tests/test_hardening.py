@@ -129,7 +129,7 @@ def test_slug_cannot_inject_a_link(tmp_path):
 
 def test_unsafe_urls_already_stored_are_not_written_as_links():
     from rag.answer.result import Answer, Source
-    from rag.search.retrieval import Passage
+    from rag.search.passage import Passage
 
     evil = Passage("i", "t", "T", "T › S", "S", "javascript:alert(1)", "p.md", 0.1, 0.5)
     spaced = Passage("j", "t", "T", "T [x]", "S", "/docs/a b) [PWN](javascript:x)", "p.md", 0.1, 0.5)

@@ -32,7 +32,7 @@ from rag.errors import ServiceError, TutorError
 from rag.health import check_database, check_llm, store_checks
 from rag.identity import Identity
 from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
-from rag.search.retrieval import Passage, SearchResult
+from rag.search.passage import Passage, SearchResult
 from rag.store.payload import ChunkPayload
 from rag.tutor import Tutor, TutorHolder
 from web.access import Access

@@ -15,7 +15,7 @@ from rag.answer.result import Answer, QuestionError, Source
 from rag.chats.history import ChatNotFound
 from rag.errors import ServiceError
 from rag.llm.providers import ProfileNotAllowed
-from rag.search.retrieval import SearchResult
+from rag.search.passage import SearchResult
 from rag.study.items import Item
 from rag.study.service import Graded, ItemNotFound, QuizError
 from web import display

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from rag.answer.grounding import CheckedSentence
 from rag.answer.result import Answer, Source
 from rag.errors import ServiceError
-from rag.search.retrieval import Passage, SearchResult
+from rag.search.passage import Passage, SearchResult
 from rag.study.items import Item
 from rag.study.service import Graded
 from rag.text.citations import MARKER

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from rag.answer.result import MAX_QUESTION_CHARS
-from rag.search.retrieval import Reading
+from rag.search.passage import Reading
 
 
 class ReadingIn(BaseModel):

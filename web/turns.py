@@ -8,7 +8,7 @@ import chainlit as cl
 
 from rag.identity import Identity
 from rag.llm.specs import ProviderName
-from rag.search.retrieval import Reading
+from rag.search.passage import Reading
 from rag.study.service import QUIZ_ITEMS, topic_of
 from rag.tutor import Tutor
 from web import chat, display

@@ -40,7 +40,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rag.search.retrieval import Reading
+from rag.search.passage import Reading
 from web.dependencies import AccessDep
 from web.display import relinked
 from web.reading import ReadingIn

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from agents import Agent, ModelSettings, RunContextWrapper, function_tool
 
 from rag.llm.providers import Provider
-from rag.search.retrieval import Passage, Reading, Retriever
+from rag.search.passage import Passage, Reading
+from rag.search.retrieval import Retriever
 from rag.text.language import Foreign
 
 NOT_COVERED = (

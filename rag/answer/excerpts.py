@@ -31,7 +31,7 @@ from rag.text.lexical import TermStats, content_terms, words
 
 if TYPE_CHECKING:
     from rag.answer.agent import TutorContext
-    from rag.search.retrieval import Passage
+    from rag.search.passage import Passage
 
 # Words in an answer: stop adding excerpts past the target, never go over the most.
 TARGET_WORDS = 120

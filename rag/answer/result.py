@@ -12,7 +12,7 @@ from typing import Literal
 
 from rag.answer.grounding import CheckedSentence, supported_share
 from rag.answer.relevance import Relevance
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 
 MAX_QUESTION_CHARS = 4000
 # What a student may ask for next, as the chat offers it (a button): one more hint.

@@ -29,7 +29,7 @@ from rag.db.schema import answers, chats, steps, threads
 
 if TYPE_CHECKING:
     from rag.answer.result import Answer
-    from rag.search.retrieval import SearchResult
+    from rag.search.passage import SearchResult
 
 HISTORY_ITEMS = 8  # the last four question/answer pairs go back to the model
 KNOWN_OWNERS = 10_000  # chats whose owner this process has checked: their later questions skip the query

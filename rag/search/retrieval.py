@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import cast
 
 import numpy as np
 
-from rag.search.coverage import Coverage, assess
+from rag.search.book import BookIndex
+from rag.search.coverage import assess
 from rag.search.embeddings import Embedder
+from rag.search.passage import Passage, Reading, SearchResult
 from rag.store import Hit, SearchMode, Store
-from rag.store.payload import ChunkPayload, unpack_vectors
+from rag.store.payload import ChunkPayload
 from rag.store.vectors import Embedding, SparseVector
 from rag.text.candidates import excerpts_of
 from rag.text.intent import asked_head, defines, section_weight
@@ -51,75 +52,6 @@ READING_POOL = 10
 READING_MARGIN = 0.08
 
 
-@dataclass(frozen=True)
-class Passage:
-    """One retrieved chunk: what the model reads and what a citation opens."""
-
-    id: str
-    text: str
-    title: str
-    breadcrumb: str
-    section: str
-    url: str
-    source_path: str
-    score: float  # RRF rank score of the hybrid search
-    similarity: float  # cosine similarity of its dense vector to the question
-    matched: tuple[str, ...] = ()  # the question's words found in it (what BM25 matched)
-    sentence_similarity: float = 0.0  # its best sentence's cosine similarity to the question (the rerank's)
-    chapter: str = ""  # the book's sidebar category the page sits in
-    doc_id: str = ""  # the page (Docusaurus document id) and the heading it sits under
-    anchor: str = ""
-    # Its book-excerpt candidates' vectors, embedded at ingest (None for a store ingested before them).
-    excerpt_vectors: np.ndarray | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_hit(
-        cls, hit_id: str, payload: ChunkPayload, score: float, similarity: float, matched: tuple[str, ...] = ()
-    ) -> Passage:
-        return cls(
-            id=hit_id,
-            text=payload.get("text", ""),
-            title=payload.get("title", ""),
-            breadcrumb=payload.get("breadcrumb", ""),
-            section=payload.get("section", ""),
-            url=payload.get("url", ""),
-            source_path=payload.get("source_path", ""),
-            score=score,
-            similarity=similarity,
-            matched=matched,
-            chapter=payload.get("chapter") or payload.get("title", ""),
-            doc_id=payload.get("doc_id", ""),
-            anchor=payload.get("anchor", ""),
-            excerpt_vectors=unpack_vectors(payload["excerpt_vectors"]) if "excerpt_vectors" in payload else None,
-        )
-
-
-@dataclass(frozen=True)
-class Reading:
-    """Where the student is reading when they ask (the book widget sends it): a page, the heading the
-    selection sits under, and the selected text. Hints for the search, never instructions."""
-
-    doc_id: str
-    anchor: str = ""
-    selection: str = ""
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    query: str  # the question, with " + previous question" when it was searched too
-    passages: list[Passage]
-    coverage: Coverage
-    vector: list[float] | None = None  # the question's dense vector (the instructor view groups questions by it)
-
-    @property
-    def covered(self) -> bool:
-        return self.coverage.covered
-
-    @property
-    def best_similarity(self) -> float:
-        return self.coverage.best_similarity
-
-
 def search_queries(question: str, previous_questions: list[str]) -> list[str]:
     """What to search for: the question, plus the previous question when this one leans on it ("and how do I
     launch it?"). Both searches are fused, so the follow-up still leads."""
@@ -143,27 +75,14 @@ def matched_words(question: str, text: str) -> tuple[str, ...]:
 class Retriever:
     """Search the store with the project's embeddings; thread-safe, so chats can search concurrently."""
 
-    def __init__(self, store: Store, embedder: Embedder, top_k: int, threshold: float):
+    def __init__(self, store: Store, embedder: Embedder, top_k: int, threshold: float, index: BookIndex | None = None):
         self.store, self.embedder, self.top_k, self.threshold = store, embedder, top_k, threshold
-        self._stats_lock = threading.Lock()  # the term statistics are built once, by the first search
-        self._stats: TermStats | None = None
+        self.index = index or BookIndex(store)
 
     @property
     def stats(self) -> TermStats:
-        """Term statistics of the collection, read once (a scroll over every chunk's text)."""
-        with self._stats_lock:
-            if self._stats is None:
-                started = time.perf_counter()
-                self._stats = TermStats.build(
-                    f"{p.get('breadcrumb', '')}\n{p.get('text', '')}" for p in self.store.scroll(["text", "breadcrumb"])
-                )
-                log.info(
-                    "retrieval.term_stats chunks=%d terms=%d ms=%.0f",
-                    self._stats.documents,
-                    len(self._stats.frequency),
-                    (time.perf_counter() - started) * 1000,
-                )
-            return self._stats
+        """The book's term statistics (`BookIndex`)."""
+        return self.index.book.stats
 
     def nearest(self, vector: list[float]) -> tuple[str, str] | None:
         """The (breadcrumb, url) of the chunk closest in meaning to a vector."""

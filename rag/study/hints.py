@@ -15,7 +15,7 @@ from datetime import datetime
 from rag.answer.excerpts import ExcerptComposer
 from rag.answer.grounding import GroundingChecker
 from rag.answer.result import Answer, Source
-from rag.search.retrieval import Passage, SearchResult
+from rag.search.passage import Passage, SearchResult
 from rag.study.facts import BLANK, clean, facts_of
 from rag.study.grading import Grade, grade
 from rag.study.items import Item

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 
 from rag.answer.grounding import GroundingChecker, public_verdict
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 from rag.study.facts import BLANK, Fact, clean, facts_of, normalized
 from rag.text.sentences import plain, split_markdown
 

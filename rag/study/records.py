@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from rag.db.database import Database, database_faults, dialect_insert
 from rag.db.schema import quiz_attempts, quiz_items, review_cards, study_chats
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 from rag.store.payload import ChunkPayload
 from rag.study.items import Item
 from rag.study.schedule import Schedule

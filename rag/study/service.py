@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from rag.answer.grounding import GroundingChecker
-from rag.search.pages import Pages
-from rag.search.retrieval import Passage, Reading, Retriever
+from rag.search.book import Book, BookIndex
+from rag.search.passage import Passage, Reading
+from rag.search.retrieval import Retriever
 from rag.study.facts import normalized
 from rag.study.grading import Grade, grade
 from rag.study.items import Chapter, Item, ItemBuilder
@@ -72,15 +73,15 @@ class Study:
     def __init__(
         self,
         retriever: Retriever,
-        pages: Pages,
+        index: BookIndex,
         embed: Callable[[list[str]], np.ndarray],
         checker: GroundingChecker,
         records: StudyRecords,
         clock: Clock = utc_now,
     ):
-        self.retriever, self.pages, self.checker, self.records, self.clock = retriever, pages, checker, records, clock
+        self.retriever, self.index, self.checker, self.records, self.clock = retriever, index, checker, records, clock
         self.builder = ItemBuilder(embed, checker)
-        self._chapters: dict[str, Chapter] = {}
+        self._chapters: tuple[Book | None, dict[str, Chapter]] = (None, {})  # of one snapshot of the book
 
     # -- quizzes --------------------------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class Study:
         await self.records.keep(chat_id, owner, replace(state, queue=()), self.clock())
 
     async def _follow_up(self, owner: str, item: Item) -> Item | None:
-        passages = self.pages.book.pages.get(item.section, [])
+        passages = self.index.book.pages.get(item.section, [])
         asked = await self.records.asked(owner, [item.section])
         built = await asyncio.to_thread(self._build, passages, 1, [*asked, item.key])
         saved = await self.records.save(built, owner, None, self.clock())
@@ -164,7 +165,7 @@ class Study:
     # -- what to quiz on -----------------------------------------------------------------------------------
 
     def _passages(self, section: str | None, topic: str | None, reading: Reading | None) -> list[Passage]:
-        book = self.pages.book
+        book = self.index.book
         if section:
             page = book.page(section)
             if page is None:
@@ -179,7 +180,7 @@ class Study:
 
     def _topic(self, topic: str) -> list[Passage]:
         """A page or a chapter the topic names, or else the passages the book has on it."""
-        book = self.pages.book
+        book = self.index.book
         if page := book.page(topic):
             return book.pages[page]
         wanted = normalized(topic)
@@ -201,6 +202,11 @@ class Study:
         return self.builder.build(passages, self._chapter(passages[0]), n, asked)
 
     def _chapter(self, passage: Passage) -> Chapter:
-        if passage.chapter not in self._chapters:
-            self._chapters[passage.chapter] = Chapter.of(self.pages.book.chapter_of(passage.source_path))
-        return self._chapters[passage.chapter]
+        """The passage's chapter, made once per snapshot of the book (a new snapshot drops the old chapters)."""
+        book = self.index.book
+        if self._chapters[0] is not book:
+            self._chapters = (book, {})
+        chapters = self._chapters[1]
+        if passage.chapter not in chapters:
+            chapters[passage.chapter] = Chapter.of(book.chapter_of(passage.source_path))
+        return chapters[passage.chapter]

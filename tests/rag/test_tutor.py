@@ -13,7 +13,7 @@ from rag.answer.agent import NOT_COVERED
 from rag.answer.result import Answer
 from rag.config import load_settings
 from rag.llm.providers import provider
-from rag.search.retrieval import SearchResult
+from rag.search.passage import SearchResult
 from rag.text.lexical import content_terms
 from rag.tutor import EMPTY_ANSWER, Tutor
 from web import display
@@ -357,7 +357,7 @@ def test_the_starters_and_basic_questions_get_the_book_s_answer(make_tutor, ques
 
 
 def test_the_page_being_read_leads_the_search_the_answer_comes_from(make_tutor):
-    from rag.search.retrieval import Reading
+    from rag.search.passage import Reading
 
     async def run():
         stream = make_tutor().answer_stream(

@@ -1,5 +1,5 @@
 from rag.answer.result import Answer, Source
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 from web.display import answer_markdown, close_code_fences, error_markdown, relinked
 
 CITE_1 = "[\\[1\\]](#tutor-passage=id)"  # [1] on the chat page: a link its panel opens

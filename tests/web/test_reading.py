@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from rag.search.retrieval import Reading
+from rag.search.passage import Reading
 from web.display import bad_reading
 from web.reading import reading_of
 

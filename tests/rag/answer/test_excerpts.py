@@ -9,7 +9,8 @@ import pytest
 
 from rag.answer.excerpts import MAX_WORDS, ExcerptComposer, ExcerptModel
 from rag.answer.grounding import GroundingChecker
-from rag.search.retrieval import Passage, Retriever
+from rag.search.passage import Passage
+from rag.search.retrieval import Retriever
 from rag.text.candidates import embedding_texts, excerpts_of
 
 LIDAR = """### LIDAR
@@ -155,7 +156,7 @@ def test_a_section_about_the_book_leads_only_when_asked_for(
 def test_excerpt_model_streams_the_composition_word_by_word(embedder):
     from types import SimpleNamespace
 
-    from rag.search.retrieval import Passage
+    from rag.search.passage import Passage
 
     passage = Passage("p", LIDAR, "Sensors", "Sensors › LIDAR", "LIDAR", "", "s.md", 0.1, 0.5)
     context = SimpleNamespace(

@@ -19,7 +19,7 @@ from rag.errors import TutorError
 from rag.health import check_llm
 from rag.llm.bundled import LocalLLMServer
 from rag.llm.providers import provider
-from rag.search.retrieval import SearchResult
+from rag.search.passage import SearchResult
 from rag.text.citations import MARKER
 from rag.tutor import Tutor
 from tests.api_client import api_client

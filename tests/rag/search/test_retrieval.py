@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.search.retrieval import Passage, Reading, Retriever, by_best_sentence, read_first, search_queries
+from rag.search.passage import Passage, Reading
+from rag.search.retrieval import Retriever, by_best_sentence, read_first, search_queries
 
 
 def passage(n: int, sentences: list[list[float]] | None) -> Passage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer.grounding import GroundingChecker
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 from rag.study.facts import BLANK, facts_of, gives_away, normalized
 from rag.study.grading import grade
 from rag.study.items import Chapter, Item, ItemBuilder

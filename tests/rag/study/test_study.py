@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rag.answer.result import Answer
-from rag.search.retrieval import Reading, SearchResult
+from rag.search.passage import Reading, SearchResult
 from rag.study.facts import clean
 from rag.study.service import QuizError, topic_of
 from rag.tutor import Tutor

@@ -1,17 +1,23 @@
-"""The book's pages and chapters, read once from the store: which passages a page or a chapter holds, in the
-book's order, and which page a path, a URL or a document id names."""
+"""The book as the store holds it, read in one scroll per process: which passages a page or a chapter holds, in
+the book's order, which page a path, a URL or a document id names, and the term statistics that weigh a word by
+its rarity in the book (the search, the excerpt answers, hints and the language check share them)."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
-from rag.search.retrieval import Passage
+from rag.search.passage import Passage
 from rag.store import Store
 from rag.store.payload import ChunkPayload
+from rag.text.lexical import TermStats
+
+log = logging.getLogger(__name__)
 
 FIELDS = ["text", "title", "breadcrumb", "section", "anchor", "url", "source_path", "doc_id", "chapter", "position"]
 
@@ -20,6 +26,7 @@ FIELDS = ["text", "title", "breadcrumb", "section", "anchor", "url", "source_pat
 class Book:
     pages: dict[str, list[Passage]]  # by the page's path in the docs, its passages in order
     chapters: dict[str, list[str]]  # by the chapter's label, its pages' paths in order
+    stats: TermStats  # of every passage's heading path and text
 
     def chapter_of(self, page: str) -> list[Passage]:
         """Every passage of the page's chapter (its page alone when it has none)."""
@@ -45,8 +52,9 @@ def _bare(name: str) -> str:
     return parts.path.strip("/").lower()
 
 
-class Pages:
-    """The store's book as `Book`, read on first use (a scroll over every chunk), thread-safe."""
+class BookIndex:
+    """The store's book as one `Book`, read on first use (a scroll over every chunk), thread-safe: the one
+    snapshot of a process, so the pages and the statistics a question sees always belong together."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -62,13 +70,22 @@ class Pages:
 
 
 def _read(store: Store) -> Book:
+    started = time.perf_counter()
     pages: dict[str, list[tuple[int, Passage]]] = defaultdict(list)
     for found in store.scroll(FIELDS):
         payload = cast(ChunkPayload, found)
         passage = Passage.from_hit(str(found["id"]), payload, 0.0, 0.0)
         pages[passage.source_path].append((int(payload.get("position", 0)), passage))
+    stats = TermStats.build(f"{p.breadcrumb}\n{p.text}" for found in pages.values() for _, p in found)
     ordered = {path: [p for _, p in sorted(found, key=lambda pair: pair[0])] for path, found in sorted(pages.items())}
     chapters: dict[str, list[str]] = defaultdict(list)
     for path, passages in ordered.items():
         chapters[passages[0].chapter].append(path)
-    return Book(ordered, dict(chapters))
+    log.info(
+        "book.read pages=%d chunks=%d terms=%d ms=%.0f",
+        len(ordered),
+        stats.documents,
+        len(stats.frequency),
+        (time.perf_counter() - started) * 1000,
+    )
+    return Book(ordered, dict(chapters), stats)
