@@ -11,7 +11,8 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import cast
 from urllib.parse import quote
 
 from ingest.docusaurus import Document, Section
@@ -49,22 +50,10 @@ class Chunk:
         return hashlib.sha256(self.embedding_text.encode()).hexdigest()
 
     def payload(self, doc_hash: str, chunk_count: int) -> ChunkPayload:
-        return {
-            "text": self.text,
-            "title": self.title,
-            "breadcrumb": self.breadcrumb,
-            "section": self.section,
-            "anchor": self.anchor,
-            "url": self.url,
-            "source_path": self.source_path,
-            "doc_id": self.doc_id,
-            "chapter": self.chapter,
-            "position": self.position,
-            "token_count": self.token_count,
-            "content_hash": self.content_hash,
-            "doc_hash": doc_hash,
-            "chunk_count": chunk_count,
-        }
+        """Its fields (`ChunkPayload` names each one's type), the id aside, which is the point's."""
+        fields = {name: value for name, value in asdict(self).items() if name != "id"}
+        page = {"content_hash": self.content_hash, "doc_hash": doc_hash, "chunk_count": chunk_count}
+        return cast(ChunkPayload, fields | page)
 
 
 def point_id(source_path: str, position: int) -> str:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote, urlsplit
 
-from rag.search.passage import Passage
+from rag.search.passage import BOOK_FIELDS, Passage
 from rag.store import Store
 from rag.store.payload import ChunkPayload
 from rag.text.lexical import TermStats
 
 log = logging.getLogger(__name__)
 
-FIELDS = ["text", "title", "breadcrumb", "section", "anchor", "url", "source_path", "doc_id", "chapter", "position"]
+FIELDS = [*BOOK_FIELDS, "position"]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ import numpy as np
 from rag.search.coverage import Coverage
 from rag.store.payload import ChunkPayload, unpack_vectors
 
+# The payload keys a passage is read from (`Passage.from_hit`), named once for the rest: the book's snapshot
+# scrolls these, and study keeps a passage as these (and its id). A test holds them to both types.
+BOOK_FIELDS = ("text", "title", "breadcrumb", "section", "url", "source_path", "chapter", "doc_id", "anchor")
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -47,7 +51,7 @@ class Passage:
             score=score,
             similarity=similarity,
             matched=matched,
-            chapter=payload.get("chapter") or payload.get("title", ""),
+            chapter=payload.get("chapter") or payload.get("title", ""),  # a page outside any category: its title
             doc_id=payload.get("doc_id", ""),
             anchor=payload.get("anchor", ""),
             excerpt_vectors=unpack_vectors(payload["excerpt_vectors"]) if "excerpt_vectors" in payload else None,

@@ -14,12 +14,10 @@ from sqlalchemy import select
 
 from rag.db.database import Database, database_faults, dialect_insert
 from rag.db.schema import quiz_attempts, quiz_items, review_cards, study_chats
-from rag.search.passage import Passage
+from rag.search.passage import BOOK_FIELDS, Passage
 from rag.store.payload import ChunkPayload
 from rag.study.items import Item
 from rag.study.schedule import Schedule
-
-_PASSAGE_FIELDS = ("id", "text", "title", "breadcrumb", "section", "url", "source_path", "chapter", "doc_id", "anchor")
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ class ChatStudy:
 
 
 def passage_data(passage: Passage) -> dict[str, Any]:
-    return {name: getattr(passage, name) for name in _PASSAGE_FIELDS}
+    return {name: getattr(passage, name) for name in ("id", *BOOK_FIELDS)}
 
 
 def passage_from(data: dict[str, Any]) -> Passage:

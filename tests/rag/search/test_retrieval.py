@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import cast
+
 import numpy as np
 import pytest
 
-from rag.search.passage import Passage, Reading
+from rag.search.passage import BOOK_FIELDS, Passage, Reading
 from rag.search.retrieval import Retriever, by_best_sentence, read_first, search_queries
+from rag.store.payload import ChunkPayload
 
 
 def passage(n: int, sentences: list[list[float]] | None) -> Passage:
@@ -88,3 +92,11 @@ def test_a_question_that_leans_on_the_last_one_searches_both(question):
 )
 def test_a_question_that_names_its_own_topic_is_searched_alone(question):
     assert search_queries(question, ["How are joints described in a URDF file?"]) == [question]
+
+
+def test_the_fields_a_passage_is_read_from_are_a_stored_chunk_s_and_a_passage_s():
+    """`BOOK_FIELDS` names, once, what the book's snapshot scrolls and study keeps: each is both a payload key and
+    a passage field, and a passage kept as them reads back the same."""
+    assert set(BOOK_FIELDS) <= set(ChunkPayload.__annotations__) & {f.name for f in fields(Passage)}
+    kept = Passage("p1", "A node is a process.", "Nodes", "Nodes › What", "What", "/n", "n.md", 0, 0, chapter="R")
+    assert Passage.from_hit("p1", cast(ChunkPayload, {n: getattr(kept, n) for n in BOOK_FIELDS}), 0.0, 0.0) == kept
