@@ -21,6 +21,7 @@ from starlette.datastructures import Headers
 from rag import logs
 from rag.config import keep_files_private, load_settings, oauth_configured
 from rag.db.database import Database
+from rag.engine import Engine, EngineHolder
 from rag.errors import TutorError
 from rag.identity import (
     VISITOR_COOKIE,
@@ -34,7 +35,6 @@ from rag.identity import (
 )
 from rag.llm.providers import allowed_provider, by_label, offered, provider
 from rag.llm.specs import ProviderName
-from rag.tutor import Tutor, TutorHolder
 from web import chat, display, turns
 from web.access import Access
 from web.api import mount_api
@@ -53,8 +53,8 @@ os.environ["FORWARDED_ALLOW_IPS"] = settings.trusted_proxies
 os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
 chainlit_config.project.allow_origins[:] = settings.origins  # same origin only, unless ALLOWED_ORIGINS says more
 sio.eio.cors_allowed_origins = access.socket_origin_allowed  # and the same for Socket.IO (Chainlit turns it off)
-server.state.tutors = TutorHolder(settings, factory=lambda s: Tutor.from_settings(s, database))
-mount_api(server, access)
+engines = EngineHolder(settings, factory=lambda s: Engine.from_settings(s, database))
+mount_api(server, access, engines)
 
 
 @cl.data_layer
@@ -138,7 +138,7 @@ def _identity(user: cl.User | None) -> Identity:
 @cl.on_app_startup
 async def start() -> None:
     try:
-        await server.state.tutors.get()  # load models now rather than on the first question
+        await engines.get()  # load models now rather than on the first question
     except TutorError as exc:
         logging.getLogger("app").error("tutor not ready: %s", exc)
     host = chainlit_config.run.host if chainlit_config.run.host not in ("0.0.0.0", "::") else "localhost"
@@ -151,7 +151,7 @@ async def start() -> None:
 
 @cl.on_app_shutdown
 async def stop() -> None:
-    server.state.tutors.close()
+    engines.close()
 
 
 @cl.set_starters
@@ -174,11 +174,11 @@ async def profiles(user: cl.User | None = None, language: str | None = None) -> 
 @cl.on_chat_start
 async def chat_start() -> None:
     try:
-        tutor = await server.state.tutors.get()
+        engine = await engines.get()
     except TutorError as exc:
         await cl.Message(content=display.error_markdown(exc)).send()
         return
-    if tutor.store.count() == 0:
+    if engine.store.count() == 0:
         await cl.Message(content=display.EMPTY_COLLECTION).send()
     commands = [display.REVIEW_COMMAND]
     if _may_see_the_instructor_view(_identity(cl.user_session.get("user"))):
@@ -221,8 +221,8 @@ async def on_message(message: cl.Message) -> None:
         if limited is not None:
             await cl.Message(content=display.rate_limited(limited)).send()
             return
-        tutor = await server.state.tutors.get()
-        await turns.take(tutor, identity, message, reading, _profile(), reply)
+        engine = await engines.get()
+        await turns.take(engine, identity, message, reading, _profile(), reply)
 
 
 def _profile() -> ProviderName | None:
@@ -236,29 +236,31 @@ async def more_help(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     reply = cl.Message(content="")
     async with chat.reported(reply):
-        tutor = await server.state.tutors.get()
-        await turns.more_help(tutor, identity, _profile(), reply)
+        engine = await engines.get()
+        await turns.more_help(engine, identity, _profile(), reply)
 
 
 @cl.action_callback(chat.CHOICE)
 async def choice(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
-        tutor = await server.state.tutors.get()
-        await turns.respond(tutor, identity, str(action.payload.get("choice", "")), str(action.payload.get("item", "")))
+        engine = await engines.get()
+        await turns.respond(
+            engine.study, identity, str(action.payload.get("choice", "")), str(action.payload.get("item", ""))
+        )
 
 
 @cl.action_callback(chat.WHY)
 async def why(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
-        tutor = await server.state.tutors.get()
-        await turns.why(tutor, identity, str(action.payload.get("item", "")))
+        engine = await engines.get()
+        await turns.why(engine.study, identity, str(action.payload.get("item", "")))
 
 
 @cl.action_callback(chat.END_QUIZ)
 async def end_quiz(action: cl.Action) -> None:
     identity = _identity(cl.user_session.get("user"))
     async with chat.reported():
-        tutor = await server.state.tutors.get()
-        await turns.end_quiz(tutor, identity)
+        engine = await engines.get()
+        await turns.end_quiz(engine.study, identity)

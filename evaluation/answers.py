@@ -16,11 +16,11 @@ from evaluation.data import normalise_for_match, read_jsonl
 from rag.answer.result import Answer
 from rag.config import load_settings
 from rag.db.database import Database
+from rag.engine import Engine
 from rag.search.embeddings import Embedder
 from rag.text.citations import MARKER
 from rag.text.lexical import content_terms
 from rag.text.sentences import split_markdown
-from rag.tutor import Tutor
 
 # A sentence counts toward "support" with this many content words, and is supported when this share of them
 # is in one returned passage (the issue's measure).
@@ -49,21 +49,21 @@ def answers(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tupl
     """Per book (never only pooled): cited, section, answering, support and the coverage decisions."""
     with tempfile.TemporaryDirectory(dir=workdir, prefix="chats-") as chats:  # no memory of an earlier run
         settings = load_settings(data_dir=Path(chats))
-        tutors = {  # a database connection per use: each question runs in its own event loop (asyncio.run)
-            name: Tutor(settings, store, embedder, database=Database(settings, pooled=False))
+        engines = {  # a database connection per use: each question runs in its own event loop (asyncio.run)
+            name: Engine.assemble(settings, store, embedder, database=Database(settings, pooled=False))
             for name, store in ingested(args.corpus, embedder, workdir).items()
         }
         details, times = [], []
-        tallies: dict[str, Counter[str]] = {name: Counter() for name in tutors}
+        tallies: dict[str, Counter[str]] = {name: Counter() for name in engines}
         for row in read_jsonl(args.file):
-            if row["corpus"] not in tutors:
+            if row["corpus"] not in engines:
                 continue
-            tutor = tutors[row["corpus"]]
+            tutor = engines[row["corpus"]].answers
             answer = asyncio.run(tutor.answer(row["question"], f"eval-{row['id']}", provider_name=args.provider))
             times.append(answer.processing_time_ms)
             details.append(_scored(row, answer, tallies[row["corpus"]]))
-        for tutor in tutors.values():
-            tutor.close()
+        for engine in engines.values():
+            engine.close()
     lines = [_line(name, tally) for name, tally in tallies.items()]
     lines.append(f"answers p50_ms={statistics.median(times) if times else 0:.0f}")
     return lines, {"questions": details, "books": {name: dict(tally) for name, tally in tallies.items()}}

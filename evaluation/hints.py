@@ -17,9 +17,10 @@ from evaluation.data import read_jsonl
 from rag.answer.result import Answer
 from rag.config import load_settings
 from rag.db.database import Database
+from rag.engine import Engine
 from rag.search.embeddings import Embedder
 from rag.search.passage import SearchResult
-from rag.tutor import Tutor
+from rag.study.hints import Hinter
 
 
 async def _last(events: AsyncIterator[SearchResult | str | Answer]) -> Answer | None:
@@ -30,27 +31,27 @@ async def _last(events: AsyncIterator[SearchResult | str | Answer]) -> Answer | 
     return last
 
 
-async def _steps(tutor: Tutor, question: str, chat_id: str) -> list[Answer]:
+async def _steps(hints: Hinter, question: str, chat_id: str) -> list[Answer]:
     """The replies to a question and to each More help after it, until the full answer."""
-    replies = [await _last(tutor.hint_stream(question, chat_id))]
+    replies = [await _last(hints.stream(question, chat_id))]
     while replies[-1] is not None and replies[-1].covered and len(replies) < 3:
-        replies.append(await _last(tutor.more_help(chat_id)))
+        replies.append(await _last(hints.more_help(chat_id)))
     return [r for r in replies if r is not None]
 
 
 def hints(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[list[str], dict]:
     chats = tempfile.TemporaryDirectory(dir=workdir, prefix="chats-")  # no memory of an earlier run
     settings = load_settings(data_dir=Path(chats.name))
-    tutors = {
-        name: Tutor(settings, store, embedder, database=Database(settings, pooled=False))
+    engines = {
+        name: Engine.assemble(settings, store, embedder, database=Database(settings, pooled=False))
         for name, store in ingested(args.corpus, embedder, workdir).items()
     }
     tally: Counter[str] = Counter()
     details = []
     for row in read_jsonl(args.file):
-        if not row["answerable"] or row["corpus"] not in tutors:
+        if not row["answerable"] or row["corpus"] not in engines:
             continue
-        replies = asyncio.run(_steps(tutors[row["corpus"]], row["question"], f"hints-{row['id']}"))
+        replies = asyncio.run(_steps(engines[row["corpus"]].hints, row["question"], f"hints-{row['id']}"))
         first = replies[0]
         entry = {"id": row["id"], "replies": [r.text for r in replies]}
         tally["questions"] += 1
@@ -61,8 +62,8 @@ def hints(args: argparse.Namespace, embedder: Embedder, workdir: Path) -> tuple[
             tally["three_steps"] += 1
             tally["last_holds_answer"] += holds_quote(replies[2].text, row["quote"])
         details.append(entry)
-    for tutor in tutors.values():
-        tutor.close()
+    for engine in engines.values():
+        engine.close()
     chats.cleanup()
     n = tally["questions"]
     lines = [

@@ -25,6 +25,7 @@ from typing import Literal, TextIO
 from rag.config import Settings, write_private
 
 Role = Literal["student", "instructor"]
+LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
 ROLES: tuple[Role, ...] = ("student", "instructor")
 Login = Literal["visitor", "password", "oauth", "token"]
 VISITOR_COOKIE = "tutor_visitor"

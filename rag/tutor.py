@@ -1,6 +1,7 @@
-"""The tutor service: one code path for the Chainlit UI, the REST API and the tests.
+"""The tutor: a question answered from the book, one code path for the Chainlit UI, the REST API and the tests
+(`rag.engine` assembles it with the other services: hints and quizzes are study's).
 
-`answer_stream` retrieves, decides "not covered" before any model is called, runs the agent with streaming
+`ask` retrieves, decides "not covered" before any model is called, runs the agent with streaming
 (an LLM, or the book-excerpts model), verifies citations as the text streams, then checks every sentence
 against the passages (`rag.answer.grounding`) and ends with an `Answer` (`rag.answer.result`). A chat's memory is
 the Agents SDK's SQLAlchemy session on the history database (`rag.chats`), keyed by chat id; nothing here is
@@ -14,23 +15,23 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any, TypeVar, cast
 
 import openai
 from agents import Agent, AgentsException, Model, RunConfig, Runner
 from openai.types.responses import ResponseTextDeltaEvent
 
-from rag.answer.agent import NOT_COVERED, TutorContext, create_textbook_agent, in_english_terms, not_in_english
+from rag.answer.agent import TutorContext, create_textbook_agent, in_english_terms
 from rag.answer.excerpts import ExcerptComposer, ExcerptModel
 from rag.answer.grounding import CheckedSentence, GroundingChecker
 from rag.answer.judge import judge
+from rag.answer.refusal import refusal
 from rag.answer.relevance import relevance
 from rag.answer.result import Answer, Source, clean_question
 from rag.chats.history import Asked, ChatMemory, History
 from rag.config import Settings
-from rag.db.database import DATABASE_ERRORS, Database, DatabaseUnavailable
+from rag.db.database import DATABASE_ERRORS, DatabaseUnavailable
 from rag.errors import TutorError
-from rag.identity import Role
+from rag.identity import LOCAL_OWNER, Role
 from rag.llm.bundled import LocalLLMError, LocalLLMServer
 from rag.llm.providers import (
     Models,
@@ -41,69 +42,35 @@ from rag.llm.providers import (
     offered,
     provider,
 )
-from rag.search.batching import QueryBatcher
-from rag.search.embeddings import Embedder, EmbeddingError
+from rag.search.finder import Finder
 from rag.search.passage import Reading, SearchResult
-from rag.search.retrieval import Retriever, search_queries
-from rag.store import Store, StoreError, get_store
-from rag.study.hints import Hinter, asks_anew
-from rag.study.items import Item
-from rag.study.records import StudyRecords
-from rag.study.service import NothingAsked, Study
 from rag.text.citations import CitationRewriter, renumber, verify
-from rag.text.language import Foreign, QuestionLanguage
+from rag.text.language import Foreign
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 EMPTY_ANSWER = "The model returned no answer. The passages the textbook offers are listed below."
-LOCAL_OWNER = "local"  # the owner of chats asked in code (tests, evaluation), not through the UI or REST
 
 ModelBuilder = Callable[[Provider, str | None, float], Model]
+Events = AsyncIterator[SearchResult | str | Answer]
 
 
 class Tutor:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
-        embedder: Embedder,
+        finder: Finder,
+        history: History,
+        checker: GroundingChecker,
+        composer: ExcerptComposer,
+        local_server: LocalLLMServer,
         build: ModelBuilder | None = None,
-        database: Database | None = None,
     ):
-        self.settings = settings
-        self.store = store
-        self.retriever = Retriever(store, embedder, settings.top_k, settings.score_threshold)
-        self.queries = QueryBatcher(embedder.embed_queries)
-        self._agents: dict[ProviderName, Agent[TutorContext]] = {}  # one per provider: built once, never changed
-        self.checker = GroundingChecker(embedder.embed_texts)
-        self.composer = ExcerptComposer(embedder.embed_texts, lambda: self.retriever.stats)
-        self.local_server = LocalLLMServer(settings.local_llm_model)
+        self.settings, self.finder, self.history = settings, finder, history
+        self.retriever = finder.retriever
+        self.checker, self.composer, self.local_server = checker, composer, local_server
         self._build = build or Models()
-        self.database = database or Database(settings)
-        self.history = History(self.database)
-        records = StudyRecords(self.database)
-        self.study = Study(self.retriever, self.retriever.index, embedder.embed_texts, self.checker, records)
-        self.hinter = Hinter(records, self.checker, self.composer, lambda: self.retriever.stats, self.study.clock)
-        self.language = QuestionLanguage()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, database: Database | None = None) -> Tutor:
-        """Open the store and load the embedding model (raises StoreError/EmbeddingError with the fix)."""
-        store = get_store(settings)
-        try:
-            store.verify_connection()
-            # One ONNX thread: a question is one short text, requests run side by side on the cores, and a pool
-            # of intra-op threads spins after each call (it cost a third of a default answer's CPU).
-            embedder = Embedder(settings.embedding_model, settings.model_cache_dir, threads=1)
-            return cls(settings, store, embedder, database=database)
-        except BaseException:
-            store.close()  # an embedded store stays locked while open: release it for the next attempt
-            raise
-
-    def close(self) -> None:
-        self.local_server.stop()
-        self.store.close()
+        self._agents: dict[ProviderName, Agent[TutorContext]] = {}  # one per provider: built once, never changed
 
     async def _model(self, choice: Provider, context: TutorContext) -> Model:
         if choice.kind == "excerpts":
@@ -127,28 +94,7 @@ class Tutor:
 
     # -- answering ------------------------------------------------------------------
 
-    async def _search(self, question: str, memory: ChatMemory, reading: Reading | None = None) -> SearchResult:
-        items = cast(list[dict[str, Any]], await memory.get_items())
-        previous = [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
-        queries = search_queries(question, previous)
-        if reading is not None and reading.selection:
-            queries.append(reading.selection)  # the selection widens the search; the question leads
-        embeddings = await self.queries.embed(queries)
-        return await self._from_store(lambda: self.retriever.search(queries, embeddings=embeddings, reading=reading))
-
-    async def _language(self, question: str) -> Foreign | None:
-        """The question's language when it is not the book's (the book's words are read from the store once)."""
-        return await self._from_store(lambda: self.language.foreign(question, self.retriever.stats))
-
-    @staticmethod
-    async def _from_store(work: Callable[[], T]) -> T:
-        """`work` that reads the store, in a thread, with the store's failure said as the tutor's."""
-        try:
-            return await asyncio.to_thread(work)
-        except StoreError as exc:
-            raise TutorError("qdrant", str(exc)) from None
-
-    async def answer_stream(
+    async def ask(
         self,
         question: str,
         chat_id: str,
@@ -158,29 +104,36 @@ class Tutor:
         role: Role = "instructor",
         step_id: str | None = None,
         reading: Reading | None = None,
-    ) -> AsyncIterator[SearchResult | str | Answer]:
-        """Yields the `SearchResult`, then text deltas (citations already verified), then the checked `Answer`,
-        which is recorded in the chat's history. `owner` must own the chat (`ChatNotFound` otherwise) and may
-        use `provider_name` as `role` (`ProfileNotAllowed` otherwise: the UI and REST pass the asker's role; code
-        that asks for itself is trusted like an instructor); `step_id` is the chat message that shows the
-        answer, where feedback attaches; `reading` the page the student reads, whose passages lead when they
+    ) -> Events:
+        """Who asks is checked now, so REST refuses with a status before a stream starts: `owner` must own the chat
+        (`ChatNotFound` otherwise) and may use `provider_name` as `role` (`ProfileNotAllowed` otherwise: the UI
+        and REST pass the asker's role; code that asks for itself is trusted like an instructor). The answer's
+        events come as they are read: the `SearchResult`, then text deltas (citations already verified), then
+        the checked `Answer`, which is recorded in the chat's history. `step_id` is the chat message that shows
+        the answer, where feedback attaches; `reading` the page the student reads, whose passages lead when they
         answer."""
         started = time.perf_counter()
         profile = allowed_provider(self.settings, role, provider_name)
         asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
-        await self.claim(chat_id, owner)
-        memory = self.history.memory(chat_id)
+        await self.history.claim(chat_id, owner)
+        return self._events(asked, profile, offered(self.settings, role), reading, started)
+
+    async def _events(
+        self, asked: Asked, profile: ProviderName, allowed: list[ProviderName], reading: Reading | None, started: float
+    ) -> Events:
+        memory = self.history.memory(asked.chat_id)
         answer: Answer | None = None
-        foreign = await self._language(asked.question)
+        foreign = await self.finder.foreign(asked.question)
         try:  # the chat's memory is read by the search and the agent run: the database may fail in either
             # a question in another language is searched by the English terms it holds
-            result = await self._search(foreign.query if foreign and foreign.terms else asked.question, memory, reading)
+            searched = foreign.query if foreign and foreign.terms else asked.question
+            result = await self.finder.search(searched, await memory.asked(), reading)
             yield result
             if not result.covered or (foreign and not foreign.terms):
-                answer = await self._refuse(asked.question, result, memory, started, foreign)
+                answer = refusal(asked.question, result, started, foreign)
+                await memory.remember(asked.question, answer.text)
                 yield answer.text
             else:
-                allowed = offered(self.settings, role)
                 generated = self._generate(asked.question, result, memory, allowed, profile, started, reading, foreign)
                 async for event in generated:
                     if isinstance(event, Answer):
@@ -193,119 +146,9 @@ class Tutor:
         try:
             await self.history.record(answer, asked, result, memory)
         except DatabaseUnavailable as exc:  # the database stopped (or its disk filled) after the answer was written
-            log.exception("history.record failed chat=%s: the answer is shown but not kept", chat_id)
+            log.exception("history.record failed chat=%s: the answer is shown but not kept", asked.chat_id)
             answer = replace(answer, not_kept=str(exc))
         yield answer
-
-    async def hint_stream(
-        self,
-        text: str,
-        chat_id: str,
-        *,
-        owner: str = LOCAL_OWNER,
-        step_id: str | None = None,
-        reading: Reading | None = None,
-    ) -> AsyncIterator[SearchResult | str | Answer]:
-        """Hints mode (`rag.study.hints`): an attempt at the chat's open question gets feedback; a question gets
-        the section that answers it, cited (one the book does not cover is refused, as an answer is). Yields
-        like `answer_stream`, an attempt with no search."""
-        started = time.perf_counter()
-        question = clean_question(text)
-        await self.claim(chat_id, owner)
-        try:
-            open_hints = (await self.study.records.chat(chat_id)).hints
-            if open_hints is not None and not asks_anew(question):
-                yield await self.hinter.attempt(question, chat_id, owner, open_hints, started)
-                return
-            memory = self.history.memory(chat_id)
-            result = await self._search(question, memory, reading)
-            yield result
-            if result.covered:
-                answer = await self.hinter.open(question, chat_id, owner, result, started)
-            else:
-                answer = await self._refuse(question, result, memory, started)
-                yield answer.text
-            await self.history.record(answer, Asked(question, chat_id, owner, "hints", step_id), result, memory)
-        except DATABASE_ERRORS as exc:
-            raise DatabaseUnavailable(self.settings, exc) from None  # the chat's memory (the SDK's session)
-        yield answer
-
-    async def more_help(
-        self,
-        chat_id: str,
-        *,
-        owner: str = LOCAL_OWNER,
-        role: Role = "instructor",
-        provider_name: ProviderName | None = None,
-        step_id: str | None = None,
-        reading: Reading | None = None,
-    ) -> AsyncIterator[SearchResult | str | Answer]:
-        """The open question's next hint; at the last step its full answer (`answer_stream`). Nothing when no
-        question is open."""
-        hints, answer = await self.hinter.more(chat_id, owner, time.perf_counter())
-        if answer is not None:
-            yield answer
-        elif hints is not None:
-            events = self.answer_stream(
-                hints.question,
-                chat_id,
-                provider_name=provider_name,
-                owner=owner,
-                role=role,
-                step_id=step_id,
-                reading=reading,
-            )
-            async for event in events:
-                yield event
-
-    async def quiz(
-        self,
-        owner: str,
-        n: int,
-        *,
-        section: str | None = None,
-        topic: str | None = None,
-        chat_id: str | None = None,
-        reading: Reading | None = None,
-    ) -> list[Item]:
-        """A quiz (`rag.study.service.Study.quiz`); with `chat_id` (which `owner` must own), on the chat's latest
-        question unless a section, topic or page says otherwise."""
-        if chat_id is not None:
-            await self.history.claim(chat_id, owner)
-            if not (section or topic or reading):
-                latest = await self.history.questions(chat_id, 1)
-                if not latest:
-                    raise NothingAsked(
-                        "Say what to quiz you on: a chapter, a section, or a topic of the book (this chat has "
-                        "no question yet)."
-                    )
-                topic = latest[0]
-        return await self.study.quiz(owner, n, section=section, topic=topic, reading=reading, chat_id=chat_id)
-
-    async def claim(self, chat_id: str, owner: str) -> None:
-        """`owner` owns the chat, or now does if it is new: `ChatNotFound` if it is someone else's,
-        `DatabaseUnavailable` when the database is down."""
-        await self.history.claim(chat_id, owner)
-
-    async def _refuse(
-        self, question: str, result: SearchResult, memory: ChatMemory, started: float, foreign: Foreign | None = None
-    ) -> Answer:
-        """The book does not cover it, or the question is in another language with no term of the book's: say
-        so, and keep the exchange in memory like any other."""
-        text = not_in_english(foreign) if foreign and not foreign.terms else NOT_COVERED
-        await memory.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": text}])
-        return Answer(
-            text=text,
-            sources=[],
-            cited=False,
-            passages=result.passages,
-            covered=False,
-            processing_time_ms=_ms(started),
-            model="none (not covered)",
-            query=result.query,
-            coverage_reason=f"asked in {foreign.language}" if foreign else result.coverage.reason,
-            language=foreign.language if foreign else "",
-        )
 
     async def _generate(
         self,
@@ -490,39 +333,12 @@ class Tutor:
         role: Role = "instructor",
         reading: Reading | None = None,
     ) -> Answer:
-        events = self.answer_stream(
-            question, chat_id, provider_name=provider_name, owner=owner, role=role, reading=reading
-        )
+        events = await self.ask(question, chat_id, provider_name=provider_name, owner=owner, role=role, reading=reading)
         async for event in events:
             if isinstance(event, Answer):
                 return event
-        raise RuntimeError("answer_stream ended without an Answer")
+        raise RuntimeError("an answer's events ended without an Answer")
 
 
 def _ms(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
-
-
-class TutorHolder:
-    """The app's one tutor, created on first use, and again after a failed start (say the embedded store was
-    locked by an ingest), so the app recovers without a restart once the cause is gone."""
-
-    def __init__(self, settings: Settings, factory: Callable[[Settings], Tutor] = Tutor.from_settings):
-        self.settings = settings
-        self._factory = factory
-        self._tutor: Tutor | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self) -> Tutor:
-        async with self._lock:
-            if self._tutor is None:
-                try:
-                    self._tutor = await asyncio.to_thread(self._factory, self.settings)
-                except (StoreError, EmbeddingError) as exc:  # each says its own service
-                    raise TutorError(exc.kind, str(exc)) from None
-            return self._tutor
-
-    def close(self) -> None:
-        if self._tutor is not None:
-            self._tutor.close()
-            self._tutor = None

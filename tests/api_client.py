@@ -9,13 +9,13 @@ from fastapi.testclient import TestClient
 
 from rag.config import load_settings
 from rag.db.database import Database
+from rag.engine import Engine, EngineHolder
 from rag.identity import LINK_PATH, instructor_link
-from rag.tutor import Tutor, TutorHolder
 from web.access import Access
 from web.api import mount_api
 
 
-def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
+def api_client(engine_factory: Callable[[], Engine]) -> TestClient:
     app = FastAPI()
 
     @app.get("/{full_path:path}")
@@ -23,8 +23,8 @@ def api_client(tutor_factory: Callable[[], Tutor]) -> TestClient:
         return {"page": full_path}
 
     settings = load_settings()
-    mount_api(app, Access.from_settings(settings, Database(settings)))
-    app.state.tutors = TutorHolder(settings, factory=lambda _: tutor_factory())
+    engines = EngineHolder(settings, factory=lambda _: engine_factory())
+    mount_api(app, Access.from_settings(settings, Database(settings)), engines)
     return TestClient(app, client=("127.0.0.1", 50000))
 
 

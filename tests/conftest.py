@@ -21,9 +21,9 @@ from harness.browser import launch
 from harness.ports import listening_ports, wait_for_request
 from rag.config import Settings, load_settings
 from rag.db.database import Database
+from rag.engine import Engine
 from rag.search.embeddings import Embedder
 from rag.store import Store
-from rag.tutor import Tutor
 
 SHARED = REPO.parent / "shared"
 T = TypeVar("T")
@@ -95,28 +95,28 @@ def servers() -> Iterator[Callable[..., Any]]:
         server.close()
 
 
-def build_tutor(
+def build_engine(
     store: Store,
     embedder: Embedder,
     model: Model | None = None,
     settings: Settings | None = None,
     pooled: bool = False,
-) -> Tutor:
-    """The one way a test builds a tutor: a store, the settings (default: this test's environment), and a
+) -> Engine:
+    """The one way a test builds the engine: a store, the settings (default: this test's environment), and a
     scripted model standing in for an LLM provider (None: the real clients, say against a fake server). The
     database is unpooled (see `unpooled`) unless a test runs in one event loop and wants the app's pool."""
     settings = settings or load_settings()
     build = None if model is None else (lambda choice, url, timeout: model)
-    return Tutor(settings, store, embedder, build=build, database=Database(settings, pooled=pooled))
+    return Engine.assemble(settings, store, embedder, build=build, database=Database(settings, pooled=pooled))
 
 
 @pytest.fixture
-def make_tutor(sample_store, embedder, env) -> Callable[..., Tutor]:
+def make_engine(sample_store, embedder, env) -> Callable[..., Engine]:
     """`build_tutor` on the sample book (or `store`), with these variables set for the test."""
 
-    def make(model: Model | None = None, store: Store | None = None, **variables: str) -> Tutor:
+    def make(model: Model | None = None, store: Store | None = None, **variables: str) -> Engine:
         env(**variables)
-        return build_tutor(store or sample_store, embedder, model)
+        return build_engine(store or sample_store, embedder, model)
 
     return make
 

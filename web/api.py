@@ -1,8 +1,9 @@
 """REST API: /api/v1/chat, /api/v1/chat/stream (server-sent events), /api/v1/health and the element files.
 
-Mounted on Chainlit's FastAPI app by `app.py`; the tutor comes from `app.state.tutors` (a `TutorHolder`), who may
-do what from `app.state.access` (an `Access`). Callers are identities like browsers: the visitor cookie in zero
-config, a bearer token when login is configured (401 without). A chat belongs to its creator (another
+Mounted on Chainlit's FastAPI app by `app.py`; the engine's services come from `app.state.engines` (an
+`EngineHolder`, `web.dependencies`), who may do what from `app.state.access` (an `Access`). Callers are
+identities like browsers: the visitor cookie in zero config, a bearer token when login is configured (401
+without). A chat belongs to its creator (another
 identity's `chat_id` is 404); questions are rate-limited per identity (429 with Retry-After). Failures of Qdrant,
 the LLM or the database answer 503 with the reason; the server stays up. Bodies are capped in size, invalid
 input gets 422 without the input echoed back, unknown paths and methods under /api/v1 get JSON 404/405 (not
@@ -28,17 +29,18 @@ from rag.answer.grounding import PublicVerdict, public_verdict
 from rag.answer.relevance import Asks, Relevance
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, clean_question
 from rag.chats.history import ChatNotFound
+from rag.engine import EngineHolder
 from rag.errors import ServiceError, TutorError
 from rag.health import check_database, check_llm, store_checks
-from rag.identity import Identity
-from rag.llm.providers import ProfileNotAllowed, ProviderName, allowed_provider, choose_provider
+from rag.llm.providers import ProfileNotAllowed, ProviderName, choose_provider
 from rag.search.passage import Passage, SearchResult
 from rag.store.payload import ChunkPayload
-from rag.tutor import Tutor, TutorHolder
+from rag.study.service import ItemNotFound
+from rag.tutor import Tutor
 from web.access import Access
 from web.book import PATH as BOOK_PATH
 from web.book import BookSite
-from web.dependencies import AccessDep, TutorDep, TutorsDep
+from web.dependencies import AccessDep, AnswersDep, BookDep, EnginesDep, HistoryDep
 from web.display import citation_url, link_target
 from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
@@ -220,29 +222,15 @@ def _relevance_json(relevance: Relevance | None) -> RelevanceOut | None:
     )
 
 
-async def _start(
-    request: Request, body: ChatRequest, access: Access, tutors: TutorHolder
-) -> tuple[Tutor, str, Identity]:
-    """Who asks, within their rate limit, about a chat that is theirs (or new), of a profile they may use."""
+async def _ask(
+    request: Request, body: ChatRequest, access: Access, answers: Tutor
+) -> tuple[AsyncIterator[SearchResult | str | Answer], str]:
+    """The answer's events and its chat: who asks is checked, within their rate limit, before any stream starts
+    (a chat of another's or a profile not theirs raises, which the app answers with 404 or 403)."""
     identity = caller(request, access)
-    try:
-        allowed_provider(access.settings, identity.role, body.profile)
-    except ProfileNotAllowed as exc:
-        raise HTTPException(403, str(exc)) from None
     await within_limit(request, access, identity)
-    tutor, chat_id = await tutors.get(), body.chat_id or str(uuid.uuid4())
-    try:
-        await tutor.claim(chat_id, identity.id)
-    except ChatNotFound:
-        raise HTTPException(404, "No chat with this chat_id.") from None
-    return tutor, chat_id, identity
-
-
-def _answer(
-    tutor: Tutor, body: ChatRequest, chat_id: str, identity: Identity
-) -> AsyncIterator[SearchResult | str | Answer]:
-    """The tutor's answer to a request, as /chat and /chat/stream both ask for it."""
-    return tutor.answer_stream(
+    chat_id = body.chat_id or str(uuid.uuid4())
+    events = await answers.ask(
         body.content,
         chat_id,
         provider_name=body.profile,
@@ -250,14 +238,15 @@ def _answer(
         role=identity.role,
         reading=body.reading.reading() if body.reading else None,
     )
+    return events, chat_id
 
 
 @router.post("/chat", response_model=ChatResponse, responses=ERRORS)
-async def chat(body: ChatRequest, request: Request, response: Response, access: AccessDep, tutors: TutorsDep) -> dict:
+async def chat(body: ChatRequest, request: Request, response: Response, access: AccessDep, answers: AnswersDep) -> dict:
     """Ask a question; the answer comes with its sources and each sentence checked against them. An answer the
     history could not keep says so in `kept` and in the `X-Answer-Kept: false` header."""
-    tutor, chat_id, identity = await _start(request, body, access, tutors)
-    answer = [event async for event in _answer(tutor, body, chat_id, identity) if isinstance(event, Answer)]
+    events, chat_id = await _ask(request, body, access, answers)
+    answer = [event async for event in events if isinstance(event, Answer)]
     response.headers["X-Answer-Kept"] = "false" if answer[-1].not_kept else "true"
     return answer_json(answer[-1], chat_id)
 
@@ -266,13 +255,15 @@ async def chat(body: ChatRequest, request: Request, response: Response, access: 
     "/chat/stream",
     responses={**ERRORS, 200: {"content": {"text/event-stream": {}}, "description": "delta events, then answer"}},
 )
-async def chat_stream(body: ChatRequest, request: Request, access: AccessDep, tutors: TutorsDep) -> EventSourceResponse:
+async def chat_stream(
+    body: ChatRequest, request: Request, access: AccessDep, answers: AnswersDep
+) -> EventSourceResponse:
     """The same answer as server-sent events: `delta` events with text, then one `answer` event (or `error`)."""
-    tutor, chat_id, identity = await _start(request, body, access, tutors)
+    answer_events, chat_id = await _ask(request, body, access, answers)
 
     async def events() -> AsyncIterator[dict]:
         try:
-            async for event in _answer(tutor, body, chat_id, identity):
+            async for event in answer_events:
                 if isinstance(event, str):
                     yield {"event": "delta", "data": json.dumps({"text": event})}
                 elif isinstance(event, Answer):
@@ -289,11 +280,11 @@ async def passage(
     passage_id: Annotated[str, Path(pattern=UUID_PATTERN, description="A source's passage id (a UUID).")],
     request: Request,
     access: AccessDep,
-    tutor: TutorDep,
+    book: BookDep,
 ) -> dict:
     """One passage of the book, as an answer's citation opens it (the book widget marks it in the page)."""
     caller(request, access)
-    found = (await asyncio.to_thread(tutor.retriever.payloads, [passage_id])).get(passage_id)
+    found = (await asyncio.to_thread(book.payloads, [passage_id])).get(passage_id)
     if found is None:
         raise HTTPException(404, "No such passage: the book may have been ingested again since.")
     p = Passage.from_hit(passage_id, cast(ChunkPayload, found), score=0.0, similarity=0.0)
@@ -313,27 +304,27 @@ async def passage(
 
 @router.get("/chats", response_model=ChatsOut, responses=ERRORS)
 async def chat_list(
-    request: Request, access: AccessDep, tutor: TutorDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    request: Request, access: AccessDep, history: HistoryDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> dict:
     """The caller's chats in the chat UI, the app's and the book widget's alike, most recently active first."""
     identity = caller(request, access)
-    found = await tutor.history.threads(identity.id, limit)
+    found = await history.threads(identity.id, limit)
     return ChatsOut(chats=[ChatOut(id=t.id, name=t.name, active=t.active) for t in found]).model_dump()
 
 
 @router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
-async def health(tutors: TutorsDep, access: AccessDep) -> JSONResponse:
+async def health(engines: EnginesDep, access: AccessDep) -> JSONResponse:
     """200 when the store holds the book, the model answers, and the database and the rate limits' store (Redis,
     with REDIS_URL) do; 503 naming what is down and the fix."""
     try:
-        tutor = await tutors.get()
+        engine = await engines.get()
     except TutorError as exc:
         unusable = {"ok": False, "detail": public(str(exc))}
         return JSONResponse({"status": f"down: {exc.kind}", "qdrant": unusable}, 503)
     checks, llm, database, (limits_ok, limits) = await asyncio.gather(
-        asyncio.to_thread(store_checks, tutor.store, tutor.settings),
-        asyncio.to_thread(check_llm, choose_provider(tutor.settings), server=tutor.local_server),
-        check_database(tutor.database),
+        asyncio.to_thread(store_checks, engine.store, engine.settings),
+        asyncio.to_thread(check_llm, choose_provider(engine.settings), server=engine.local_server),
+        check_database(engine.database),
         access.limiter.reachable(),
     )
     failed = [c for c in checks if c.status != "OK"]
@@ -382,6 +373,17 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": public(str(exc))}, 503)
 
 
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+    """A chat or a quiz item that is not the caller's (another identity's is "not found" too)."""
+    what = "chat with this chat_id" if isinstance(exc, ChatNotFound) else "such item in your quizzes"
+    return JSONResponse({"detail": f"No {what}."}, 404)
+
+
+async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """A profile the caller's role may not use: 403 naming the ones it may."""
+    return JSONResponse({"detail": str(exc)}, 403)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 with where and why, never the input itself (it may be huge, or someone else's text)."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
@@ -389,11 +391,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, 422)
 
 
-def mount_api(app: FastAPI, access: Access) -> None:
+def mount_api(app: FastAPI, access: Access, engines: EngineHolder) -> None:
     """Add the API routes and the book ahead of Chainlit's catch-all GET route, which would otherwise answer
     /api/v1/health (and ahead of Chainlit's feedback routes, which ours replace), the middlewares and the error
-    handlers."""
-    app.state.access = access
+    handlers; the routes' `Access` and engine are the app's state (`web.dependencies`)."""
+    app.state.access, app.state.engines = access, engines
     before = list(app.router.routes)
     app.include_router(instructor_router)
     app.include_router(feedback_router)
@@ -407,6 +409,9 @@ def mount_api(app: FastAPI, access: Access) -> None:
     app.router.routes[:] = ours + before
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(ChatNotFound, _not_found)
+    app.add_exception_handler(ItemNotFound, _not_found)
+    app.add_exception_handler(ProfileNotAllowed, _not_allowed)
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
     app.add_middleware(VisitorCookies, access=access)
     app.add_middleware(LoginAttempts, access=access)

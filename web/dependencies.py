@@ -1,6 +1,7 @@
 """Typed FastAPI dependencies: what a route needs from the app, instead of untyped `request.app.state` reads.
 
-`mount_api` puts the `Access` on the app's state and `app.py` the `TutorHolder`; routes ask for them by type.
+`mount_api` puts the `Access` on the app's state and `app.py` the `EngineHolder`; routes ask for the engine's
+services by type (`rag.engine`), each of which translates its own failures.
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from rag.tutor import Tutor, TutorHolder
+from rag.chats.history import History
+from rag.chats.report import Reports
+from rag.engine import Engine, EngineHolder
+from rag.search.retrieval import Retriever
+from rag.study.service import Study
+from rag.tutor import Tutor
 from web.access import Access
 
 
@@ -17,17 +23,44 @@ def _access(request: Request) -> Access:
     return request.app.state.access
 
 
-def _tutors(request: Request) -> TutorHolder:
-    return request.app.state.tutors
+def _engines(request: Request) -> EngineHolder:
+    return request.app.state.engines
 
 
 AccessDep = Annotated[Access, Depends(_access)]
-TutorsDep = Annotated[TutorHolder, Depends(_tutors)]
+EnginesDep = Annotated[EngineHolder, Depends(_engines)]
 
 
-async def _tutor(tutors: TutorsDep) -> Tutor:
-    """The app's tutor; a failed start raises a ServiceError, which the app answers with 503."""
-    return await tutors.get()
+async def _engine(engines: EnginesDep) -> Engine:
+    """The app's engine; a failed start raises a ServiceError, which the app answers with 503."""
+    return await engines.get()
 
 
-TutorDep = Annotated[Tutor, Depends(_tutor)]
+EngineDep = Annotated[Engine, Depends(_engine)]
+
+
+def _answers(engine: EngineDep) -> Tutor:
+    return engine.answers
+
+
+def _study(engine: EngineDep) -> Study:
+    return engine.study
+
+
+def _history(engine: EngineDep) -> History:
+    return engine.history
+
+
+def _book(engine: EngineDep) -> Retriever:
+    return engine.retriever
+
+
+def _reports(engine: EngineDep) -> Reports:
+    return engine.reports
+
+
+AnswersDep = Annotated[Tutor, Depends(_answers)]
+StudyDep = Annotated[Study, Depends(_study)]
+HistoryDep = Annotated[History, Depends(_history)]
+BookDep = Annotated[Retriever, Depends(_book)]
+ReportsDep = Annotated[Reports, Depends(_reports)]

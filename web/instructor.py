@@ -17,11 +17,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from rag.chats.report import AnswerFilter, Period, Report, build_report, gaps_csv, mark_reviewed
+from rag.chats.report import AnswerFilter, Period, Report, Reports, gaps_csv
 from rag.identity import INSTRUCTOR_COOKIE, LINK_PATH, mac, same
-from rag.tutor import Tutor
 from web.access import INSTRUCTOR_COOKIE_DAYS, Access
-from web.dependencies import AccessDep, TutorDep, TutorsDep
+from web.dependencies import AccessDep, ReportsDep
 from web.display import link_target
 from web.rendering import to_html
 
@@ -65,14 +64,8 @@ def _period(since: str | None, until: str | None) -> Period:
         raise HTTPException(422, "Dates are YYYY-MM-DD.") from None
 
 
-async def _report(tutor: Tutor, access: Access, since: str | None, until: str | None) -> Report:
-    return await build_report(
-        tutor.database,
-        _period(since, until),
-        tutor.retriever.nearest,
-        tutor.retriever.payloads,
-        access.settings.show_student_identity,
-    )
+async def _report(reports: Reports, access: Access, since: str | None, until: str | None) -> Report:
+    return await reports.report(_period(since, until), access.settings.show_student_identity)
 
 
 def _token(access: Access, answer_id: str) -> str:
@@ -106,7 +99,7 @@ async def open_link(access: AccessDep, token: str = Form("")) -> Response:
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False, dependencies=[Instructor])
 async def page(
     request: Request,
-    tutor: TutorDep,
+    reports: ReportsDep,
     access: AccessDep,
     since: str | None = None,
     until: str | None = None,
@@ -114,7 +107,7 @@ async def page(
     verdict: Literal["", "supported", "flagged", "refused"] = "",
     answers: Literal["", "yes", "no"] = "",
 ) -> HTMLResponse:
-    report = await _report(tutor, access, since, until)
+    report = await _report(reports, access, since, until)
     keep = AnswerFilter(section.strip(), verdict, answers)
     html = templates.get_template("instructor.html").render(
         report=report,
@@ -129,17 +122,17 @@ async def page(
 
 @router.get("/api/v1/instructor/report", include_in_schema=False, dependencies=[Instructor])
 async def report_json(
-    tutor: TutorDep, access: AccessDep, since: str | None = None, until: str | None = None
+    reports: ReportsDep, access: AccessDep, since: str | None = None, until: str | None = None
 ) -> JSONResponse:
-    report = await _report(tutor, access, since, until)
+    report = await _report(reports, access, since, until)
     return JSONResponse(
         dataclasses.asdict(report) | {"period": {"since": str(report.period.since), "until": str(report.period.until)}}
     )
 
 
 @router.get("/api/v1/instructor/gaps.csv", include_in_schema=False, dependencies=[Instructor])
-async def gaps(tutor: TutorDep, access: AccessDep, since: str | None = None, until: str | None = None) -> Response:
-    report = await _report(tutor, access, since, until)
+async def gaps(reports: ReportsDep, access: AccessDep, since: str | None = None, until: str | None = None) -> Response:
+    report = await _report(reports, access, since, until)
     name = f"coverage-gaps-{report.period.since}-{report.period.until}.csv"
     return PlainTextResponse(
         gaps_csv(report), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -148,12 +141,11 @@ async def gaps(tutor: TutorDep, access: AccessDep, since: str | None = None, unt
 
 @router.post(PAGE + "/flagged/{answer_id}/reviewed", include_in_schema=False, dependencies=[Instructor])
 async def reviewed(
-    answer_id: str, access: AccessDep, tutors: TutorsDep, token: str = Form(""), back: str = Form("")
+    answer_id: str, access: AccessDep, reports: ReportsDep, token: str = Form(""), back: str = Form("")
 ) -> Response:
     if not same(token, _token(access, answer_id)):
         raise HTTPException(403, "This form is not from the instructor view.")
-    tutor = await tutors.get()
-    if not await mark_reviewed(tutor.database, answer_id):
+    if not await reports.mark_reviewed(answer_id):
         raise HTTPException(404, "No such answer.")
     query = back if back.replace("=", "").replace("&", "").replace("-", "").isalnum() else ""
     return RedirectResponse(f"{PAGE}?{query}#flagged" if query else f"{PAGE}#flagged", status_code=303)

@@ -17,10 +17,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from rag.chats.history import ChatNotFound
 from rag.study.items import Item
-from rag.study.service import ItemNotFound, NothingAsked, PageNotFound, QuizError
-from web.dependencies import AccessDep, TutorDep
+from rag.study.service import NothingAsked, PageNotFound, QuizError
+from web.dependencies import AccessDep, StudyDep
 from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, within_limit
 
 router = APIRouter(prefix=PREFIX)
@@ -103,14 +102,12 @@ def item_json(item: Item) -> ItemOut:
 
 
 @router.post("/quiz", response_model=QuizResponse, responses=ERRORS)
-async def quiz(body: QuizRequest, request: Request, access: AccessDep, tutor: TutorDep) -> dict:
+async def quiz(body: QuizRequest, request: Request, access: AccessDep, study: StudyDep) -> dict:
     """A quiz of the book's own sentences: a free-response item first, then multiple choice and fill-in."""
     identity = caller(request, access)
     await within_limit(request, access, identity)
     try:
-        items = await tutor.quiz(identity.id, body.n, section=body.section, chat_id=body.chat_id)
-    except ChatNotFound:
-        raise HTTPException(404, "No chat with this chat_id.") from None
+        items = await study.quiz(identity.id, body.n, section=body.section, chat_id=body.chat_id)
     except (PageNotFound, NothingAsked) as exc:  # no such page, or no question in the chat to quiz on
         raise HTTPException(404, str(exc)) from None
     except QuizError as exc:
@@ -124,15 +121,12 @@ async def answer(
     body: AnswerRequest,
     request: Request,
     access: AccessDep,
-    tutor: TutorDep,
+    study: StudyDep,
 ) -> dict:
     """Grade an answer: the key in any case or inflection is right; a free response is compared with the book."""
     identity = caller(request, access)
     await within_limit(request, access, identity)  # as an answer typed in the chat is
-    try:
-        graded = await tutor.study.answer(identity.id, item_id, body.response)
-    except ItemNotFound:
-        raise HTTPException(404, "No such item in your quizzes.") from None
+    graded = await study.answer(identity.id, item_id, body.response)
     shown = item_json(graded.item)
     return AnswerResponse(
         correct=graded.grade.correct,
@@ -145,8 +139,8 @@ async def answer(
 
 
 @router.get("/review", response_model=QuizResponse, responses=ERRORS)
-async def review(request: Request, access: AccessDep, tutor: TutorDep) -> dict:
+async def review(request: Request, access: AccessDep, study: StudyDep) -> dict:
     """Your items due for review now: the ones you missed come back first, then at growing intervals."""
     identity = caller(request, access)
-    due = await tutor.study.due(identity.id)
+    due = await study.due(identity.id)
     return QuizResponse(items=[item_json(item) for item in due]).model_dump()

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import chainlit as cl
 
+from rag.engine import Engine
 from rag.identity import Identity
 from rag.llm.specs import ProviderName
 from rag.search.passage import Reading
-from rag.study.service import QUIZ_ITEMS, topic_of
-from rag.tutor import Tutor
+from rag.study.service import QUIZ_ITEMS, Study, topic_of
 from web import chat, display
 
 
@@ -21,7 +21,7 @@ def feedback_id(reply: cl.Message) -> str:
 
 
 async def take(
-    tutor: Tutor,
+    engine: Engine,
     identity: Identity,
     message: cl.Message,
     reading: Reading | None,
@@ -30,17 +30,17 @@ async def take(
 ) -> None:
     """One message of the chat, to the study flow or the answer it asks for."""
     mode, thread = chat.study_mode(message), cl.context.session.thread_id
-    waiting = await tutor.study.current(thread, identity.id)  # a quiz item, in any mode
+    waiting = await engine.study.current(thread, identity.id)  # a quiz item, in any mode
     if message.command == display.REVIEW_COMMAND["id"]:
-        await review(tutor, identity)
+        await review(engine.study, identity)
     elif waiting is not None:
-        await respond(tutor, identity, message.content)
+        await respond(engine.study, identity, message.content)
     elif mode == chat.QUIZ:
-        await quiz(tutor, identity, message.content, reading)
+        await quiz(engine.study, identity, message.content, reading)
     elif mode == chat.HINTS:
-        await chat.show(tutor.hint_stream(message.content, thread, owner=identity.id, reading=reading), reply)
+        await chat.show(engine.hints.stream(message.content, thread, owner=identity.id, reading=reading), reply)
     else:
-        events = tutor.answer_stream(
+        events = await engine.answers.ask(
             message.content,
             thread,
             provider_name=profile,
@@ -52,9 +52,9 @@ async def take(
         await chat.show(events, reply)
 
 
-async def more_help(tutor: Tutor, identity: Identity, profile: ProviderName | None, reply: cl.Message) -> None:
+async def more_help(engine: Engine, identity: Identity, profile: ProviderName | None, reply: cl.Message) -> None:
     """The open question's next hint (its full answer at the last step)."""
-    events = tutor.more_help(
+    events = engine.hints.more_help(
         cl.context.session.thread_id,
         owner=identity.id,
         role=identity.role,
@@ -64,40 +64,40 @@ async def more_help(tutor: Tutor, identity: Identity, profile: ProviderName | No
     await chat.show(events, reply)
 
 
-async def quiz(tutor: Tutor, identity: Identity, text: str, reading: Reading | None) -> None:
+async def quiz(study: Study, identity: Identity, text: str, reading: Reading | None) -> None:
     """A quiz on the topic the message names (or, naming none, on the page being read or the chat's latest
     question), asked one item at a time."""
     thread = cl.context.session.thread_id
-    items = await tutor.quiz(identity.id, QUIZ_ITEMS, topic=topic_of(text) or None, chat_id=thread, reading=reading)
-    first = await tutor.study.begin(thread, identity.id, items)
+    items = await study.quiz(identity.id, QUIZ_ITEMS, topic=topic_of(text) or None, chat_id=thread, reading=reading)
+    first = await study.begin(thread, identity.id, items)
     if first is not None:
         await chat.send_item(first)
 
 
-async def respond(tutor: Tutor, identity: Identity, response: str, item_id: str | None = None) -> None:
+async def respond(study: Study, identity: Identity, response: str, item_id: str | None = None) -> None:
     """A response to the quiz item waiting (or to `item_id`, a choice clicked): graded, then the next item."""
     thread = cl.context.session.thread_id
-    graded, following = await tutor.study.respond(thread, identity.id, response, item_id)
+    graded, following = await study.respond(thread, identity.id, response, item_id)
     await chat.send_graded(graded, following)
 
 
-async def review(tutor: Tutor, identity: Identity) -> None:
+async def review(study: Study, identity: Identity) -> None:
     """The items due for review, asked one by one like a quiz."""
-    due = await tutor.study.due(identity.id)
-    first = await tutor.study.begin(cl.context.session.thread_id, identity.id, due)
+    due = await study.due(identity.id)
+    first = await study.begin(cl.context.session.thread_id, identity.id, due)
     if first is None:
         await cl.Message(content=display.NOTHING_DUE).send()
     else:
         await chat.send_item(first)
 
 
-async def why(tutor: Tutor, identity: Identity, item_id: str) -> None:
+async def why(study: Study, identity: Identity, item_id: str) -> None:
     """The passage that makes a quiz item's answer right, when the item is the student's."""
-    item = await tutor.study.records.item(item_id, identity.id)
+    item = await study.item(item_id, identity.id)
     if item is not None:
         await chat.send_why(item)
 
 
-async def end_quiz(tutor: Tutor, identity: Identity) -> None:
-    await tutor.study.end(cl.context.session.thread_id, identity.id)
+async def end_quiz(study: Study, identity: Identity) -> None:
+    await study.end(cl.context.session.thread_id, identity.id)
     await cl.Message(content=display.QUIZ_ENDED).send()

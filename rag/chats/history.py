@@ -14,7 +14,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from agents import TResponseInputItem
@@ -95,6 +95,15 @@ class ChatMemory(SQLAlchemySession):
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         self.pending = self.pending + list(items)
+
+    async def asked(self) -> list[str]:
+        """The questions of the chat so far, oldest first (what a follow-up may lean on)."""
+        items = cast(list[dict[str, Any]], await self.get_items())
+        return [i["content"] for i in items if i.get("role") == "user" and isinstance(i.get("content"), str)]
+
+    async def remember(self, question: str, reply: str) -> None:
+        """A question and the reply no model wrote (a refusal), kept like any exchange."""
+        await self.add_items([{"role": "user", "content": question}, {"role": "assistant", "content": reply}])
 
     async def write(self, connection: AsyncConnection) -> None:
         """The pending items into the SDK's tables, in the caller's transaction: the chat's session row made

@@ -485,6 +485,20 @@ async def mark_reviewed(database: Database, answer_id: str, reviewed: bool = Tru
     return bool(result.rowcount)
 
 
+class Reports:
+    """The instructor's side of the answers: a period's report, and a flagged answer marked reviewed."""
+
+    def __init__(self, database: Database, nearest: Nearest, passages: Callable[[list[str]], dict[str, dict]]):
+        self.database, self.nearest, self.passages = database, nearest, passages
+
+    async def report(self, period: Period, show_identities: bool = False) -> Report:
+        return await build_report(self.database, period, self.nearest, self.passages, show_identities)
+
+    async def mark_reviewed(self, answer_id: str, reviewed: bool = True) -> bool:
+        """False when no such answer."""
+        return await mark_reviewed(self.database, answer_id, reviewed)
+
+
 def gaps_csv(report: Report) -> str:
     """The coverage gaps as CSV: one row a group."""
     out = io.StringIO()

@@ -1,21 +1,29 @@
 """Hints before answers: the first reply to a question names the section that answers it (cited) and asks for
 the student's attempt; each "more help" goes one step further (the book's sentence that answers it, with its
 key term held back; then the full cited answer). An attempt is compared with that sentence, with the
-grounding checker's evidence, and told what matches and what the passage says."""
+grounding checker's evidence, and told what matches and what the passage says. The full answer is the tutor's
+(`rag.tutor.Tutor.ask`), handed in by the engine as `FullAnswer`."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 from rag.answer.excerpts import ExcerptComposer
 from rag.answer.grounding import GroundingChecker
-from rag.answer.result import Answer, Source
-from rag.search.passage import Passage, SearchResult
+from rag.answer.refusal import refusal
+from rag.answer.result import Answer, Source, clean_question
+from rag.chats.history import Asked, History
+from rag.db.database import DATABASE_ERRORS, DatabaseUnavailable
+from rag.identity import LOCAL_OWNER, Role
+from rag.llm.specs import ProviderName
+from rag.search.finder import Finder
+from rag.search.passage import Passage, Reading, SearchResult
 from rag.study.facts import BLANK, clean, facts_of
 from rag.study.grading import Grade, grade
 from rag.study.items import Item
@@ -24,6 +32,25 @@ from rag.text.lexical import TermStats, content_terms, term, words
 
 STEPS = 3  # the section; the key sentence with its key held back; the full answer
 HINTS_MODEL = "hints: book"  # who wrote a hint: the tutor, from the book
+
+
+Events = AsyncIterator[SearchResult | str | Answer]
+
+
+class FullAnswer(Protocol):
+    """The tutor's answer (`rag.tutor.Tutor.ask`): the last hint is the full answer."""
+
+    async def __call__(
+        self,
+        question: str,
+        chat_id: str,
+        *,
+        provider_name: ProviderName | None,
+        owner: str,
+        role: Role,
+        step_id: str | None,
+        reading: Reading | None,
+    ) -> Events: ...
 
 
 def section_hint(passage: Passage) -> str:
@@ -73,19 +100,86 @@ def asks_anew(text: str) -> bool:
 
 
 class Hinter:
-    """The hints of a chat: kept in the chat's study state, so any app process continues them."""
+    """Hints mode: kept in the chat's study state, so any app process continues a chat's hints."""
 
     def __init__(
         self,
         records: StudyRecords,
+        history: History,
+        finder: Finder,
         checker: GroundingChecker,
         composer: ExcerptComposer,
-        stats: Callable[[], TermStats],
         clock: Callable[[], datetime],
+        full_answer: FullAnswer,
     ):
-        self.records, self.checker, self.composer, self.stats, self.clock = records, checker, composer, stats, clock
+        self.records, self.history, self.finder, self.clock = records, history, finder, clock
+        self.checker, self.composer, self.full_answer = checker, composer, full_answer
 
-    async def open(self, question: str, chat_id: str, owner: str, result: SearchResult, started: float) -> Answer:
+    def stats(self) -> TermStats:
+        return self.finder.retriever.stats
+
+    async def stream(
+        self,
+        text: str,
+        chat_id: str,
+        *,
+        owner: str = LOCAL_OWNER,
+        step_id: str | None = None,
+        reading: Reading | None = None,
+    ) -> Events:
+        """An attempt at the chat's open question gets feedback; a question gets the section that answers it,
+        cited (one the book does not cover is refused, as an answer is). Yields like the tutor's answers; an
+        attempt with no search."""
+        started = time.perf_counter()
+        question = clean_question(text)
+        await self.history.claim(chat_id, owner)
+        try:
+            open_hints = (await self.records.chat(chat_id)).hints
+            if open_hints is not None and not asks_anew(question):
+                yield await self._attempt(question, chat_id, owner, open_hints, started)
+                return
+            memory = self.history.memory(chat_id)
+            result = await self.finder.search(question, await memory.asked(), reading)
+            yield result
+            if result.covered:
+                answer = await self._open(question, chat_id, owner, result, started)
+            else:
+                answer = refusal(question, result, started)
+                await memory.remember(question, answer.text)
+                yield answer.text
+            await self.history.record(answer, Asked(question, chat_id, owner, "hints", step_id), result, memory)
+        except DATABASE_ERRORS as exc:
+            raise DatabaseUnavailable(self.history.database.settings, exc) from None  # the SDK's chat memory
+        yield answer
+
+    async def more_help(
+        self,
+        chat_id: str,
+        *,
+        owner: str = LOCAL_OWNER,
+        role: Role = "instructor",
+        provider_name: ProviderName | None = None,
+        step_id: str | None = None,
+        reading: Reading | None = None,
+    ) -> Events:
+        """The open question's next hint; at the last step its full answer. Nothing when no question is open."""
+        hints, answer = await self._next(chat_id, owner, time.perf_counter())
+        if answer is not None:
+            yield answer
+        elif hints is not None:
+            events = await self.full_answer(
+                hints.question,
+                chat_id,
+                provider_name=provider_name,
+                owner=owner,
+                role=role,
+                step_id=step_id,
+                reading=reading,
+            )
+            async for event in events:
+                yield event
+
+    async def _open(self, question: str, chat_id: str, owner: str, result: SearchResult, started: float) -> Answer:
         """The first hint to a covered question: the section that answers it."""
         passages = result.passages
         lead = await asyncio.to_thread(self.composer.lead, question, passages, result.vector)
@@ -96,7 +190,7 @@ class Hinter:
         await self._keep(chat_id, owner, hints)
         return _reply(section_hint(passage), passage, question, started)
 
-    async def more(self, chat_id: str, owner: str, started: float) -> tuple[Hints | None, Answer | None]:
+    async def _next(self, chat_id: str, owner: str, started: float) -> tuple[Hints | None, Answer | None]:
         """One step further: the key sentence with its key held back (an answer), or, at the last step, the
         open question (no answer: the tutor answers it in full), whose hints then end."""
         state = await self.records.chat(chat_id)
@@ -111,7 +205,7 @@ class Hinter:
         await self._keep(chat_id, owner, replace(hints, step=hints.step + 1))
         return hints, _reply(sentence_hint(cloze), passage, hints.question, started)
 
-    async def attempt(self, text: str, chat_id: str, owner: str, hints: Hints, started: float) -> Answer:
+    async def _attempt(self, text: str, chat_id: str, owner: str, hints: Hints, started: float) -> Answer:
         """Feedback on an attempt at the open question; a right one ends its hints."""
         passage = passage_from(hints.passage)
         graded = await asyncio.to_thread(

@@ -1,7 +1,7 @@
 """Study mode's quizzes: built from the book for a page, a chapter, a topic, the page open in the book widget or
 the chat's own questions; graded with the grounding checker's evidence; each result kept with the item's
 review schedule; a wrong answer followed by another item of the same section. One code path for the chat,
-REST and the tests (hints, which end in a full answer, are the tutor's: `rag.tutor.Tutor.hint_stream`)."""
+REST and the tests (hints are `rag.study.hints`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from rag.answer.grounding import GroundingChecker
+from rag.chats.history import History
 from rag.search.book import Book, BookIndex
 from rag.search.passage import Passage, Reading
 from rag.search.retrieval import Retriever
@@ -77,9 +78,11 @@ class Study:
         embed: Callable[[list[str]], np.ndarray],
         checker: GroundingChecker,
         records: StudyRecords,
+        history: History,
         clock: Clock = utc_now,
     ):
         self.retriever, self.index, self.checker, self.records, self.clock = retriever, index, checker, records, clock
+        self.history = history
         self.builder = ItemBuilder(embed, checker)
         self._chapters: tuple[Book | None, dict[str, Chapter]] = (None, {})  # of one snapshot of the book
 
@@ -97,7 +100,11 @@ class Study:
     ) -> list[Item]:
         """Up to `n` items on a page (`section`: its path, URL or document id), a `topic` (a chapter's name, a
         page, or anything the book covers), or the page being read, saved as `owner`'s; `QuizError` says why
-        there are none."""
+        there are none. With `chat_id` (which `owner` must own: `ChatNotFound`), on the chat's latest question
+        unless a section, topic or page says otherwise."""
+        if chat_id is not None:
+            await self.history.claim(chat_id, owner)
+            topic = topic if section or topic or reading else await self._latest(chat_id)
         passages = await asyncio.to_thread(self._passages, section, topic, reading)
         asked = await self.records.asked(owner, sorted({p.source_path for p in passages}))
         items = await asyncio.to_thread(self._build, passages, min(n, MAX_ITEMS), asked)
@@ -119,6 +126,10 @@ class Study:
         due = await self.records.record(item, owner, response, graded.correct, now)
         follow_up = None if graded.correct else await self._follow_up(owner, item)
         return Graded(item, graded, now, due, follow_up)
+
+    async def item(self, item_id: str, owner: str) -> Item | None:
+        """One of `owner`'s items; None for another's or none."""
+        return await self.records.item(item_id, owner)
 
     async def due(self, owner: str, limit: int = MAX_ITEMS) -> list[Item]:
         """`owner`'s items due for review now."""
@@ -154,6 +165,14 @@ class Study:
         """The chat's quiz stops; what was answered stays."""
         state = await self.records.chat(chat_id)
         await self.records.keep(chat_id, owner, replace(state, queue=()), self.clock())
+
+    async def _latest(self, chat_id: str) -> str:
+        latest = await self.history.questions(chat_id, 1)
+        if not latest:
+            raise NothingAsked(
+                "Say what to quiz you on: a chapter, a section, or a topic of the book (this chat has no question yet)."
+            )
+        return latest[0]
 
     async def _follow_up(self, owner: str, item: Item) -> Item | None:
         passages = self.index.book.pages.get(item.section, [])

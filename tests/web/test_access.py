@@ -37,12 +37,12 @@ def access_of(settings: Settings) -> Access:
 
 
 @pytest.fixture
-def tutor_factory(make_tutor):
-    return lambda: make_tutor()
+def engine_factory(make_engine):
+    return lambda: make_engine()
 
 
-def test_each_visitor_gets_a_signed_cookie_and_keeps_their_chat(tutor_factory):
-    alice, mallory = api_client(tutor_factory), api_client(tutor_factory)
+def test_each_visitor_gets_a_signed_cookie_and_keeps_their_chat(engine_factory):
+    alice, mallory = api_client(engine_factory), api_client(engine_factory)
     first = alice.post("/api/v1/chat", json=QUESTION)
     assert first.status_code == 200 and VISITOR_COOKIE in first.cookies
     chat_id = first.json()["chat_id"]
@@ -63,22 +63,22 @@ def test_a_forged_visitor_cookie_is_a_new_visitor():
     assert visitor_from_cookie("other" * 8, cookie) is None and visitor_from_cookie(secret, None) is None
 
 
-def test_over_the_rate_limit_is_429_with_retry_after(tutor_factory, env):
+def test_over_the_rate_limit_is_429_with_retry_after(engine_factory, env):
     env(RATE_LIMIT_PER_MINUTE="2")
-    client = api_client(tutor_factory)
+    client = api_client(engine_factory)
     assert [client.post("/api/v1/chat", json=QUESTION).status_code for _ in range(2)] == [200, 200]
     limited = client.post("/api/v1/chat", json=QUESTION)
     assert limited.status_code == 429 and 1 <= int(limited.headers["retry-after"]) <= 60
-    assert api_client(tutor_factory).post("/api/v1/chat", json=QUESTION).status_code == 200  # per identity
+    assert api_client(engine_factory).post("/api/v1/chat", json=QUESTION).status_code == 200  # per identity
     limiter = RateLimiter(2)
     refusals = [asyncio.run(limiter.check("a")) for _ in range(3)]
     assert refusals[:2] == [None, None] and refusals[2] is not None and 59 <= refusals[2].wait <= 60
     assert asyncio.run(limiter.check("b")) is None
 
 
-def test_a_client_that_drops_its_cookie_meets_the_address_limit(tutor_factory, env):
+def test_a_client_that_drops_its_cookie_meets_the_address_limit(engine_factory, env):
     env(RATE_LIMIT_PER_ADDRESS="2")
-    client = api_client(tutor_factory)
+    client = api_client(engine_factory)
     statuses = []
     for _ in range(3):
         client.cookies.clear()  # a new visitor every time
@@ -102,11 +102,11 @@ def users_file(tmp_path):
     return path
 
 
-def test_with_login_configured_rest_callers_need_a_token(tutor_factory, users_file, env, capsys):
+def test_with_login_configured_rest_callers_need_a_token(engine_factory, users_file, env, capsys):
     env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48, API_TOKEN="service-token-" + "x" * 30)
     assert users_main(["--file", str(users_file), "token", "ina"]) == 0
     token = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
-    client = api_client(tutor_factory)
+    client = api_client(engine_factory)
     anonymous = client.post("/api/v1/chat", json=QUESTION)
     assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == "Bearer"
     assert VISITOR_COOKIE not in anonymous.cookies  # no visitors once login is configured
@@ -189,9 +189,9 @@ def test_with_redis_every_process_shares_one_limit():
         redis.stop()
 
 
-def test_an_unreachable_redis_is_a_503_naming_redis_url(tutor_factory, env):
+def test_an_unreachable_redis_is_a_503_naming_redis_url(engine_factory, env):
     env(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    refused = api_client(tutor_factory).post("/api/v1/chat", json=QUESTION)
+    refused = api_client(engine_factory).post("/api/v1/chat", json=QUESTION)
     assert refused.status_code == 503 and "REDIS_URL" in refused.json()["detail"]
 
 
@@ -201,7 +201,7 @@ def test_a_malformed_redis_url_names_the_variable(env):
         load_settings()
 
 
-def test_student_profiles_bind_rest_and_the_engine(make_tutor, tmp_path, env, capsys):
+def test_student_profiles_bind_rest_and_the_engine(make_engine, tmp_path, env, capsys):
     """STUDENT_PROFILES=excerpts with a local LLM configured: a student's REST question is answered from the
     book, asking for the LLM is a 403 naming what they may pick, and an instructor may use it."""
     llm = FakeOpenAI(["A node is a process [1]."], model="fake-llm")
@@ -219,13 +219,13 @@ def test_student_profiles_bind_rest_and_the_engine(make_tutor, tmp_path, env, ca
         assert users_main(["--file", str(path), "token", name]) == 0
         tokens[name] = {"Authorization": "Bearer " + capsys.readouterr().out.strip().rsplit(" ", 1)[1]}
     try:
-        client = api_client(lambda: make_tutor())
+        client = api_client(lambda: make_engine())
         default = client.post("/api/v1/chat", json=QUESTION, headers=tokens["sam"])
         forbidden = client.post("/api/v1/chat", json={**QUESTION, "profile": "local"}, headers=tokens["sam"])
         streamed = client.post("/api/v1/chat/stream", json={**QUESTION, "profile": "local"}, headers=tokens["sam"])
         instructor = client.post("/api/v1/chat", json={**QUESTION, "profile": "local"}, headers=tokens["ina"])
         with pytest.raises(ProfileNotAllowed, match="Book excerpts"):
-            asyncio.run(make_tutor().answer("What is a node?", "c-x", provider_name="local", role="student"))
+            asyncio.run(make_engine().answers.answer("What is a node?", "c-x", provider_name="local", role="student"))
     finally:
         llm.close()
     assert default.status_code == 200 and default.json()["model"].startswith("excerpts")
@@ -234,10 +234,10 @@ def test_student_profiles_bind_rest_and_the_engine(make_tutor, tmp_path, env, ca
     assert instructor.status_code == 200 and instructor.json()["model"] == "local: fake-llm"
 
 
-def test_password_guessing_is_limited_per_user_and_address_and_per_address(tutor_factory, users_file, env):
+def test_password_guessing_is_limited_per_user_and_address_and_per_address(engine_factory, users_file, env):
     """A guesser is slowed at their address; the real user, logging in from elsewhere, is not locked out."""
     env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48)
-    client = api_client(tutor_factory)  # Chainlit's /login is not mounted here: allowed attempts pass on (405)
+    client = api_client(engine_factory)  # Chainlit's /login is not mounted here: allowed attempts pass on (405)
     elsewhere = TestClient(client.app, client=("192.0.2.7", 50000))
 
     def attempt(user: str, by: TestClient = client) -> int:
@@ -257,11 +257,11 @@ def test_password_guessing_is_limited_per_user_and_address_and_per_address(tutor
         {"files": {"username": (None, "ina"), "password": (None, "guess")}},  # multipart
     ],
 )
-def test_the_attempt_limit_reads_the_form_as_the_login_does(tutor_factory, users_file, env, form):
+def test_the_attempt_limit_reads_the_form_as_the_login_does(engine_factory, users_file, env, form):
     """A multipart form is counted for its user; a repeated username is refused (the route and the check could
     each read another)."""
     env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48)
-    client = api_client(tutor_factory)
+    client = api_client(engine_factory)
     codes = [client.post("/login", **form).status_code for _ in range(LOGINS_PER_PAIR + 1)]
     if "files" in form:
         assert 429 not in codes[:-1] and codes[-1] == 429
@@ -269,9 +269,9 @@ def test_the_attempt_limit_reads_the_form_as_the_login_does(tutor_factory, users
         assert set(codes) == {400}
 
 
-def test_logins_with_redis_down_are_a_503_naming_redis_url_and_health_says_so(tutor_factory, users_file, env):
+def test_logins_with_redis_down_are_a_503_naming_redis_url_and_health_says_so(engine_factory, users_file, env):
     env(USERS_FILE=str(users_file), CHAINLIT_AUTH_SECRET="s" * 48, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
-    client = api_client(tutor_factory)
+    client = api_client(engine_factory)
     login = client.post("/login", data={"username": "ina", "password": "correct horse"})
     assert login.status_code == 503 and "REDIS_URL" in login.json()["detail"]
     health = client.get("/api/v1/health")

@@ -1,6 +1,7 @@
 from rag.answer.result import Answer, Source
 from rag.search.passage import Passage
 from web.display import answer_markdown, close_code_fences, error_markdown, relinked
+from web.rendering import to_html
 
 CITE_1 = "[\\[1\\]](#tutor-passage=id)"  # [1] on the chat page: a link its panel opens
 PASSAGE = Passage("id", "text", "URDF", "URDF › Links", "Links", "https://b/docs/urdf#links", "u.md", 0.03, 0.61)
@@ -117,3 +118,24 @@ def test_no_server_path_reaches_a_response_or_the_chat():
     error = ServiceError(down)
     error.kind = "database"
     assert "/srv/" not in error_markdown(error)
+
+
+def test_unsafe_urls_already_stored_are_not_written_as_links():
+    evil = Passage("i", "t", "T", "T › S", "S", "javascript:alert(1)", "p.md", 0.1, 0.5)
+    spaced = Passage("j", "t", "T", "T [x]", "S", "/docs/a b) [PWN](javascript:x)", "p.md", 0.1, 0.5)
+    sources = [Source(1, evil), Source(2, spaced)]
+    shown = answer_markdown(
+        Answer(
+            text="A [1][2].",
+            sources=sources,
+            cited=True,
+            passages=[],
+            covered=True,
+            processing_time_ms=1,
+            model="m",
+            query="q",
+        )
+    )
+    assert "javascript:alert" not in shown and "](/docs/a%20b%29%20%5BPWN%5D%28javascript:x%29?tutor-cite=j)" in shown
+    panel = to_html("[the book](javascript:alert(1)) <script>alert(2)</script>")  # a passage, in its panel
+    assert "href" not in panel and "<script" not in panel and "&lt;script&gt;" in panel

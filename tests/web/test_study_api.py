@@ -14,10 +14,10 @@ NODES = "01-ros2-basics/01-nodes-and-topics.md"
 
 
 @pytest.fixture
-def factory(make_tutor, tmp_path, env):
+def factory(make_engine, tmp_path, env):
     env(DATA_DIR=str(tmp_path / "data"))
-    tutor = make_tutor()
-    return lambda: tutor
+    engine = make_engine()
+    return lambda: engine
 
 
 def visitor(factory):

@@ -26,8 +26,8 @@ SECRET = "s" * 48
 
 
 @pytest.fixture
-def client(make_tutor):
-    return api_client(lambda: make_tutor())
+def client(make_engine):
+    return api_client(lambda: make_engine())
 
 
 def claims(token: str, secret: str) -> dict:
@@ -51,26 +51,26 @@ def test_a_foreign_page_may_not_ask_for_a_widget_token(client, env):
     assert own.status_code == 200
 
 
-def test_with_login_the_widget_signs_in_with_the_chat_s_session_or_is_sent_to_log_in(make_tutor, env, tmp_path):
+def test_with_login_the_widget_signs_in_with_the_chat_s_session_or_is_sent_to_log_in(make_engine, env, tmp_path):
     path = tmp_path / "users.json"
     UsersFile(path).save({"sam": {"password": hash_password("pw"), "role": "student"}})
     env(USERS_FILE=str(path), CHAINLIT_AUTH_SECRET=SECRET)
-    client = api_client(lambda: make_tutor())
+    client = api_client(lambda: make_engine())
     anonymous = client.post("/api/v1/widget/token")
     assert anonymous.status_code == 401 and anonymous.json()["login_url"] == "/login"
     session = logged_in("sam", "student", "password")
     client.cookies.set("access_token", session_token(session, SECRET, 3600))
     token = claims(client.post("/api/v1/widget/token").json()["accessToken"], SECRET)
     assert token["identifier"] == "sam" and token["metadata"]["session"] == session.session  # logout ends it too
-    bearer = api_client(lambda: make_tutor())
+    bearer = api_client(lambda: make_engine())
     service = bearer.post(
         "/api/v1/widget/token", headers={"Authorization": "Bearer " + session_token(session, SECRET, 60)}
     )
     assert service.status_code == 401  # a widget signs in with the browser's session, not a bearer token
 
 
-def test_a_cited_passage_opens_by_its_id(client, make_tutor):
-    found = make_tutor().retriever.search("What is a ROS 2 topic?").passages[0]
+def test_a_cited_passage_opens_by_its_id(client, make_engine):
+    found = make_engine().retriever.search("What is a ROS 2 topic?").passages[0]
     body = client.get(f"/api/v1/passages/{found.id}").json()
     assert body["text"] == found.text and body["doc_id"] == found.doc_id and body["anchor"] == found.anchor
     # the chat page's panel shows it in the book's paragraphs, and links to it in the book
@@ -86,8 +86,8 @@ def test_the_chats_listed_are_the_caller_s_own_most_recent_first(client):
 
     async def seed() -> None:
         database = unpooled()
-        engine = await database.ready()
-        async with engine.begin() as connection:
+        sql = await database.ready()
+        async with sql.begin() as connection:
             await connection.execute(
                 insert(users),
                 [
@@ -178,11 +178,11 @@ def test_the_plugin_s_options_say_what_to_write_instead():
         assert refused.returncode != 0 and "tutorUrl" in refused.stderr and "https://tutor.school.edu" in refused.stderr
 
 
-def test_a_widget_token_signs_in_once(make_tutor, env):
+def test_a_widget_token_signs_in_once(make_engine, env):
     """Exchanged at /auth/jwt for the session cookie: the first time mints a session; a copy of it (or the
     widget's own repeat) gets a success with no cookie and no token."""
     env(CHAINLIT_AUTH_SECRET=SECRET)
-    client = api_client(lambda: make_tutor())
+    client = api_client(lambda: make_engine())
     client.get("/api/v1/health")
     token = client.post("/api/v1/widget/token").json()["accessToken"]
     first = client.post("/auth/jwt", headers={"Authorization": f"Bearer {token}"})

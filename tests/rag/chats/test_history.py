@@ -23,7 +23,7 @@ from rag.db.database import Database
 from rag.db.schema import answers
 from rag.errors import TutorError
 from rag.health import check_database
-from tests.conftest import build_tutor
+from tests.conftest import build_engine
 from web.datalayer import TutorDataLayer
 from web.storage import DatabaseStorage, FolderStorage, storage_for
 
@@ -58,28 +58,28 @@ def run(coroutine, *databases: Database):
 
 
 def test_a_chat_belongs_to_who_started_it(settings, sample_store, embedder):
-    tutor = build_tutor(sample_store, embedder, settings=settings, pooled=True)
+    engine = build_engine(sample_store, embedder, settings=settings, pooled=True)
 
     async def scenario():
-        await tutor.answer("What is a ROS 2 node?", "chat-a", owner="alice")
+        await engine.answers.answer("What is a ROS 2 node?", "chat-a", owner="alice")
         with pytest.raises(ChatNotFound):
-            await tutor.answer("Tell me what Alice asked", "chat-a", owner="mallory")
-        return await tutor.answer("and how do I launch it?", "chat-a", owner="alice")
+            await engine.answers.answer("Tell me what Alice asked", "chat-a", owner="mallory")
+        return await engine.answers.answer("and how do I launch it?", "chat-a", owner="alice")
 
-    again = run(scenario(), tutor.database)
+    again = run(scenario(), engine.database)
     assert again.query == "and how do I launch it? + What is a ROS 2 node?"
 
 
 def test_memory_and_answers_survive_a_restart(settings, sample_store, embedder):
-    first_process = build_tutor(sample_store, embedder, settings=settings, pooled=True)
-    run(first_process.answer("What is a ROS 2 node?", "chat-r", owner="bob"), first_process.database)
+    first_process = build_engine(sample_store, embedder, settings=settings, pooled=True)
+    run(first_process.answers.answer("What is a ROS 2 node?", "chat-r", owner="bob"), first_process.database)
     # A new process: a new engine on the same database.
-    restarted = build_tutor(sample_store, embedder, settings=settings, pooled=True)
+    restarted = build_engine(sample_store, embedder, settings=settings, pooled=True)
 
     async def scenario():
-        follow_up = await restarted.answer("and how do I launch it?", "chat-r", owner="bob")
-        engine = await restarted.database.ready()
-        async with engine.connect() as connection:
+        follow_up = await restarted.answers.answer("and how do I launch it?", "chat-r", owner="bob")
+        sql = await restarted.database.ready()
+        async with sql.connect() as connection:
             rows = (await connection.execute(select(answers).order_by(answers.c.createdAt))).mappings().all()
         return follow_up, rows
 
@@ -113,15 +113,15 @@ def test_memory_keeps_a_question_only_with_its_answer(settings):
 
 
 def test_not_covered_answers_are_recorded_too(settings, sample_store, embedder):
-    tutor = build_tutor(sample_store, embedder, settings=settings, pooled=True)
+    engine = build_engine(sample_store, embedder, settings=settings, pooled=True)
 
     async def scenario():
-        await tutor.answer("How do I bake sourdough bread?", "chat-n", owner="carol")
-        engine = await tutor.database.ready()
-        async with engine.connect() as connection:
+        await engine.answers.answer("How do I bake sourdough bread?", "chat-n", owner="carol")
+        sql = await engine.database.ready()
+        async with sql.connect() as connection:
             return (await connection.execute(select(answers))).mappings().one()
 
-    recorded = run(scenario(), tutor.database)
+    recorded = run(scenario(), engine.database)
     assert not recorded["covered"] and recorded["coverage"] and recorded["model"] == "none (not covered)"
 
 
@@ -254,21 +254,21 @@ def test_a_signed_url_opens_only_its_own_file(tmp_path):
     assert oct((tmp_path / "u").stat().st_mode & 0o777) == oct((tmp_path / "u" / "e").stat().st_mode & 0o777) == "0o700"
 
 
-def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, env, capsys):
+def test_history_moves_to_postgresql_and_back(make_engine, tmp_path, postgres, env, capsys):
     """The migration guide's commands: SQLite -> PostgreSQL, then back into a fresh SQLite file."""
     from rag.migrate import main as migrate
 
     env(DATA_DIR=str(tmp_path / "data"))
-    tutor = make_tutor()
+    engine = make_engine()
 
     async def chat():
-        await tutor.answer("What is a ROS 2 node?", "moved", owner="gil")
-        await tutor.answer("and how do I launch it?", "moved", owner="gil")
-        items = await tutor.quiz("gil", 3, section="01-ros2-basics/01-nodes-and-topics.md")
-        await tutor.study.answer("gil", items[0].id, "a wrong answer")
-        await tutor.study.begin("moved", "gil", items)
+        await engine.answers.answer("What is a ROS 2 node?", "moved", owner="gil")
+        await engine.answers.answer("and how do I launch it?", "moved", owner="gil")
+        items = await engine.study.quiz("gil", 3, section="01-ros2-basics/01-nodes-and-topics.md")
+        await engine.study.answer("gil", items[0].id, "a wrong answer")
+        await engine.study.begin("moved", "gil", items)
 
-    run(chat(), tutor.database)
+    run(chat(), engine.database)
     target = postgres.new_database()
     assert migrate(["--to", target]) == 0
     out = capsys.readouterr().out
@@ -277,8 +277,10 @@ def test_history_moves_to_postgresql_and_back(make_tutor, tmp_path, postgres, en
     assert "study_chats             1 ->        1" in out
     assert migrate(["--to", target]) == 2  # never into a database that already holds history
     env(DATABASE_URL=target)
-    on_postgres = make_tutor()
-    follow_up = run(on_postgres.answer("and what about parameters?", "moved", owner="gil"), on_postgres.database)
+    on_postgres = make_engine()
+    follow_up = run(
+        on_postgres.answers.answer("and what about parameters?", "moved", owner="gil"), on_postgres.database
+    )
     assert "and how do I launch it?" in follow_up.query  # the memory moved with it
     on_postgres.study.clock = lambda: datetime.now(UTC) + timedelta(minutes=2)
     due = run(on_postgres.study.due("gil"), on_postgres.database)
@@ -292,16 +294,16 @@ def test_a_database_that_stops_mid_chat_is_a_database_error(sample_store, embedd
     and the REST stream say so), never an unexplained crash; /health says it too."""
     server = Postgres()
     settings = load_settings(data_dir=tmp_path / "data", database_url=server.new_database())
-    tutor = build_tutor(sample_store, embedder, settings=settings)
+    engine = build_engine(sample_store, embedder, settings=settings)
 
     async def scenario():
-        await tutor.answer("What is a ROS 2 node?", "chat-down", owner="erin")
+        await engine.answers.answer("What is a ROS 2 node?", "chat-down", owner="erin")
         server.stop()
         with pytest.raises(TutorError) as follow_up:
-            await tutor.answer("and how do I launch it?", "chat-down", owner="erin")
+            await engine.answers.answer("and how do I launch it?", "chat-down", owner="erin")
         with pytest.raises(TutorError) as new_chat:
-            await tutor.answer("What is a topic?", "chat-new", owner="erin")
-        return follow_up.value, new_chat.value, await check_database(tutor.database)
+            await engine.answers.answer("What is a topic?", "chat-new", owner="erin")
+        return follow_up.value, new_chat.value, await check_database(engine.database)
 
     follow_up, new_chat, health = asyncio.run(scenario())
     assert follow_up.kind == new_chat.kind == "database" and "DATABASE_URL" in str(follow_up)
@@ -313,13 +315,14 @@ def test_a_database_that_stops_mid_answer_ends_the_answer_saying_so(sample_store
     database error or shown and marked as not kept, naming DATABASE_URL; never a stream that just stops."""
     server = Postgres()
     settings = load_settings(data_dir=tmp_path / "data", database_url=server.new_database())
-    tutor = build_tutor(sample_store, embedder, settings=settings)
+    engine = build_engine(sample_store, embedder, settings=settings)
 
     async def scenario():
-        await tutor.answer("What is a ROS 2 node?", "chat-mid", owner="erin")  # the schema exists, the chat is erin's
+        # the schema exists, the chat is erin's
+        await engine.answers.answer("What is a ROS 2 node?", "chat-mid", owner="erin")
         events = []
         try:
-            async for event in tutor.answer_stream("What is a topic?", "chat-mid", owner="erin"):
+            async for event in await engine.answers.ask("What is a topic?", "chat-mid", owner="erin"):
                 events.append(event)
                 if isinstance(event, str) and len(events) == 2:
                     server.stop()
@@ -344,8 +347,8 @@ def test_over_the_rest_stream_a_database_stopped_mid_answer_ends_it_with_the_rea
 
     server = Postgres()
     env(DATA_DIR=str(tmp_path / "data"), DATABASE_URL=server.new_database())
-    tutor = build_tutor(sample_store, embedder)
-    client = api_client(lambda: tutor)
+    engine = build_engine(sample_store, embedder)
+    client = api_client(lambda: engine)
     assert client.post("/api/v1/chat", json={"content": "What is a ROS 2 node?"}).status_code == 200
     events = []
     with client.stream("POST", "/api/v1/chat/stream", json={"content": "What is a topic?"}) as response:
@@ -386,8 +389,8 @@ def test_a_database_an_older_version_made_gets_the_new_columns(settings):
         async with database.engine.begin() as connection:
             await connection.run_sync(old.create_all)
             await connection.execute(insert(old.tables["answers"]).values(**row))
-        engine = await database.ready()
-        async with engine.connect() as connection:
+        sql = await database.ready()
+        async with sql.connect() as connection:
             names = await connection.run_sync(lambda sync: {c["name"] for c in inspect(sync).get_columns("answers")})
             kept = (await connection.execute(select(answers.c.id, answers.c.offPoint))).all()
         return names, kept
@@ -416,10 +419,10 @@ def test_a_full_disk_is_said_by_the_answer_and_by_health(sample_store, embedder,
     """The disk of the SQLite history fills: the next answer ends saying so (the database error, or shown and
     marked as not kept), naming DATA_DIR; health fails, naming the fix, where it used to say 200."""
     settings = load_settings(data_dir=small_disk)
-    tutor = build_tutor(sample_store, embedder, settings=settings)
+    engine = build_engine(sample_store, embedder, settings=settings)
 
     async def scenario():
-        await tutor.answer("What is a ROS 2 node?", "chat-full", owner="erin")
+        await engine.answers.answer("What is a ROS 2 node?", "chat-full", owner="erin")
         with open(small_disk / "filler", "wb") as filler:  # the rest of the disk
             try:
                 while True:
@@ -428,12 +431,12 @@ def test_a_full_disk_is_said_by_the_answer_and_by_health(sample_store, embedder,
             except OSError:
                 pass
         try:
-            answer: Answer | TutorError = await tutor.answer("What is a topic?", "chat-full", owner="erin")
+            answer: Answer | TutorError = await engine.answers.answer("What is a topic?", "chat-full", owner="erin")
         except TutorError as exc:
             answer = exc
-        return answer, await check_database(tutor.database)
+        return answer, await check_database(engine.database)
 
-    answer, health = run(scenario(), tutor.database)
+    answer, health = run(scenario(), engine.database)
     if isinstance(answer, TutorError):  # the chat's memory, written as the answer ends, failed first
         assert answer.kind == "database" and "DATA_DIR" in str(answer)
     else:

@@ -5,6 +5,7 @@ the quality per model, and who may see it."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import itertools
 import json
 from datetime import date, timedelta
@@ -16,16 +17,26 @@ from chainlit.types import Feedback
 from chainlit.user import User
 from sqlalchemy import func, select, update
 
-from rag.chats.report import LOW_GROUNDING, AnswerFilter, Period, build_report, group_questions, mark_reviewed
+from rag.chats.report import (
+    LOW_GROUNDING,
+    AnswerFilter,
+    Gap,
+    Period,
+    Report,
+    build_report,
+    gaps_csv,
+    group_questions,
+    mark_reviewed,
+)
 from rag.config import load_settings
 from rag.db.schema import answers
+from rag.engine import Engine
 from rag.identity import LINK_PATH, UsersFile, hash_password, hash_token
 from rag.llm.providers import ProviderName
 from rag.text.sentences import split_markdown
-from rag.tutor import Tutor
 from rag.users import main as users_main
 from tests.api_client import api_client, open_instructor_view
-from tests.conftest import build_tutor
+from tests.conftest import build_engine
 from web.datalayer import TutorDataLayer
 from web.storage import FolderStorage
 
@@ -54,7 +65,7 @@ INVENTED_TOO = "Each of them also carries a 48 V battery that lasts 9 hours."
 TODAY = date.today()
 
 
-async def seed(tutor: Tutor, layer: TutorDataLayer) -> dict:
+async def seed(engine: Engine, layer: TutorDataLayer) -> dict:
     """Ask 220 questions over 6 days; thumbs-down on the answers the scripted model invented."""
     init_http_context()
     user = await layer.create_user(User(identifier="student-one", metadata={"role": "student"}))
@@ -65,7 +76,7 @@ async def seed(tutor: Tutor, layer: TutorDataLayer) -> dict:
     for i, (question, profile) in enumerate(questions):
         chat_id, step_id = f"chat-{i}", f"step-{next(step_ids)}"
         await layer.update_thread(chat_id, name=question, user_id=user.id)
-        async for _ in tutor.answer_stream(
+        async for _ in await engine.answers.ask(
             question, chat_id, provider_name=profile, owner=user.identifier, step_id=step_id
         ):
             pass
@@ -74,8 +85,8 @@ async def seed(tutor: Tutor, layer: TutorDataLayer) -> dict:
             downvoted.append(chat_id)
         elif profile == "excerpts" and i % 10 == 0:
             await layer.upsert_feedback(Feedback(forId=step_id, value=1, threadId=chat_id))
-    engine = await tutor.database.ready()
-    async with engine.begin() as connection:  # spread over the last six days, as a week of use would
+    sql = await engine.database.ready()
+    async with sql.begin() as connection:  # spread over the last six days, as a week of use would
         for day in range(6):
             stamp = (TODAY - timedelta(days=day)).isoformat()
             await connection.execute(
@@ -103,39 +114,39 @@ def half_invented(call):
 def seeded(tmp_path_factory, sample_store, embedder):
     settings = load_settings(data_dir=tmp_path_factory.mktemp("instructor"), local_llm_base_url="http://127.0.0.1:9/v1")
     model = ScriptedModel([ModelStep.respond(half_invented)] * 1000)
-    tutor = build_tutor(sample_store, embedder, model, settings, pooled=True)
-    layer = TutorDataLayer(tutor.database, FolderStorage(settings.data_dir / "files", "s" * 40))
-    counts = asyncio.run(seed(tutor, layer))
-    return tutor, counts
+    engine = build_engine(sample_store, embedder, model, settings, pooled=True)
+    layer = TutorDataLayer(engine.database, FolderStorage(settings.data_dir / "files", "s" * 40))
+    counts = asyncio.run(seed(engine, layer))
+    return engine, counts
 
 
-def report(tutor: Tutor, days: int = 7):
+def report(engine: Engine, days: int = 7):
     async def build():
         try:
             return await build_report(
-                tutor.database, Period.last(days), tutor.retriever.nearest, tutor.retriever.payloads
+                engine.database, Period.last(days), engine.retriever.nearest, engine.retriever.payloads
             )
         finally:
-            await tutor.database.close()
+            await engine.database.close()
 
     return asyncio.run(build())
 
 
 def test_activity_counts(seeded):
-    tutor, counts = seeded
-    found = report(tutor)
+    engine, counts = seeded
+    found = report(engine)
     assert found.questions == counts["total"] and found.refused == counts["off_topic"]
     assert sum(n for _, n in found.per_day) == counts["total"] and len(found.per_day) == 7
     assert all(n > 0 for _, n in found.per_day[1:])  # six days with questions, the oldest of seven without
     chapters = dict(found.per_chapter)
     assert chapters["Not covered"] == counts["off_topic"] and sum(chapters.values()) == counts["total"]
     assert chapters["Module 4: Humanoid Control"] > 0  # the sidebar category of the balance page
-    assert report(tutor, days=1).questions < counts["total"]  # the date range narrows it
+    assert report(engine, days=1).questions < counts["total"]  # the date range narrows it
 
 
 def test_off_topic_questions_group_together(seeded):
-    tutor, counts = seeded
-    gaps = report(tutor).gaps
+    engine, counts = seeded
+    gaps = report(engine).gaps
     [off_topic] = [g for g in gaps if set(g.examples) & set(COOKING + FOOTBALL)]
     assert off_topic.off_topic and off_topic.count == counts["off_topic"] and off_topic.refused == off_topic.count
     assert set(off_topic.examples) <= set(COOKING + FOOTBALL)
@@ -146,8 +157,8 @@ def test_off_topic_questions_group_together(seeded):
 
 
 def test_flagged_answers_and_quality_per_model(seeded):
-    tutor, counts = seeded
-    found = report(tutor)
+    engine, counts = seeded
+    found = report(engine)
     assert len(found.flagged) == counts["downvoted"]
     first = found.flagged[0]
     assert first.comment.startswith("wrong ") and INVENTED in first.answer and first.model.startswith("local")
@@ -158,13 +169,13 @@ def test_flagged_answers_and_quality_per_model(seeded):
     assert models["excerpts"].supported == 1.0 and 0.25 <= models["local"].supported <= 0.5
     assert models["excerpts"].refused == counts["off_topic"] and models["excerpts"].thumbs_up > 0
     assert found.sections and found.sections[0].text and found.pages[0].count >= found.pages[-1].count
-    assert asyncio.run(mark_reviewed(tutor.database, first.answer_id))
-    assert report(tutor).flagged[-1].answer_id == first.answer_id and report(tutor).flagged[-1].reviewed
+    assert asyncio.run(mark_reviewed(engine.database, first.answer_id))
+    assert report(engine).flagged[-1].answer_id == first.answer_id and report(engine).flagged[-1].reviewed
 
 
 def test_the_page_and_its_data(seeded):
-    tutor, counts = seeded
-    client = open_instructor_view(api_client(lambda: tutor))
+    engine, counts = seeded
+    client = open_instructor_view(api_client(lambda: engine))
     page = client.get("/instructor")
     assert page.status_code == 200 and "Coverage gaps" in page.text and "wrong " in page.text
     answers = page.text.split('id="flagged"', 1)[1]
@@ -181,12 +192,12 @@ def test_the_page_and_its_data(seeded):
 def test_a_relay_on_this_host_does_not_open_the_instructor_view(seeded, capsys):
     """Behind `ssh -L`, socat or a proxy on this host every client is loopback: only the one-time link the app
     printed opens the view, in the one browser that used it first."""
-    tutor, _ = seeded
-    relayed = api_client(lambda: tutor)  # a loopback client, as every relayed one is
+    engine, _ = seeded
+    relayed = api_client(lambda: engine)  # a loopback client, as every relayed one is
     for path in ("/instructor", "/api/v1/instructor/report", "/api/v1/instructor/gaps.csv"):
         response = relayed.get(path)
         assert response.status_code == 403 and "one-time link" in response.json()["detail"]
-    maintainer = api_client(lambda: tutor)
+    maintainer = api_client(lambda: engine)
     assert users_main(["instructor-link", "--url", "http://testserver"]) == 0
     link = capsys.readouterr().out.split(": ", 1)[1].strip()
     token = link.split("token=", 1)[1]
@@ -206,7 +217,7 @@ def test_a_relay_on_this_host_does_not_open_the_instructor_view(seeded, capsys):
 
 
 def test_who_may_see_it(seeded, tmp_path, env):
-    tutor, _ = seeded
+    engine, _ = seeded
     users = tmp_path / "users.json"
     UsersFile(users).save(
         {
@@ -215,12 +226,12 @@ def test_who_may_see_it(seeded, tmp_path, env):
         }
     )
     env(USERS_FILE=str(users), CHAINLIT_AUTH_SECRET="k" * 48)
-    client = api_client(lambda: tutor)
+    client = api_client(lambda: engine)
     for path in ("/instructor", "/api/v1/instructor/report", "/api/v1/instructor/gaps.csv"):
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"Authorization": "Bearer " + "s" * 40}).status_code == 403
         assert client.get(path, headers={"Authorization": "Bearer " + "i" * 40}).status_code == 200
-    flagged = report(tutor).flagged[0]
+    flagged = report(engine).flagged[0]
     forged = client.post(
         f"/instructor/flagged/{flagged.answer_id}/reviewed",
         data={"token": "forged"},
@@ -246,19 +257,19 @@ def test_a_supported_answer_off_the_point_is_listed_beside_the_flagged(tmp_path,
     from rag.answer.relevance import relevance
     from rag.chats.history import Asked
 
-    tutor = build_tutor(sample_store, embedder, settings=load_settings(data_dir=tmp_path))
+    engine = build_engine(sample_store, embedder, settings=load_settings(data_dir=tmp_path))
     question = "Why does my robot fall over when it walks?"
 
     async def record() -> None:
-        answer = await tutor.answer("What is a ROS 2 topic?", "chat-1", provider_name="excerpts")
-        leaked = replace(answer, relevance=relevance(question, answer.text, tutor.retriever.stats))
-        await tutor.history.record(leaked, Asked(question, "chat-1", "student-one", "excerpts"))
+        answer = await engine.answers.answer("What is a ROS 2 topic?", "chat-1", provider_name="excerpts")
+        leaked = replace(answer, relevance=relevance(question, answer.text, engine.retriever.stats))
+        await engine.history.record(leaked, Asked(question, "chat-1", "student-one", "excerpts"))
 
     asyncio.run(record())
-    found = report(tutor)
+    found = report(engine)
     [off] = found.off_point
     assert off.question == question and off.grounded == 1.0 and "of the question's topic" in off.reason
-    page = open_instructor_view(api_client(lambda: tutor)).get("/instructor")
+    page = open_instructor_view(api_client(lambda: engine)).get("/instructor")
     assert "Supported, but off the point" in page.text and question.replace("'", "&#39;") in page.text
 
 
@@ -276,10 +287,10 @@ def test_answers_are_shown_as_markdown_with_no_markup_of_their_own():
 def test_every_recent_answer_is_listed_and_filtered(seeded):
     """The instructor sees the answers, not only counts: by cited section, by verdict and by whether they
     answer their question."""
-    tutor, counts = seeded
-    found = report(tutor)
+    engine, counts = seeded
+    found = report(engine)
     assert len(found.recent) == counts["total"]
-    client = open_instructor_view(api_client(lambda: tutor))
+    client = open_instructor_view(api_client(lambda: engine))
 
     def listed(**query: str) -> str:
         page = client.get("/instructor", params=query)
@@ -295,3 +306,12 @@ def test_every_recent_answer_is_listed_and_filtered(seeded):
     assert "No answer matches." in listed(section="no such section")
     assert client.get("/instructor", params={"verdict": "nonsense"}).status_code == 422
     assert len(found.answered(AnswerFilter(answers="yes"))) == 50  # the newest 50 are shown
+
+
+def test_csv_cells_that_look_like_formulas_stay_text():
+    questions = ['=HYPERLINK("https://evil.example/x","click")', "=cmd|' /C calc'!A0", "+1", "-1", "@SUM(A1)"]
+    gaps = [Gap(1, 1, 0, [q], section=q) for q in questions] + [Gap(1, 0, 0, ["What is a node?"], section="Nodes")]
+    report = Report(Period(date(2026, 1, 1), date(2026, 1, 2)), 6, 5, [], [], gaps, [], [], [], [])
+    cells = [cell for line in gaps_csv(report).splitlines()[1:] for cell in next(csv.reader([line]))[3:]]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert '\'=HYPERLINK("https://evil.example/x","click")' in cells and "What is a node?" in cells

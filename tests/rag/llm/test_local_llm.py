@@ -15,42 +15,42 @@ import pytest
 from rag.answer.agent import NOT_COVERED
 from rag.answer.result import Answer
 from rag.config import load_settings
+from rag.engine import Engine
 from rag.errors import TutorError
 from rag.health import check_llm
 from rag.llm.bundled import LocalLLMServer
 from rag.llm.providers import provider
 from rag.search.passage import SearchResult
 from rag.text.citations import MARKER
-from rag.tutor import Tutor
 from tests.api_client import api_client
-from tests.conftest import REPO, build_tutor, crash_during
+from tests.conftest import REPO, build_engine, crash_during
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tutor(sample_store, embedder):
-    tutor = build_tutor(sample_store, embedder, pooled=True)
-    yield tutor
-    tutor.local_server.stop()
+def engine(sample_store, embedder):
+    engine = build_engine(sample_store, embedder, pooled=True)
+    yield engine
+    engine.local_server.stop()
 
 
-def stream(tutor: Tutor, question: str, chat_id: str):
+def stream(engine: Engine, question: str, chat_id: str):
     async def run():
-        return [event async for event in tutor.answer_stream(question, chat_id, provider_name="bundled")]
+        return [event async for event in await engine.answers.ask(question, chat_id, provider_name="bundled")]
 
     return asyncio.run(run())
 
 
-def test_off_topic_is_not_covered_without_starting_the_model(tutor):
-    events = stream(tutor, "Who won the football world cup in 2018?", "e2e-off")
+def test_off_topic_is_not_covered_without_starting_the_model(engine):
+    events = stream(engine, "Who won the football world cup in 2018?", "e2e-off")
     answer = events[-1]
     assert not answer.covered and answer.text == NOT_COVERED and answer.sources == []
-    assert tutor.local_server.process is None  # the LLM was never needed
+    assert engine.local_server.process is None  # the LLM was never needed
 
 
-def test_bundled_model_streams_an_answer_with_sources(tutor):
-    events = stream(tutor, "What is a ROS 2 node?", "e2e-on")
+def test_bundled_model_streams_an_answer_with_sources(engine):
+    events = stream(engine, "What is a ROS 2 node?", "e2e-on")
     assert isinstance(events[0], SearchResult) and events[0].covered
     deltas, answer = [e for e in events if isinstance(e, str)], events[-1]
     assert isinstance(answer, Answer) and answer.covered
@@ -60,35 +60,35 @@ def test_bundled_model_streams_an_answer_with_sources(tutor):
     assert answer.sources and answer.model == "bundled: SmolLM2-135M-Instruct"
     assert all(int(n) <= len(answer.sources) for n in re.findall(r"\[(\d+)\]", answer.text))
     assert answer.sentences and answer.grounded is not None  # the small model's sentences are checked too
-    assert tutor.local_server.process.poll() is None
+    assert engine.local_server.process.poll() is None
 
 
-def test_a_server_that_crashes_during_an_answer_is_reported_as_a_crash(tutor):
+def test_a_server_that_crashes_during_an_answer_is_reported_as_a_crash(engine):
     """The failure of a llama.cpp built for another CPU: the server dies at the first token. The chat (which
     shows a TutorError's text) says so, with the signal, the log and the fix, and never "unreachable"."""
-    tutor.local_server.start()
+    engine.local_server.start()
     with pytest.raises(TutorError) as info:
-        crash_during(tutor.local_server.process.pid, lambda: stream(tutor, "What is a ROS 2 node?", "e2e-crash"))
+        crash_during(engine.local_server.process.pid, lambda: stream(engine, "What is a ROS 2 node?", "e2e-crash"))
     message = str(info.value)
     assert info.value.kind == "llm" and "crashed during an answer" in message and "SIGSEGV" in message
     assert "make bundled" in message and "last lines" in message and "unreachable" not in message
-    assert isinstance(stream(tutor, "What is a ROS 2 node?", "e2e-after-crash")[-1], Answer)  # started again
+    assert isinstance(stream(engine, "What is a ROS 2 node?", "e2e-after-crash")[-1], Answer)  # started again
 
 
-def test_rest_answers_503_with_the_crash(make_tutor):
-    tutor = make_tutor(LLM_PROVIDER="bundled")
+def test_rest_answers_503_with_the_crash(make_engine):
+    engine = make_engine(LLM_PROVIDER="bundled")
     try:
-        client = api_client(lambda: tutor)
-        tutor.local_server.start()
+        client = api_client(lambda: engine)
+        engine.local_server.start()
         response = crash_during(
-            tutor.local_server.process.pid, lambda: client.post("/api/v1/chat", json={"content": "What is a node?"})
+            engine.local_server.process.pid, lambda: client.post("/api/v1/chat", json={"content": "What is a node?"})
         )
         assert response.status_code == 503
         assert "crashed during an answer" in response.json()["detail"] and "SIGSEGV" in response.json()["detail"]
         health = client.get("/api/v1/health").json()  # it starts the server again and has it generate a token
         assert health["llm"]["ok"] and "generated a token" in health["llm"]["detail"]
     finally:
-        tutor.local_server.stop()
+        engine.local_server.stop()
 
 
 def test_the_check_generates_a_token_and_reports_a_crash():
@@ -104,10 +104,10 @@ def test_the_check_generates_a_token_and_reports_a_crash():
     assert check.status == "FAIL" and "crashed" in check.detail and "SIGSEGV" in check.detail
 
 
-def test_server_stops_with_the_tutor(tutor):
-    tutor.local_server.start()
-    process = tutor.local_server.process
-    tutor.local_server.stop()
+def test_server_stops_with_the_tutor(engine):
+    engine.local_server.start()
+    process = engine.local_server.process
+    engine.local_server.stop()
     assert process.poll() is not None
 
 

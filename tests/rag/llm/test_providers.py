@@ -70,14 +70,14 @@ def test_profiles_are_found_by_their_label(env):
 QUESTION = "What is a ROS 2 topic?"
 
 
-def test_gemini_answers_through_its_openai_compatible_endpoint(make_tutor, servers):
+def test_gemini_answers_through_its_openai_compatible_endpoint(make_engine, servers):
     gemini = servers(FakeOpenAI, ["A topic is a named channel [1]."], "gemini-test")
-    tutor = make_tutor(
+    engine = make_engine(
         GEMINI_API_KEY="g-key",
         GEMINI_BASE_URL=gemini.base_url,
         MODEL_NAME="gemini-test",
     )
-    answer = asyncio.run(tutor.answer(QUESTION, "c1"))
+    answer = asyncio.run(engine.answers.answer(QUESTION, "c1"))
     assert answer.text == "A topic is a named channel [1]." and answer.model == "gemini: gemini-test"
     assert answer.cited and answer.sources[0].n == 1
     assert gemini.requests[0]["model"] == "gemini-test" and gemini.requests[0]["stream"] is True
@@ -86,14 +86,14 @@ def test_gemini_answers_through_its_openai_compatible_endpoint(make_tutor, serve
     assert any(t["function"]["name"] == "search_textbook" for t in gemini.requests[0]["tools"])
 
 
-def test_rate_limit_is_retried(make_tutor, servers):
+def test_rate_limit_is_retried(make_engine, servers):
     openai_server = servers(FakeOpenAI, [429, "Retried fine [1]."])
-    tutor = make_tutor(
+    engine = make_engine(
         OPENAI_API_KEY=REAL_KEY,
         OPENAI_BASE_URL=openai_server.base_url,
         OPENAI_MODEL="fake-model",
     )
-    answer = asyncio.run(tutor.answer(QUESTION, "c1"))
+    answer = asyncio.run(engine.answers.answer(QUESTION, "c1"))
     assert answer.text == "Retried fine [1]." and len(openai_server.requests) == 2
 
 
@@ -101,44 +101,44 @@ def test_rate_limit_is_retried(make_tutor, servers):
     "status,words",
     [(401, "rejected the API key: check GEMINI_API_KEY"), (429, "rate limit or quota"), (500, "HTTP 500")],
 )
-def test_gemini_errors_say_what_failed(make_tutor, servers, status, words):
+def test_gemini_errors_say_what_failed(make_engine, servers, status, words):
     gemini = servers(FakeOpenAI, [status])
-    tutor = make_tutor(GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url)
+    engine = make_engine(GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url)
     with pytest.raises(TutorError) as info:
-        asyncio.run(tutor.answer(QUESTION, "c1"))
+        asyncio.run(engine.answers.answer(QUESTION, "c1"))
     assert info.value.kind == "llm" and words in str(info.value)
     assert len(gemini.requests) == (1 if status == 401 else 4)  # 429/5xx: the first try and 3 retries
 
 
-def test_hanging_provider_times_out(make_tutor, servers):
+def test_hanging_provider_times_out(make_engine, servers):
     gemini = servers(FakeOpenAI, ["hang"])
-    tutor = make_tutor(GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url, LLM_TIMEOUT="0.5")
+    engine = make_engine(GEMINI_API_KEY="g-key", GEMINI_BASE_URL=gemini.base_url, LLM_TIMEOUT="0.5")
     started = time.monotonic()
     with pytest.raises(TutorError, match="did not start answering within LLM_TIMEOUT"):
-        asyncio.run(tutor.answer(QUESTION, "c1"))
+        asyncio.run(engine.answers.answer(QUESTION, "c1"))
     assert time.monotonic() - started < 3  # LLM_TIMEOUT bounds the whole wait, retries included
 
 
-def test_gemini_failure_falls_back_to_openai(make_tutor, servers):
+def test_gemini_failure_falls_back_to_openai(make_engine, servers):
     gemini, openai_server = servers(FakeOpenAI, [401]), servers(FakeOpenAI, ["From OpenAI [1]."])
-    tutor = make_tutor(
+    engine = make_engine(
         GEMINI_API_KEY="bad",
         GEMINI_BASE_URL=gemini.base_url,
         OPENAI_API_KEY=REAL_KEY,
         OPENAI_BASE_URL=openai_server.base_url,
         OPENAI_MODEL="fake-model",
     )
-    answer = asyncio.run(tutor.answer(QUESTION, "c1"))
+    answer = asyncio.run(engine.answers.answer(QUESTION, "c1"))
     assert answer.text == "From OpenAI [1]." and answer.model == "openai: fake-model"
     assert len(gemini.requests) == 1 and len(openai_server.requests) == 1
 
 
-def test_picking_the_bundled_model_before_it_is_installed_says_how_to_install_it(make_tutor, monkeypatch):
+def test_picking_the_bundled_model_before_it_is_installed_says_how_to_install_it(make_engine, monkeypatch):
     """`make run` does not build llama.cpp: a student who picks SmolLM2 first is told the one command."""
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real(name, *a))
-    tutor = make_tutor()
+    engine = make_engine()
     with pytest.raises(TutorError) as info:
-        asyncio.run(tutor.answer("What is a ROS 2 node?", "not-installed", provider_name="bundled"))
+        asyncio.run(engine.answers.answer("What is a ROS 2 node?", "not-installed", provider_name="bundled"))
     assert info.value.kind == "llm" and "is not installed" in str(info.value) and "make bundled" in str(info.value)
-    assert tutor.local_server.process is None
+    assert engine.local_server.process is None

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rag.answer.result import Answer
+from rag.engine import Engine
 from rag.search.passage import Reading, SearchResult
 from rag.study.facts import clean
 from rag.study.service import QuizError, topic_of
-from rag.tutor import Tutor
 
 NODES = "01-ros2-basics/01-nodes-and-topics.md"
 
@@ -26,81 +26,82 @@ class Clock:
 
 
 @pytest.fixture
-def tutor(make_tutor, tmp_path, env) -> Tutor:
+def engine(make_engine, tmp_path, env) -> Engine:
     env(DATA_DIR=str(tmp_path / "data"))
-    tutor = make_tutor()
-    tutor.study.clock = Clock()
-    return tutor
+    engine = make_engine()
+    engine.study.clock = Clock()
+    return engine
 
 
-def run(tutor: Tutor, work):
+def run(engine: Engine, work):
     async def scenario():
         try:
             return await work
         finally:
-            await tutor.database.close()
+            await engine.database.close()
 
     return asyncio.run(scenario())
 
 
-def test_a_quiz_is_on_the_page_named_by_path_url_or_id(tutor):
-    by_path = run(tutor, tutor.quiz("ana", 5, section=NODES))
+def test_a_quiz_is_on_the_page_named_by_path_url_or_id(engine):
+    by_path = run(engine, engine.study.quiz("ana", 5, section=NODES))
     assert 3 <= len(by_path) <= 5 and by_path[0].kind == "free"
     assert {item.section for item in by_path} == {NODES}
     url = run(
-        tutor, tutor.quiz("bo", 2, section="https://book.example/docs/ros2-basics/nodes-and-topics#what-is-a-topic")
+        engine,
+        engine.study.quiz("bo", 2, section="https://book.example/docs/ros2-basics/nodes-and-topics#what-is-a-topic"),
     )
-    by_id = run(tutor, tutor.quiz("cy", 2, section="ros2-basics/nodes-and-topics"))
+    by_id = run(engine, engine.study.quiz("cy", 2, section="ros2-basics/nodes-and-topics"))
     assert {i.section for i in url + by_id} == {NODES}
     for item in by_path:  # every answer key is its passage's sentence (or a row of its table), cited
         assert item.sentence in clean(item.passage.text) or "|" in item.passage.text
 
 
-def test_a_quiz_on_a_topic_a_chapter_or_the_page_being_read(tutor):
-    topic = run(tutor, tutor.quiz("ana", 3, topic="the zero moment point"))
+def test_a_quiz_on_a_topic_a_chapter_or_the_page_being_read(engine):
+    topic = run(engine, engine.study.quiz("ana", 3, topic="the zero moment point"))
     assert {i.section for i in topic} == {"04-humanoid-control/02-balance-and-walking.md"}
-    chapter = run(tutor, tutor.quiz("bo", 8, topic="Module 3: Perception"))
+    chapter = run(engine, engine.study.quiz("bo", 8, topic="Module 3: Perception"))
     assert {i.section.split("/")[0] for i in chapter} == {"03-perception"}
-    page = run(tutor, tutor.quiz("cy", 3, reading=Reading("simulation/gazebo-simulation")))
+    page = run(engine, engine.study.quiz("cy", 3, reading=Reading("simulation/gazebo-simulation")))
     assert {i.section for i in page} == {"02-simulation/02-gazebo-simulation.md"}
 
 
-def test_nothing_to_quiz_on_says_why(tutor):
+def test_nothing_to_quiz_on_says_why(engine):
     with pytest.raises(QuizError, match="No page of the book"):
-        run(tutor, tutor.quiz("ana", 5, section="no/such/page.md"))
+        run(engine, engine.study.quiz("ana", 5, section="no/such/page.md"))
     with pytest.raises(QuizError, match="does not cover"):
-        run(tutor, tutor.quiz("ana", 5, topic="the best sourdough recipe"))
+        run(engine, engine.study.quiz("ana", 5, topic="the best sourdough recipe"))
     with pytest.raises(QuizError, match="Say what to quiz you on"):
-        run(tutor, tutor.quiz("ana", 5))
+        run(engine, engine.study.quiz("ana", 5))
     assert topic_of("Quiz me on ROS 2 topics!") == "ROS 2 topics" and topic_of("quiz me") == ""
 
 
-def test_a_quiz_on_a_chat_is_on_its_latest_question(tutor):
+def test_a_quiz_on_a_chat_is_on_its_latest_question(engine):
     async def scenario():
-        await tutor.answer("What is the zero moment point?", "chat-1", owner="ana")
-        return await tutor.quiz("ana", 3, chat_id="chat-1")
+        await engine.answers.answer("What is the zero moment point?", "chat-1", owner="ana")
+        return await engine.study.quiz("ana", 3, chat_id="chat-1")
 
-    items = run(tutor, scenario())
+    items = run(engine, scenario())
     assert {i.section for i in items} == {"04-humanoid-control/02-balance-and-walking.md"}
 
 
-def test_a_wrong_answer_shows_the_sentence_brings_a_follow_up_and_comes_back_for_review(tutor):
-    clock = tutor.study.clock
+def test_a_wrong_answer_shows_the_sentence_brings_a_follow_up_and_comes_back_for_review(engine):
+    clock = engine.study.clock
 
     async def scenario():
-        items = await tutor.quiz("ana", 3, section=NODES)
+        items = await engine.study.quiz("ana", 3, section=NODES)
         fill = next(i for i in items if i.kind != "free")
-        wrong = await tutor.study.answer("ana", fill.id, "a database")
-        right = await tutor.study.answer("ana", items[0].id, items[0].sentence)  # the free one, word for word
-        due_now = await tutor.study.due("ana")
+        wrong = await engine.study.answer("ana", fill.id, "a database")
+        right = await engine.study.answer("ana", items[0].id, items[0].sentence)  # the free one, word for word
+        due_now = await engine.study.due("ana")
         clock.now += timedelta(minutes=2)
-        due_later = await tutor.study.due("ana")
+        due_later = await engine.study.due("ana")
         clock.now += timedelta(minutes=10)
-        due_after = await tutor.study.due("ana")
-        theirs = await tutor.study.due("bo")
+        due_after = await engine.study.due("ana")
+        theirs = await engine.study.due("bo")
         return fill, wrong, right, due_now, due_later, due_after, theirs
 
-    fill, wrong, right, due_now, due_later, due_after, theirs = run(tutor, scenario())
+    fill, wrong, right, due_now, due_later, due_after, theirs = run(engine, scenario())
     assert not wrong.grade.correct and fill.sentence in wrong.grade.feedback and "[1]" in wrong.grade.feedback
     assert wrong.follow_up is not None and wrong.follow_up.section == NODES and wrong.follow_up.key != fill.key
     assert wrong.due - wrong.answered == timedelta(minutes=1)  # a miss comes back within minutes (FSRS)
@@ -109,16 +110,16 @@ def test_a_wrong_answer_shows_the_sentence_brings_a_follow_up_and_comes_back_for
     assert {i.id for i in due_after} == {fill.id, right.item.id} and theirs == []
 
 
-def test_a_chat_s_quiz_asks_one_item_after_another(tutor):
+def test_a_chat_s_quiz_asks_one_item_after_another(engine):
     async def scenario():
-        items = await tutor.quiz("ana", 2, section=NODES, chat_id="quiz-chat")
-        first = await tutor.study.begin("quiz-chat", "ana", items)
-        graded, second = await tutor.study.respond("quiz-chat", "ana", "no idea")
-        current = await tutor.study.current("quiz-chat", "ana")
-        await tutor.study.end("quiz-chat", "ana")
-        return items, first, graded, second, current, await tutor.study.current("quiz-chat", "ana")
+        items = await engine.study.quiz("ana", 2, section=NODES, chat_id="quiz-chat")
+        first = await engine.study.begin("quiz-chat", "ana", items)
+        graded, second = await engine.study.respond("quiz-chat", "ana", "no idea")
+        current = await engine.study.current("quiz-chat", "ana")
+        await engine.study.end("quiz-chat", "ana")
+        return items, first, graded, second, current, await engine.study.current("quiz-chat", "ana")
 
-    items, first, graded, second, current, after_end = run(tutor, scenario())
+    items, first, graded, second, current, after_end = run(engine, scenario())
     assert first.id == items[0].id and not graded.grade.correct
     assert second is not None and second.id == graded.follow_up.id == current.id  # the follow-up comes next
     assert after_end is None
@@ -128,20 +129,20 @@ async def collect(events) -> list:
     return [event async for event in events]
 
 
-def test_hints_name_the_section_first_and_never_the_sentence_that_answers(tutor):
+def test_hints_name_the_section_first_and_never_the_sentence_that_answers(engine):
     question = "What is the zero moment point?"
 
     async def scenario():
-        first = await collect(tutor.hint_stream(question, "hints-1", owner="ana"))
-        attempt = await collect(tutor.hint_stream("something about the feet", "hints-1", owner="ana"))
-        second = await collect(tutor.more_help("hints-1", owner="ana"))
-        blank = await collect(tutor.hint_stream("moment", "hints-1", owner="ana"))
-        full = await collect(tutor.more_help("hints-1", owner="ana"))
-        over = await collect(tutor.more_help("hints-1", owner="ana"))
-        answer = await tutor.answer(question, "plain", owner="ana")
+        first = await collect(engine.hints.stream(question, "hints-1", owner="ana"))
+        attempt = await collect(engine.hints.stream("something about the feet", "hints-1", owner="ana"))
+        second = await collect(engine.hints.more_help("hints-1", owner="ana"))
+        blank = await collect(engine.hints.stream("moment", "hints-1", owner="ana"))
+        full = await collect(engine.hints.more_help("hints-1", owner="ana"))
+        over = await collect(engine.hints.more_help("hints-1", owner="ana"))
+        answer = await engine.answers.answer(question, "plain", owner="ana")
         return first, attempt, second, blank, full, over, answer
 
-    first, attempt, second, blank, full, over, answer = run(tutor, scenario())
+    first, attempt, second, blank, full, over, answer = run(engine, scenario())
     answering = answer.text.split(" [1]")[0]  # the sentence a plain answer leads with
     search, hint = first
     assert isinstance(search, SearchResult) and isinstance(hint, Answer)
@@ -159,17 +160,17 @@ def test_hints_name_the_section_first_and_never_the_sentence_that_answers(tutor)
     assert over == []  # no question open any more
 
 
-def test_a_right_attempt_ends_the_hints_and_a_question_the_book_lacks_is_refused(tutor):
+def test_a_right_attempt_ends_the_hints_and_a_question_the_book_lacks_is_refused(engine):
     async def scenario():
-        await collect(tutor.hint_stream("What is a ROS 2 topic?", "hints-2", owner="ana"))
-        await collect(tutor.more_help("hints-2", owner="ana"))
-        state = await tutor.study.records.chat("hints-2")
-        right = await collect(tutor.hint_stream(state.hints.key, "hints-2", owner="ana"))
-        after = await tutor.study.records.chat("hints-2")
-        refused = await collect(tutor.hint_stream("What is the best sourdough recipe?", "hints-3", owner="ana"))
+        await collect(engine.hints.stream("What is a ROS 2 topic?", "hints-2", owner="ana"))
+        await collect(engine.hints.more_help("hints-2", owner="ana"))
+        state = await engine.study.records.chat("hints-2")
+        right = await collect(engine.hints.stream(state.hints.key, "hints-2", owner="ana"))
+        after = await engine.study.records.chat("hints-2")
+        refused = await collect(engine.hints.stream("What is the best sourdough recipe?", "hints-3", owner="ana"))
         return right, after, refused
 
-    right, after, refused = run(tutor, scenario())
+    right, after, refused = run(engine, scenario())
     assert right[0].text.startswith("✓") and after.hints is None
     assert right[0].offers == ()  # no More help after a right answer: the hints are over
     assert not refused[-1].covered and "does not cover" in refused[-1].text

@@ -53,30 +53,30 @@ def test_english_with_technical_terms_and_names_is_english(book, question):
     assert QuestionLanguage().foreign(question, book) is None
 
 
-def test_with_no_model_a_question_in_spanish_is_answered_from_its_english_terms_and_is_no_gap(make_tutor):
-    tutor = make_tutor()
-    search, _, answer = collect(tutor, "¿Qué es un nodo en ROS 2?")
+def test_with_no_model_a_question_in_spanish_is_answered_from_its_english_terms_and_is_no_gap(make_engine):
+    engine = make_engine()
+    search, _, answer = collect(engine, "¿Qué es un nodo en ROS 2?")
     assert search.query == "ROS 2" and answer.covered and answer.language == "Spanish"
     assert answer.text.startswith("🌐 _This question is in Spanish") and "**ROS**, **2**" in answer.text
     assert "ROS 2" in answer.sources[0].passage.text and answer.grounded == 1.0
-    _, _, refused = collect(tutor, "¿Cómo funciona el punto de momento cero?", chat_id="other")
+    _, _, refused = collect(engine, "¿Cómo funciona el punto de momento cero?", chat_id="other")
     assert not refused.covered and refused.language == "Spanish" and "Ask it in English" in refused.text
-    report = asyncio.run(_report(tutor))
+    report = asyncio.run(_report(engine))
     asked = [q for gap in report.gaps for q in gap.examples]
     assert not any(q.startswith("¿") for q in asked)  # neither is a coverage gap
 
 
-async def _report(tutor):
+async def _report(engine):
     try:
-        return await build_report(tutor.database, Period.last(1), tutor.retriever.nearest, tutor.retriever.payloads)
+        return await build_report(engine.database, Period.last(1), engine.retriever.nearest, engine.retriever.payloads)
     finally:
-        await tutor.database.close()
+        await engine.database.close()
 
 
-def test_a_model_is_told_to_answer_in_the_student_s_language(make_tutor):
+def test_a_model_is_told_to_answer_in_the_student_s_language(make_engine):
     model = ScriptedModel([[assistant_message("Un nodo es un proceso [1].")]])
-    tutor = make_tutor(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
-    search, _, answer = collect(tutor, "¿Qué es un nodo en ROS 2?", provider_name="local")
+    engine = make_engine(model, LOCAL_LLM_BASE_URL="http://127.0.0.1:9/v1")
+    search, _, answer = collect(engine, "¿Qué es un nodo en ROS 2?", provider_name="local")
     instructions = model.first_call.system_instructions
     assert "write your answer in Spanish" in instructions and search.query == "ROS 2"
     assert answer.language == "Spanish" and answer.text.startswith("Un nodo")  # no note: the model translated
