@@ -71,12 +71,14 @@ test-fast: setup-dev
 flakes: setup-dev bundled book $(AXE)/.installed
 	$(PY) scripts/flakes.py -n $(or $(N),10)
 
-# ruff, its check that no module imports another's private name (a preview rule), and the import layers.
+# ruff, its check that no module imports another's private name (a preview rule), the import layers, and the
+# README's and docs' links (tests/test_docs.py).
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff check --preview --select PLC2701 .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m pytest -q -p no:xdist -p no:cacheprovider tests/test_docs.py
 
 format: setup-dev
 	$(VENV)/bin/ruff check --fix .
