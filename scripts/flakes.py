@@ -22,11 +22,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "test-output" / "flakes"
 MODULES = [
-    "tests/app/test_browser.py",
-    "tests/app/test_book.py",
-    "tests/app/test_study_browser.py",
+    "tests/e2e/test_browser.py",
+    "tests/e2e/test_book.py",
+    "tests/e2e/test_study_browser.py",
     "tests/web/test_widget.py",
-    "tests/app/test_deployment.py",
+    "tests/e2e/test_deployment.py",
 ]
 
 
