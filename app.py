@@ -21,7 +21,6 @@ from starlette.datastructures import Headers
 from rag import logs
 from rag.config import keep_files_private, load_settings, oauth_configured
 from rag.db.database import Database
-from rag.engine import Engine, EngineHolder
 from rag.errors import TutorError
 from rag.identity import (
     VISITOR_COOKIE,
@@ -36,7 +35,6 @@ from rag.identity import (
 from rag.llm.providers import allowed_provider, by_label, offered, provider
 from rag.llm.specs import ProviderName
 from web import chat, display, turns
-from web.access import Access
 from web.api import mount_api
 from web.book import PATH as BOOK_PATH
 from web.datalayer import TutorDataLayer
@@ -47,14 +45,12 @@ logs.configure("%(asctime)s %(levelname)s %(name)s: %(message)s")
 keep_files_private()
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
 database = Database(settings)
-access = Access.from_settings(settings, database)
+access, engines = mount_api(server, settings, database)
 # uvicorn, which `chainlit run` starts once this module is loaded, believes X-Forwarded-For from these only.
 os.environ["FORWARDED_ALLOW_IPS"] = settings.trusted_proxies
 os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
 chainlit_config.project.allow_origins[:] = settings.origins  # same origin only, unless ALLOWED_ORIGINS says more
 sio.eio.cors_allowed_origins = access.socket_origin_allowed  # and the same for Socket.IO (Chainlit turns it off)
-engines = EngineHolder(settings, factory=lambda s: Engine.from_settings(s, database))
-mount_api(server, access, engines)
 
 
 @cl.data_layer

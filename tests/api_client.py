@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from rag.config import load_settings
 from rag.db.database import Database
-from rag.engine import Engine, EngineHolder
+from rag.engine import Engine
 from rag.identity import LINK_PATH, instructor_link
 from web.access import Access
 from web.api import mount_api
@@ -23,8 +23,7 @@ def api_client(engine_factory: Callable[[], Engine]) -> TestClient:
         return {"page": full_path}
 
     settings = load_settings()
-    engines = EngineHolder(settings, factory=lambda _: engine_factory())
-    mount_api(app, Access.from_settings(settings, Database(settings)), engines)
+    mount_api(app, settings, Database(settings), lambda _: engine_factory())
     return TestClient(app, client=("127.0.0.1", 50000))
 
 

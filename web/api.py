@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, cast
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response
@@ -29,7 +29,9 @@ from rag.answer.grounding import PublicVerdict, public_verdict
 from rag.answer.relevance import Asks, Relevance
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, clean_question
 from rag.chats.history import ChatNotFound
-from rag.engine import EngineHolder
+from rag.config import Settings
+from rag.db.database import Database
+from rag.engine import Engine, EngineHolder
 from rag.errors import ServiceError, TutorError
 from rag.health import check_database, check_llm, store_checks
 from rag.llm.providers import ProfileNotAllowed, ProviderName, choose_provider
@@ -391,10 +393,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, 422)
 
 
-def mount_api(app: FastAPI, access: Access, engines: EngineHolder) -> None:
-    """Add the API routes and the book ahead of Chainlit's catch-all GET route, which would otherwise answer
-    /api/v1/health (and ahead of Chainlit's feedback routes, which ours replace), the middlewares and the error
-    handlers; the routes' `Access` and engine are the app's state (`web.dependencies`)."""
+def mount_api(
+    app: FastAPI, settings: Settings, database: Database, factory: Callable[[Settings], Engine] | None = None
+) -> tuple[Access, EngineHolder]:
+    """The one app factory, for Chainlit's app and the tests' alike: who may do what (`Access`) and the engine
+    (`factory`, by default the store and models the settings name, on `database`), kept on the app's state for the
+    routes (`web.dependencies`); the API routes and the book ahead of Chainlit's catch-all GET route, which would
+    otherwise answer /api/v1/health (and ahead of Chainlit's feedback routes, which ours replace), the middlewares
+    and the error handlers."""
+    access = Access.from_settings(settings, database)
+    engines = EngineHolder(settings, factory or (lambda s: Engine.from_settings(s, database)))
     app.state.access, app.state.engines = access, engines
     before = list(app.router.routes)
     app.include_router(instructor_router)
@@ -421,3 +429,4 @@ def mount_api(app: FastAPI, access: Access, engines: EngineHolder) -> None:
     )
     app.add_middleware(WidgetRequests)
     app.add_middleware(OfflinePage, skip=(BOOK_PATH + "/", INSTRUCTOR_PAGE, PREFIX + "/"))
+    return access, engines
