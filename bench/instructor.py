@@ -24,9 +24,10 @@ from ingest.pipeline import IngestOptions, run_ingest
 from rag.answer.grounding import CheckedSentence
 from rag.answer.result import Answer, Source
 from rag.chats.history import Asked, History
-from rag.chats.report import Period, build_report
 from rag.config import load_settings
 from rag.db.database import Database
+from rag.report.service import build_report
+from rag.report.shown import Period
 from rag.search.embeddings import Embedder
 from rag.search.retrieval import Retriever
 from rag.store import EdgeStore

@@ -5,7 +5,7 @@ page, REST, the book's widget, the evaluation and the tests all take from here.
 - `hints` (`rag.study.hints.Hinter`) and `study` (`rag.study.service.Study`): hints mode, quizzes and review;
 - `history` (`rag.chats.history.History`): who owns a chat, its memory and its answers;
 - `retriever` (`rag.search.retrieval.Retriever`): the book, searched or read by passage id;
-- `reports` (`rag.chats.report.Reports`): the instructor's report;
+- `reports` (`rag.report.service.Reports`): the instructor's report;
 - `store`, `database` and `local_server`: what the health check and shutdown need.
 
 Each service translates its own failures (`TutorError`, `DatabaseUnavailable`), so callers wrap nothing.
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from rag.answer.excerpts import ExcerptComposer
 from rag.answer.grounding import GroundingChecker
 from rag.chats.history import History
-from rag.chats.report import Reports
 from rag.config import Settings
 from rag.db.database import Database
 from rag.errors import TutorError
 from rag.llm.bundled import LocalLLMServer
+from rag.report.service import Reports
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.search.finder import Finder
 from rag.search.retrieval import Retriever

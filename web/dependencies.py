@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from rag.chats.history import History
-from rag.chats.report import Reports
 from rag.engine import Engine, EngineHolder
+from rag.report.service import Reports
 from rag.search.retrieval import Retriever
 from rag.study.service import Study
 from rag.tutor import Tutor

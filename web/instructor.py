@@ -17,8 +17,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from rag.chats.report import AnswerFilter, Period, Report, Reports, gaps_csv
 from rag.identity import INSTRUCTOR_COOKIE, LINK_PATH, mac, same
+from rag.report.gaps import gaps_csv
+from rag.report.service import Reports
+from rag.report.shown import AnswerFilter, Period, Report
 from web.access import INSTRUCTOR_COOKIE_DAYS, Access
 from web.dependencies import AccessDep, ReportsDep
 from web.display import link_target

@@ -17,22 +17,14 @@ from chainlit.types import Feedback
 from chainlit.user import User
 from sqlalchemy import func, select, update
 
-from rag.chats.report import (
-    LOW_GROUNDING,
-    AnswerFilter,
-    Gap,
-    Period,
-    Report,
-    build_report,
-    gaps_csv,
-    group_questions,
-    mark_reviewed,
-)
 from rag.config import load_settings
 from rag.db.schema import answers
 from rag.engine import Engine
 from rag.identity import LINK_PATH, UsersFile, hash_password, hash_token
 from rag.llm.providers import ProviderName
+from rag.report.gaps import gaps_csv, group_questions
+from rag.report.service import build_report, mark_reviewed
+from rag.report.shown import LOW_GROUNDING, AnswerFilter, Gap, Period, Report
 from rag.text.sentences import split_markdown
 from rag.users import main as users_main
 from tests.api_client import api_client, open_instructor_view

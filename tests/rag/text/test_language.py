@@ -9,7 +9,8 @@ import asyncio
 import pytest
 from agents.testing import ScriptedModel, assistant_message
 
-from rag.chats.report import Period, build_report
+from rag.report.service import build_report
+from rag.report.shown import Period
 from rag.text.language import QuestionLanguage
 from rag.text.lexical import TermStats
 from tests.conftest import SAMPLE_DOCS

@@ -1,0 +1,157 @@
+"""The report's rows counted into typed tallies: the answers per day, chapter, cited section and page, each
+profile's quality, the quiz results per page, and the recent answers as the list shows them."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from rag.report.shown import (
+    LOW_GROUNDING,
+    MISSED,
+    TOP,
+    Answered,
+    Cited,
+    Missed,
+    ModelQuality,
+    OffPoint,
+    Period,
+    SectionQuiz,
+    shown_student,
+)
+
+Place = tuple[str, str]  # (label, url) of a section or a page
+
+
+@dataclass
+class ModelTally:
+    """A profile's answers, refusals, votes and checked claims, and the models that answered for it."""
+
+    answers: int = 0
+    refused: int = 0
+    up: int = 0
+    down: int = 0
+    claims: int = 0
+    unsupported: int = 0
+    models: set[str] = field(default_factory=set)
+
+    def quality(self, profile: str) -> ModelQuality:
+        supported = 1 - self.unsupported / self.claims if self.claims else None
+        models = ", ".join(sorted(self.models)) or "—"
+        return ModelQuality(profile, models, self.answers, self.refused, self.up, self.down, supported)
+
+
+@dataclass
+class Activity:
+    """The period's answers counted: per day, per chapter, per cited section and page, and per profile."""
+
+    days: Counter[str] = field(default_factory=Counter)
+    chapters: Counter[str] = field(default_factory=Counter)
+    sections: Counter[Place] = field(default_factory=Counter)
+    pages: Counter[Place] = field(default_factory=Counter)
+    section_ids: dict[Place, str] = field(default_factory=dict)  # a passage of each section, for its text
+    profiles: dict[str, ModelTally] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rows: Sequence[Any]) -> Activity:
+        """`rows` as `rag.report.queries.answered` reads them."""
+        activity = cls()
+        for created, sources_json, profile, model, covered, claims, unsupported, vote in rows:
+            sources = json.loads(sources_json)
+            activity.days[created[:10]] += 1
+            activity.chapters[_chapter(sources, covered)] += 1
+            activity.cite(sources)
+            tally = activity.profiles.setdefault(profile, ModelTally())
+            tally.answers += 1
+            tally.refused += not covered
+            tally.up += vote == 1
+            tally.down += vote == 0
+            tally.claims += claims
+            tally.unsupported += unsupported
+            if covered:
+                tally.models.add(model)
+        return activity
+
+    def cite(self, sources: list[dict]) -> None:
+        for source in sources:
+            key = (source["section"], source["url"])
+            self.sections[key] += 1
+            self.section_ids.setdefault(key, source["id"])
+        for page in {(s["section"].split(" › ")[0], s["url"].split("#")[0]) for s in sources}:
+            self.pages[page] += 1
+
+    def top_sections(self, texts: dict[str, str]) -> list[Cited]:
+        """The most cited sections, each with the text of one of its passages (`texts` by passage id)."""
+        return [
+            Cited(label, url, n, texts.get(self.section_ids[(label, url)], ""))
+            for (label, url), n in self.sections.most_common(TOP)
+        ]
+
+    def top_pages(self) -> list[Cited]:
+        return [Cited(label, url, n) for (label, url), n in self.pages.most_common(TOP)]
+
+    def models(self) -> list[ModelQuality]:
+        """Each profile's quality, the busiest first."""
+        ranked = sorted(self.profiles.items(), key=lambda kv: -kv[1].answers)
+        return [tally.quality(profile) for profile, tally in ranked]
+
+
+def answered(rows: Sequence[Any], show_identities: bool) -> list[Answered]:
+    return [
+        Answered(
+            row.createdAt[:16].replace("T", " "),
+            shown_student(row.owner, show_identities),
+            row.question,
+            row.answer,
+            list(dict.fromkeys(s["section"] for s in json.loads(row.sources))),
+            row.model,
+            bool(row.covered),
+            row.unsupported,
+            row.offPoint or "",
+        )
+        for row in rows
+    ]
+
+
+def off_point(recent: list[Answered], rows: Sequence[Any]) -> list[OffPoint]:
+    """The supported answers (most sentences supported) that miss their question, among the recent ones."""
+    return [
+        OffPoint(a.created, a.student, a.question, a.answer, a.off_point, a.model, row.grounded)
+        for a, row in zip(recent, rows, strict=True)
+        if a.covered and a.off_point and (row.grounded is None or row.grounded >= LOW_GROUNDING)
+    ]
+
+
+def quiz(rows: Sequence[Any]) -> list[SectionQuiz]:
+    """Quiz results per page: attempts, right answers and the most missed items, the weakest page first."""
+    pages: dict[str, dict[str, Any]] = {}
+    for section, passage_json, question, answer, sentence, correct in rows:
+        passage = json.loads(passage_json)
+        page = pages.setdefault(
+            section,
+            {"title": passage.get("title", section), "url": passage.get("url", "").split("#")[0], "rows": []},
+        )
+        page["rows"].append((question, answer, sentence, passage.get("url", ""), bool(correct)))
+    found = []
+    for page in pages.values():
+        misses = Counter((q, a, s, u) for q, a, s, u, right in page["rows"] if not right)
+        missed = [Missed(q, a, s, u, n) for (q, a, s, u), n in misses.most_common(MISSED)]
+        right = sum(row[-1] for row in page["rows"])
+        found.append(SectionQuiz(page["title"], page["url"], len(page["rows"]), right, missed))
+    return sorted(found, key=lambda q: (q.share, -q.attempts))
+
+
+def _chapter(sources: list[dict], covered: bool) -> str:
+    """Where a question belongs in the book: the chapter of its first cited passage."""
+    if not covered:
+        return "Not covered"
+    return (sources[0].get("chapter") or "Other") if sources else "Uncited"
+
+
+def per_day(period: Period, counts: Counter[str]) -> list[tuple[str, int]]:
+    days = [(period.since + timedelta(days=i)).isoformat() for i in range((period.until - period.since).days + 1)]
+    return [(day, counts.get(day, 0)) for day in days]
