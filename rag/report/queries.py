@@ -13,6 +13,8 @@ from rag.db.schema import answers, feedbacks, quiz_attempts, quiz_items
 from rag.report.shown import LOW_GROUNDING, RECENT, Period
 
 Rows = Sequence[Any]
+# An answer as the instructor reads it, in the flagged list and the recent one alike.
+SHOWN = (answers.c.createdAt, answers.c.owner, answers.c.question, answers.c.answer, answers.c.sources, answers.c.model)
 
 
 def _in(period: Period) -> Any:
@@ -74,18 +76,7 @@ async def quiz_results(connection: AsyncConnection, period: Period) -> Rows:
 async def flagged(connection: AsyncConnection, period: Period) -> Rows:
     """The answers a student voted down, the unreviewed first, then the newest."""
     query = (
-        select(
-            answers.c.id,
-            answers.c.createdAt,
-            answers.c.owner,
-            answers.c.question,
-            answers.c.answer,
-            answers.c.sources,
-            answers.c.model,
-            answers.c.grounded,
-            answers.c.reviewed,
-            feedbacks.c.comment,
-        )
+        select(answers.c.id, *SHOWN, answers.c.grounded, answers.c.reviewed, feedbacks.c.comment)
         .join(feedbacks, feedbacks.c.forId == answers.c.stepId)
         .where(_in(period), feedbacks.c.value == 0)
         .order_by(answers.c.reviewed, answers.c.createdAt.desc())
@@ -96,18 +87,7 @@ async def flagged(connection: AsyncConnection, period: Period) -> Rows:
 async def recent(connection: AsyncConnection, period: Period) -> Rows:
     """The period's newest `RECENT` answers, the newest first."""
     query = (
-        select(
-            answers.c.createdAt,
-            answers.c.owner,
-            answers.c.question,
-            answers.c.answer,
-            answers.c.sources,
-            answers.c.model,
-            answers.c.covered,
-            answers.c.unsupported,
-            answers.c.offPoint,
-            answers.c.grounded,
-        )
+        select(*SHOWN, answers.c.covered, answers.c.unsupported, answers.c.offPoint, answers.c.grounded)
         .where(_in(period))
         .order_by(answers.c.createdAt.desc())
         .limit(RECENT)
