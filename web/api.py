@@ -50,7 +50,7 @@ from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedLogins, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
 from web.reading import ReadingIn
 from web.rendering import to_html
-from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
+from web.rest import ERRORS, PREFIX, UUID_PATTERN, CitedPassage, caller, public, within_limit
 from web.study import router as study_router
 from web.widget import WidgetRequests, bundle_router
 from web.widget import router as widget_router
@@ -83,14 +83,10 @@ class ChatRequest(BaseModel):
         return clean_question(value)
 
 
-class SourceOut(BaseModel):
+class SourceOut(CitedPassage):
     n: int
     title: str
-    section: str
-    url: str
-    path: str
     score: float
-    text: str
 
 
 class SentenceOut(BaseModel):
@@ -135,15 +131,11 @@ class ChatResponse(BaseModel):
     chat_id: str
 
 
-class PassageOut(BaseModel):
+class PassageOut(CitedPassage):
     id: str
     title: str
-    section: str
-    url: str
-    path: str
     doc_id: str
     anchor: str
-    text: str
     html: str = Field(description="the passage as HTML, in the book's paragraphs")
     link: str | None = Field(description="the section in the book, where the book's tutor plugin marks the passage")
 
@@ -176,13 +168,7 @@ def answer_json(answer: Answer, chat_id: str) -> dict:
         answer=answer.text,
         sources=[
             SourceOut(
-                n=s.n,
-                title=s.passage.title,
-                section=s.passage.breadcrumb,
-                url=s.passage.url,
-                path=s.passage.source_path,
-                score=round(s.passage.similarity, 4),
-                text=s.passage.text,
+                n=s.n, title=s.passage.title, score=round(s.passage.similarity, 4), **CitedPassage.fields(s.passage)
             )
             for s in answer.sources
         ],
@@ -293,13 +279,10 @@ async def passage(
     return PassageOut(
         id=passage_id,
         title=p.title,
-        section=p.breadcrumb,
-        url=p.url,
-        path=p.source_path,
         doc_id=p.doc_id,
         anchor=p.anchor,
-        text=p.text,
         html=to_html(p.text),
+        **CitedPassage.fields(p),
         link=link_target(citation_url(p)) if link_target(p.url) else None,
     ).model_dump()
 

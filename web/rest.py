@@ -7,9 +7,10 @@ import math
 import re
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rag.identity import Identity
+from rag.search.passage import Passage
 from web.access import Access
 
 PREFIX = "/api/v1"
@@ -17,6 +18,20 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 # An absolute path on this machine: standing alone, or as a URL with no host (`sqlite:///srv/data/tutor.db`,
 # `file:///...`); not the path part of a URL, which follows a host, nor a `~/` path of the student's machine.
 _LOCAL_PATH = re.compile(r"(?:(?<=://)|(?<=:///)|(?<![\w:/.@~-]))/(?:[\w.+-]+/)+[\w.+-]*")
+
+
+class CitedPassage(BaseModel):
+    """A passage of the book as every REST answer cites it: an answer's source, a quiz item's, a passage looked up
+    by id. Each of those adds its own fields to these."""
+
+    section: str = Field(description="Where it sits: Title › Section › Subsection.")
+    url: str
+    path: str = Field(description="Its page's path in the docs.")
+    text: str
+
+    @staticmethod
+    def fields(passage: Passage) -> dict[str, str]:
+        return {"section": passage.breadcrumb, "url": passage.url, "path": passage.source_path, "text": passage.text}
 
 
 class ErrorResponse(BaseModel):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from rag.study.items import Item
 from rag.study.service import NothingAsked, PageNotFound, QuizError
 from web.dependencies import AccessDep, StudyDep
-from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, within_limit
+from web.rest import ERRORS, PREFIX, UUID_PATTERN, CitedPassage, caller, within_limit
 
 router = APIRouter(prefix=PREFIX)
 
@@ -51,12 +51,8 @@ class QuizRequest(BaseModel):
         return self
 
 
-class QuizSource(BaseModel):
+class QuizSource(CitedPassage):
     n: int
-    path: str
-    section: str
-    url: str
-    text: str = Field(description="The cited passage.")
 
 
 class ItemOut(BaseModel):
@@ -88,7 +84,6 @@ class AnswerResponse(BaseModel):
 
 
 def item_json(item: Item) -> ItemOut:
-    p = item.passage
     return ItemOut(
         id=item.id,
         kind=item.kind,
@@ -97,7 +92,7 @@ def item_json(item: Item) -> ItemOut:
         answer=item.answer,
         sentence=item.sentence,
         cites=[1],
-        sources=[QuizSource(n=1, path=p.source_path, section=p.breadcrumb, url=p.url, text=p.text)],
+        sources=[QuizSource(n=1, **CitedPassage.fields(item.passage))],
     )
 
 

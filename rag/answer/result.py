@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 from rag.answer.grounding import CheckedSentence, supported_share
 from rag.answer.relevance import Relevance
@@ -24,10 +24,32 @@ class QuestionError(ValueError):
     """The question cannot be asked as typed (empty, too long, not text); the message says why."""
 
 
+class SourceRecord(TypedDict):
+    """A cited source as the history keeps it with its answer, and the instructor report reads it back."""
+
+    n: int
+    id: str  # the passage's
+    section: str  # its breadcrumb
+    path: str
+    url: str
+    chapter: str
+
+
 @dataclass(frozen=True)
 class Source:
     n: int
     passage: Passage
+
+    def record(self) -> SourceRecord:
+        p = self.passage
+        return {
+            "n": self.n,
+            "id": p.id,
+            "section": p.breadcrumb,
+            "path": p.source_path,
+            "url": p.url,
+            "chapter": p.chapter,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -208,18 +208,7 @@ class History:
         """Store one answer with what the instructor view reads, and in the same transaction the question and
         answer in the chat's `memory`; returns its id."""
         answer_id = str(uuid.uuid4())
-        sources = [
-            {
-                "n": s.n,
-                "id": s.passage.id,
-                "section": s.passage.breadcrumb,
-                "path": s.passage.source_path,
-                "url": s.passage.url,
-                "chapter": s.passage.chapter,
-            }
-            for s in answer.sources
-            if answer.cited
-        ]
+        sources = [s.record() for s in answer.sources if answer.cited]
         claims = [s for s in answer.sentences if s.supported is not None]
         engine = await self.database.ready()
         async with engine.begin() as connection:

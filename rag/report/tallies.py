@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from rag.answer.result import SourceRecord
 from rag.report.shown import (
     LOW_GROUNDING,
     MISSED,
@@ -76,7 +77,7 @@ class Activity:
                 tally.models.add(model)
         return activity
 
-    def cite(self, sources: list[dict]) -> None:
+    def cite(self, sources: list[SourceRecord]) -> None:
         for source in sources:
             key = (source["section"], source["url"])
             self.sections[key] += 1
@@ -145,7 +146,7 @@ def quiz(rows: Sequence[Any]) -> list[SectionQuiz]:
     return sorted(found, key=lambda q: (q.share, -q.attempts))
 
 
-def _chapter(sources: list[dict], covered: bool) -> str:
+def _chapter(sources: list[SourceRecord], covered: bool) -> str:
     """Where a question belongs in the book: the chapter of its first cited passage."""
     if not covered:
         return "Not covered"
