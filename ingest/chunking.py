@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import cast
@@ -19,7 +20,7 @@ from ingest.docusaurus import Document, Section
 from rag.store.payload import ChunkPayload
 
 BREADCRUMB_SEPARATOR = " › "
-# Namespace for deterministic point ids: uuid5(namespace, "<source path>#<position>").
+# Namespace for deterministic point ids: uuid5(namespace, "<source path>#<content hash>#<occurrence>").
 POINT_NAMESPACE = uuid.UUID("6f1c1c52-3d0e-4b8e-9a63-5c7d1f0a2b11")
 
 
@@ -43,11 +44,11 @@ class Chunk:
     @property
     def embedding_text(self) -> str:
         """Prefixed with where it sits: generic headings ("Summary") repeat across lessons."""
-        return f"{self.breadcrumb}\n\n{self.text}"
+        return f"{self.breadcrumb}\n\n{self.text}"  # what `content_hash` hashes
 
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(self.embedding_text.encode()).hexdigest()
+        return _content_hash(self.breadcrumb, self.text)
 
     def payload(self, doc_hash: str, chunk_count: int) -> ChunkPayload:
         """Its fields (`ChunkPayload` names each one's type), the id aside, which is the point's."""
@@ -56,8 +57,16 @@ class Chunk:
         return cast(ChunkPayload, fields | page)
 
 
-def point_id(source_path: str, position: int) -> str:
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{source_path}#{position}"))
+def point_id(source_path: str, content_hash: str, occurrence: int = 0) -> str:
+    """A passage's id follows its content, not its place: a citation of it never opens other text after the page
+    changes (an edit, a section added above it), and a passage unchanged by an edit keeps its id. `occurrence`
+    tells apart identical passages of one page."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{source_path}#{content_hash}#{occurrence}"))
+
+
+def _content_hash(breadcrumb: str, text: str) -> str:
+    """Of what is embedded: the passage with where it sits."""
+    return hashlib.sha256(f"{breadcrumb}\n\n{text}".encode()).hexdigest()
 
 
 _FENCE = re.compile(r"(`{3,}|~{3,})")
@@ -93,15 +102,19 @@ class Chunker:
 
     def chunk_document(self, doc: Document) -> list[Chunk]:
         chunks: list[Chunk] = []
+        seen: Counter[str] = Counter()  # identical passages of the page so far, by content hash
         for section in doc.sections:
             for text in self._split(section.text):
-                chunks.append(self._chunk(doc, section, text, len(chunks)))
+                chunk = self._chunk(doc, section, text, len(chunks), seen)
+                seen[chunk.content_hash] += 1
+                chunks.append(chunk)
         return chunks
 
-    def _chunk(self, doc: Document, section: Section, text: str, position: int) -> Chunk:
+    def _chunk(self, doc: Document, section: Section, text: str, position: int, seen: Counter[str]) -> Chunk:
         breadcrumb = BREADCRUMB_SEPARATOR.join([doc.title, *section.path])
+        content = _content_hash(breadcrumb, text)
         return Chunk(
-            id=point_id(doc.source_path, position),
+            id=point_id(doc.source_path, content, seen[content]),
             text=text,
             title=doc.title,
             breadcrumb=breadcrumb,

@@ -32,8 +32,9 @@ from rag.text.candidates import embedding_texts
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
-# 5: excerpt vectors in the payload; 6: admonition titles apart, fewer excerpts; 7: code up to 40 lines
-PIPELINE_VERSION = "8"
+# 5: excerpt vectors in the payload; 6: admonition titles apart, fewer excerpts; 7: code up to 40 lines;
+# 9: a passage's id follows its content (`ingest.chunking.point_id`)
+PIPELINE_VERSION = "9"
 DOC_SUFFIXES = (".md", ".mdx")
 
 

@@ -20,7 +20,7 @@ def test_small_sections_are_one_chunk_each_with_breadcrumbs(embedder):
     assert chunks[1].url == "https://b/docs/m/lesson#install" and chunks[0].url == "https://b/docs/m/lesson"
     assert chunks[1].section == "Install" and chunks[1].position == 1
     assert chunks[1].embedding_text.startswith("Lesson › Setup › Install\n\n")
-    assert chunks[1].id == point_id("m/lesson.md", 1)
+    assert chunks[1].id == point_id("m/lesson.md", chunks[1].content_hash)
 
 
 def test_long_section_splits_within_size_with_overlap(embedder):
@@ -86,3 +86,17 @@ def test_a_site_folder_yields_its_pages_not_its_packages_or_hidden_folders(tmp_p
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("# Page\n\nText.\n")
     assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)] == ["docs/intro.md"]
+
+
+def test_a_passage_s_id_follows_its_content_not_its_place(embedder):
+    """A section added above a passage leaves its id alone; an edited passage gets another; identical passages
+    of one page are told apart."""
+    chunker = Chunker(embedder.count_tokens, 100, 20)
+    nodes = Section(["Nodes"], "nodes", "A node is a process.")
+    before = chunker.chunk_document(doc(nodes))
+    added = chunker.chunk_document(doc(Section(["New"], "new", "A new lab."), nodes))
+    edited = chunker.chunk_document(doc(Section(["Nodes"], "nodes", "A node is a program.")))
+    twice = chunker.chunk_document(doc(nodes, nodes))
+    assert added[1].id == before[0].id and added[1].position != before[0].position
+    assert edited[0].id != before[0].id
+    assert twice[0].id == before[0].id and twice[1].id != twice[0].id
