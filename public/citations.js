@@ -47,10 +47,14 @@
     const text = element("div", { className: "tutor-passage-text" });
     text.innerHTML = passage.html; // rendered by the server from the book's markdown, raw HTML escaped
     body.replaceChildren(crumb, text);
+    if (passage.current === false) {
+      // the book changed after the answer cited it: the passage is shown as it was then
+      const note = "This section has changed since this answer: the passage is shown as the answer cited it.";
+      body.prepend(element("p", { className: "tutor-passage-changed", role: "note", textContent: note }));
+    }
     if (passage.link) {
-      const link = element("a", { href: passage.link, target: "_blank", rel: "noopener" }, [
-        "Open this section in the book",
-      ]);
+      const words = passage.current === false ? "Open the current section" : "Open this section in the book";
+      const link = element("a", { href: passage.link, target: "_blank", rel: "noopener" }, [words]);
       body.append(element("p", {}, [link]));
     }
   }

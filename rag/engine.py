@@ -5,6 +5,7 @@ page, REST, the book's widget, the evaluation and the tests all take from here.
 - `hints` (`rag.study.hints.Hinter`) and `study` (`rag.study.service.Study`): hints mode, quizzes and review;
 - `history` (`rag.chats.history.History`): who owns a chat, its memory and its answers;
 - `retriever` (`rag.search.retrieval.Retriever`): the book, searched or read by passage id;
+- `citations` (`rag.chats.citations.Citations`): an answer's citation opened, as the passage was if it changed;
 - `reports` (`rag.report.service.Reports`): the instructor's report;
 - `store`, `database` and `local_server`: what the health check and shutdown need.
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from rag.answer.excerpts import ExcerptComposer
 from rag.answer.grounding import GroundingChecker
+from rag.chats.citations import Citations
 from rag.chats.history import History
 from rag.config import Settings
 from rag.db.database import Database
@@ -45,6 +47,7 @@ class Engine:
     answers: Tutor
     hints: Hinter
     study: Study
+    citations: Citations
     reports: Reports
     local_server: LocalLLMServer
 
@@ -71,7 +74,10 @@ class Engine:
         study = Study(retriever, retriever.index, embedder.embed_texts, checker, records, history)
         hints = Hinter(records, history, finder, checker, composer, study.clock, answers.ask)
         reports = Reports(database, retriever.nearest, retriever.payloads)
-        return cls(settings, store, database, retriever, history, answers, hints, study, reports, local_server)
+        citations = Citations(retriever, history)
+        return cls(
+            settings, store, database, retriever, history, answers, hints, study, citations, reports, local_server
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, database: Database | None = None) -> Engine:

@@ -28,6 +28,7 @@ TABLES = (
     "feedbacks",
     "chats",
     "answers",
+    "cited_passages",
     "agent_sessions",
     "agent_messages",
     "ended_sessions",

@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -35,14 +35,13 @@ from rag.engine import Engine, EngineHolder
 from rag.errors import ServiceError, TutorError
 from rag.health import check_database, check_llm, store_checks
 from rag.llm.providers import ProfileNotAllowed, ProviderName, choose_provider
-from rag.search.passage import Passage, SearchResult
-from rag.store.payload import ChunkPayload
+from rag.search.passage import SearchResult
 from rag.study.service import ItemNotFound
 from rag.tutor import Tutor
 from web.access import Access
 from web.book import PATH as BOOK_PATH
 from web.book import BookSite
-from web.dependencies import AccessDep, AnswersDep, BookDep, EnginesDep, HistoryDep
+from web.dependencies import AccessDep, AnswersDep, CitationsDep, EnginesDep, HistoryDep
 from web.display import citation_url, link_target
 from web.feedback import router as feedback_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
@@ -137,7 +136,13 @@ class PassageOut(CitedPassage):
     doc_id: str
     anchor: str
     html: str = Field(description="the passage as HTML, in the book's paragraphs")
-    link: str | None = Field(description="the section in the book, where the book's tutor plugin marks the passage")
+    link: str | None = Field(
+        description="the section in the book, where the book's tutor plugin marks the passage (the current section "
+        "when the passage has changed)"
+    )
+    current: bool = Field(
+        description="false when the book has changed since an answer cited it: the passage is shown as it was"
+    )
 
 
 class ChatOut(BaseModel):
@@ -268,22 +273,25 @@ async def passage(
     passage_id: Annotated[str, Path(pattern=UUID_PATTERN, description="A source's passage id (a UUID).")],
     request: Request,
     access: AccessDep,
-    book: BookDep,
+    citations: CitationsDep,
 ) -> dict:
-    """One passage of the book, as an answer's citation opens it (the book widget marks it in the page)."""
+    """One passage of the book, as an answer's citation opens it (the book widget marks it in the page): as the
+    book holds it, or as it was when the answer cited it, if the book has changed since (`current` false)."""
     caller(request, access)
-    found = (await asyncio.to_thread(book.payloads, [passage_id])).get(passage_id)
-    if found is None:
-        raise HTTPException(404, "No such passage: the book may have been ingested again since.")
-    p = Passage.from_hit(passage_id, cast(ChunkPayload, found), score=0.0, similarity=0.0)
+    opened = await citations.open(passage_id)
+    if opened is None:
+        raise HTTPException(404, "No such passage: no answer cited it, and the book does not hold it.")
+    p = opened.passage
+    where = link_target(p.url)  # the section; with the passage marked in it while the book still holds it
     return PassageOut(
         id=passage_id,
         title=p.title,
         doc_id=p.doc_id,
         anchor=p.anchor,
         html=to_html(p.text),
+        link=link_target(citation_url(p)) if where and opened.current else where,
+        current=opened.current,
         **CitedPassage.fields(p),
-        link=link_target(citation_url(p)) if link_target(p.url) else None,
     ).model_dump()
 
 

@@ -10,10 +10,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from rag.chats.citations import Citations
 from rag.chats.history import History
 from rag.engine import Engine, EngineHolder
 from rag.report.service import Reports
-from rag.search.retrieval import Retriever
 from rag.study.service import Study
 from rag.tutor import Tutor
 from web.access import Access
@@ -51,8 +51,8 @@ def _history(engine: EngineDep) -> History:
     return engine.history
 
 
-def _book(engine: EngineDep) -> Retriever:
-    return engine.retriever
+def _citations(engine: EngineDep) -> Citations:
+    return engine.citations
 
 
 def _reports(engine: EngineDep) -> Reports:
@@ -62,5 +62,5 @@ def _reports(engine: EngineDep) -> Reports:
 AnswersDep = Annotated[Tutor, Depends(_answers)]
 StudyDep = Annotated[Study, Depends(_study)]
 HistoryDep = Annotated[History, Depends(_history)]
-BookDep = Annotated[Retriever, Depends(_book)]
+CitationsDep = Annotated[Citations, Depends(_citations)]
 ReportsDep = Annotated[Reports, Depends(_reports)]

@@ -25,7 +25,8 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rag.db.database import Database, database_faults, dialect_insert
-from rag.db.schema import answers, chats, steps, threads
+from rag.db.schema import answers, chats, cited_passages, steps, threads
+from rag.search.passage import Passage
 
 if TYPE_CHECKING:
     from rag.answer.result import Answer
@@ -202,6 +203,15 @@ class History:
             return [row.question for row in await connection.execute(query)]
 
     @database_faults
+    async def cited(self, passage_id: str) -> Passage | None:
+        """A passage an answer cited, as it was then (None when no answer cited it)."""
+        engine = await self.database.ready()
+        async with engine.connect() as connection:
+            query = select(cited_passages.c.passage).where(cited_passages.c.id == passage_id)
+            kept = (await connection.execute(query)).scalar()
+        return Passage.from_kept(json.loads(kept)) if kept else None
+
+    @database_faults
     async def record(
         self, answer: Answer, asked: Asked, search: SearchResult | None = None, memory: ChatMemory | None = None
     ) -> str:
@@ -212,6 +222,7 @@ class History:
         claims = [s for s in answer.sentences if s.supported is not None]
         engine = await self.database.ready()
         async with engine.begin() as connection:
+            await _keep_cited(connection, [s.passage for s in answer.sources if answer.cited])
             if memory is not None:
                 await memory.write(connection)
             await connection.execute(
@@ -241,3 +252,12 @@ class History:
                 )
             )
         return answer_id
+
+
+async def _keep_cited(connection: AsyncConnection, passages: list[Passage]) -> None:
+    """The cited passages as they are now: a passage's id follows its content, so one kept row never changes."""
+    if not passages:
+        return
+    rows = [{"id": p.id, "passage": json.dumps(p.kept()), "createdAt": now()} for p in passages]
+    new = dialect_insert(connection)(cited_passages).values(rows)
+    await connection.execute(new.on_conflict_do_nothing(index_elements=["id"]))

@@ -152,6 +152,15 @@ answers = Table(
     Column("createdAt", Text, nullable=False, index=True),
     Column("reviewed", Boolean, nullable=False, default=False),
 )
+# Every passage an answer cited, as it was: a passage's id follows its content (`ingest.chunking.point_id`), so
+# a row never changes, and a citation opens its passage after the book changed (rag.chats.citations).
+cited_passages = Table(
+    "cited_passages",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("passage", Text, nullable=False),  # JSON: `Passage.kept()`
+    Column("createdAt", Text, nullable=False),
+)
 # Study mode (rag.study): quiz items as they were asked, each attempt, each student's review schedule per item,
 # and a chat's study state (its quiz's queue, its hints).
 quiz_items = Table(

@@ -3,7 +3,9 @@ the answer, study, chats and web layers share, apart from the search that makes 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -56,6 +58,15 @@ class Passage:
             anchor=payload.get("anchor", ""),
             excerpt_vectors=unpack_vectors(payload["excerpt_vectors"]) if "excerpt_vectors" in payload else None,
         )
+
+    def kept(self) -> dict[str, str]:
+        """The passage as the history and study keep it (JSON): its id and `BOOK_FIELDS`."""
+        return {name: getattr(self, name) for name in ("id", *BOOK_FIELDS)}
+
+    @classmethod
+    def from_kept(cls, data: Mapping[str, Any]) -> Passage:
+        """A passage as `kept` kept it: its fields are a stored chunk's, so it reads like a search hit."""
+        return cls.from_hit(str(data.get("id", "")), cast(ChunkPayload, data), 0.0, 0.0)
 
 
 @dataclass(frozen=True)

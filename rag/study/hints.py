@@ -27,7 +27,7 @@ from rag.search.passage import Passage, Reading, SearchResult
 from rag.study.facts import BLANK, clean, facts_of
 from rag.study.grading import Grade, grade
 from rag.study.items import Item
-from rag.study.records import Hints, StudyRecords, passage_data, passage_from
+from rag.study.records import Hints, StudyRecords
 from rag.text.lexical import TermStats, content_terms, term, words
 
 STEPS = 3  # the section; the key sentence with its key held back; the full answer
@@ -186,7 +186,7 @@ class Hinter:
         passage = passages[lead.passage - 1] if lead else passages[0]
         sentence = clean(lead.text) if lead else ""
         key, _ = held_back(sentence, passage, self.stats(), question) if sentence else ("", "")
-        hints = Hints(question, 1, sentence, key, passage_data(passage))
+        hints = Hints(question, 1, sentence, key, passage.kept())
         await self._keep(chat_id, owner, hints)
         return _reply(section_hint(passage), passage, question, started)
 
@@ -200,14 +200,14 @@ class Hinter:
         if hints.step + 1 >= STEPS or not hints.sentence:
             await self.records.keep(chat_id, owner, replace(state, hints=None), self.clock())
             return hints, None
-        passage = passage_from(hints.passage)
+        passage = Passage.from_kept(hints.passage)
         _, cloze = held_back(hints.sentence, passage, self.stats(), hints.question)
         await self._keep(chat_id, owner, replace(hints, step=hints.step + 1))
         return hints, _reply(sentence_hint(cloze), passage, hints.question, started)
 
     async def _attempt(self, text: str, chat_id: str, owner: str, hints: Hints, started: float) -> Answer:
         """Feedback on an attempt at the open question; a right one ends its hints."""
-        passage = passage_from(hints.passage)
+        passage = Passage.from_kept(hints.passage)
         graded = await asyncio.to_thread(
             judge_attempt, text, hints.sentence, hints.key, passage, hints.step, self.checker
         )

@@ -8,14 +8,13 @@ import json
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 
 from rag.db.database import Database, database_faults, dialect_insert
 from rag.db.schema import quiz_attempts, quiz_items, review_cards, study_chats
-from rag.search.passage import BOOK_FIELDS, Passage
-from rag.store.payload import ChunkPayload
+from rag.search.passage import Passage
 from rag.study.items import Item
 from rag.study.schedule import Schedule
 
@@ -28,7 +27,7 @@ class Hints:
     step: int  # hints given so far: 1 the section, 2 the key sentence with its key held back, 3 the answer
     sentence: str
     key: str
-    passage: dict[str, Any]  # the answering passage (`passage_data`)
+    passage: dict[str, Any]  # the answering passage (`Passage.kept`)
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,6 @@ class ChatStudy:
 
     queue: tuple[str, ...] = ()
     hints: Hints | None = None
-
-
-def passage_data(passage: Passage) -> dict[str, Any]:
-    return {name: getattr(passage, name) for name in ("id", *BOOK_FIELDS)}
-
-
-def passage_from(data: dict[str, Any]) -> Passage:
-    """A passage as `passage_data` kept it: its fields are a stored chunk's, so it reads like a search hit."""
-    return Passage.from_hit(str(data.get("id", "")), cast(ChunkPayload, data), 0.0, 0.0)
 
 
 def stamp(moment: datetime) -> str:
@@ -75,7 +65,7 @@ class StudyRecords:
                 "key": item.key,
                 "sentence": item.sentence,
                 "section": item.section,
-                "passage": json.dumps(passage_data(item.passage)),
+                "passage": json.dumps(item.passage.kept()),
                 "createdAt": stamp(now),
             }
             for item in saved
@@ -165,7 +155,7 @@ class StudyRecords:
                 question=row["question"],
                 answer=row["answer"],
                 sentence=row["sentence"],
-                passage=passage_from(json.loads(row["passage"])),
+                passage=Passage.from_kept(json.loads(row["passage"])),
                 choices=tuple(json.loads(row["choices"])),
                 key=row["key"],
                 id=row["id"],

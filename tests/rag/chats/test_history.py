@@ -423,7 +423,7 @@ def test_a_full_disk_is_said_by_the_answer_and_by_health(sample_store, embedder,
 
     async def scenario():
         await engine.answers.answer("What is a ROS 2 node?", "chat-full", owner="erin")
-        with open(small_disk / "filler", "wb") as filler:  # the rest of the disk
+        with open(small_disk / "filler", "wb", buffering=0) as filler:  # the rest of the disk, nothing held back
             try:
                 while True:
                     filler.write(b"\0" * 65536)
