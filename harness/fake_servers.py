@@ -46,6 +46,9 @@ class LocalServer:
             def do_DELETE(self) -> None:
                 handle("DELETE", self)
 
+            def do_PATCH(self) -> None:
+                handle("PATCH", self)
+
             def log_message(self, *args: Any) -> None:
                 pass
 

@@ -44,6 +44,7 @@ class QdrantServer(LocalServer):
             ("GET", re.compile(c + "/exists"), lambda n, b: {"exists": self.client.collection_exists(n)}),
             ("GET", re.compile(c), lambda n, b: self.client.get_collection(n)),
             ("PUT", re.compile(c), self._create),
+            ("PATCH", re.compile(c), self._update),
             ("DELETE", re.compile(c), lambda n, b: self.client.delete_collection(n)),
             ("PUT", re.compile(c + "/index"), self._index),
             ("PUT", re.compile(c + "/points"), self._upsert),
@@ -64,6 +65,10 @@ class QdrantServer(LocalServer):
             sparse_vectors_config=spec.sparse_vectors,
             metadata=spec.metadata,
         )
+
+    def _update(self, name: str, body: dict[str, Any]) -> bool:
+        """The collection's metadata (the book's version), merged, as Qdrant does."""
+        return self.client.update_collection(name, metadata=models.UpdateCollection.model_validate(body).metadata)
 
     def _index(self, name: str, body: dict[str, Any]) -> models.UpdateResult:
         index = models.CreateFieldIndex.model_validate(body)

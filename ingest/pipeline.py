@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import logging
 import sys
 import time
@@ -189,6 +190,14 @@ class _Uploader:
             self.store.delete({"source_path": path, "doc_hash": self.stale[path]})
 
 
+def next_version(previous: str, pages: dict[str, str]) -> str:
+    """ "<n>-<hash>": one more than the last ingest's count, and a digest of every page's hash, so two stores
+    holding the same book can be told to hold the same book."""
+    count = int(previous.split("-", 1)[0]) if previous.split("-", 1)[0].isdigit() else 0
+    digest = hashlib.sha256(json.dumps(sorted(pages.items())).encode()).hexdigest()[:16]
+    return f"{count + 1}-{digest}"
+
+
 def make_chunker(opts: IngestOptions, embedder: Embedder) -> Chunker:
     return Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
 
@@ -203,6 +212,7 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     uploader = _Uploader(store, embedder, opts.batch_size, report)
     interactive = sys.stderr.isatty()
     root = opts.source.resolve()
+    book: dict[str, str] = {}  # each page's hash as the store holds it after this run (failed pages aside)
     for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
         rel = path.relative_to(opts.source).as_posix()
         report.seen += 1
@@ -223,6 +233,7 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
             report.failed.append((rel, f"unexpected error ({type(exc).__name__}: {exc}); please report it"))
             log.exception("skipped %s", rel)
         else:
+            book[rel] = doc_hash
             if chunks is None:
                 report.unchanged += 1  # stored complete under the same hash
             elif before is None and not chunks:
@@ -243,5 +254,6 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
         report.deleted = len(removed)
     if report.chunks_upserted or report.deleted:
         store.optimize()
+        store.set_book_version(next_version(store.book_version(), book))
     report.seconds = time.monotonic() - started
     return report

@@ -5,9 +5,11 @@ its rarity in the book (the search, the excerpt answers, hints and the language 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import unquote, urlsplit
@@ -20,6 +22,9 @@ from rag.text.lexical import TermStats
 log = logging.getLogger(__name__)
 
 FIELDS = [*BOOK_FIELDS, "position"]
+# How often a process asks the store whether the book changed: one file read (embedded) or one request (a Qdrant
+# server) per interval, whatever the traffic (docs/ingest.md measures it).
+FOLLOW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,19 +58,29 @@ def _bare(name: str) -> str:
 
 
 class BookIndex:
-    """The store's book as one `Book`, read on first use (a scroll over every chunk), thread-safe: the one
-    snapshot of a process, so the pages and the statistics a question sees always belong together."""
+    """The store's book as one `Book`, thread-safe: the one snapshot of a process, so the pages and the statistics
+    a question sees always belong together. Read on first use (a scroll over every chunk), and again when the
+    book's version, which ingest writes (`Store.book_version`), has changed: asked at most every
+    `follow_seconds`, so every process follows a re-ingest within seconds, with no restart."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(
+        self, store: Store, follow_seconds: float = FOLLOW_SECONDS, clock: Callable[[], float] = time.monotonic
+    ):
+        self.store, self.follow_seconds, self.clock = store, follow_seconds, clock
         self._lock = threading.Lock()
         self._book: Book | None = None
+        self._version = ""
+        self._checked = -math.inf
 
     @property
     def book(self) -> Book:
         with self._lock:
-            if self._book is None:
-                self._book = _read(self.store)
+            now = self.clock()
+            if self._book is None or now - self._checked >= self.follow_seconds:
+                self._checked = now
+                version = self.store.book_version()
+                if self._book is None or version != self._version:
+                    self._book, self._version = _read(self.store), version
             return self._book
 
 

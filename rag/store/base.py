@@ -119,6 +119,12 @@ class Store(Protocol):
     def ensure_collection(self, spec: CollectionSpec, recreate: bool = False) -> None:
         """Create the collection (dropping it first when `recreate`), or check the existing one matches."""
 
+    def book_version(self) -> str:
+        """The version ingest last wrote ("" for none): cheap, so every process can follow it."""
+
+    def set_book_version(self, version: str) -> None:
+        """Recorded by ingest once the book has changed, for every process that reads the store."""
+
     def upsert(self, points: list[StoredPoint]) -> None: ...
 
     def delete(self, where: PayloadFilter) -> None: ...

@@ -43,6 +43,7 @@ from rag.store.base import (
 from rag.store.vectors import Embedding
 
 log = logging.getLogger(__name__)
+BOOK_VERSION = "book_version"  # in the collection's metadata, beside the embedding model
 T = TypeVar("T")
 
 ATTEMPTS = 3
@@ -154,6 +155,13 @@ class CloudStore:
         )
         for field in KEYWORD_INDEXES:
             self._run(self.client.create_payload_index, self.collection, field, models.PayloadSchemaType.KEYWORD)
+
+    def book_version(self) -> str:
+        info = self._run(self.client.get_collection, self.collection)
+        return str((info.config.metadata or {}).get(BOOK_VERSION, ""))
+
+    def set_book_version(self, version: str) -> None:
+        self._run(self.client.update_collection, self.collection, metadata={BOOK_VERSION: version})
 
     def upsert(self, points: list[StoredPoint]) -> None:
         self._run(

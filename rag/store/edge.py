@@ -47,6 +47,7 @@ from rag.store.vectors import Embedding
 log = logging.getLogger(__name__)
 
 SPEC_FILE = "tutor-collection.json"
+VERSION_FILE = "tutor-book-version"  # beside the shard, outside its lock: readable by any process
 HOLDER_FILE = "holder.json"
 CONFIG_FILE = "edge_config.json"
 # Edge writes through memory-mapped files: on a full disk a write kills the process with SIGBUS instead of
@@ -174,10 +175,16 @@ class EdgeStore:
             self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
 
     def _write_spec(self, spec: CollectionSpec) -> None:
-        """Written to a temporary file and renamed into place, so it is whole or absent."""
-        tmp = self.folder / f".{SPEC_FILE}.tmp"
-        tmp.write_text(json.dumps(spec.as_dict()))
-        os.replace(tmp, self.folder / SPEC_FILE)
+        _replace(self.folder / SPEC_FILE, json.dumps(spec.as_dict()))
+
+    def book_version(self) -> str:
+        try:
+            return (self.folder / VERSION_FILE).read_text()
+        except FileNotFoundError:
+            return ""
+
+    def set_book_version(self, version: str) -> None:
+        _replace(self.folder / VERSION_FILE, version)
 
     def _require(self) -> qe.EdgeShard:
         if self._shard is None:
@@ -284,3 +291,10 @@ def _filter(where: PayloadFilter) -> qe.Filter:
             for key, value in where.items()
         ]
     )
+
+
+def _replace(path: Path, text: str) -> None:
+    """Written to a temporary file and renamed into place, so it is whole or absent."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -75,6 +75,24 @@ def test_deleting_a_file_removes_its_points(store, embedder, book):
     assert store.count({"source_path": "02-simulation/02-gazebo-simulation.md"}) == 0
 
 
+def test_a_run_that_changes_the_book_writes_its_next_version(store, embedder, book):
+    """The version every process follows: a run that changes nothing leaves it, one that does counts up, and its
+    digest names the book held (the same pages, the same digest)."""
+    ingest(store, embedder, book)
+    first = store.book_version()
+    ingest(store, embedder, book)
+    assert first.startswith("1-") and store.book_version() == first
+    page = book / "intro.md"
+    text = page.read_text()
+    page.unlink()
+    ingest(store, embedder, book)
+    second = store.book_version()
+    page.write_text(text)
+    ingest(store, embedder, book)
+    third = store.book_version()
+    assert second.startswith("2-") and second[2:] != first[2:] and third == "3-" + first[2:]
+
+
 def test_exclude_and_recreate(store, embedder, book):
     ingest(store, embedder, book)
     full = store.count()

@@ -192,6 +192,17 @@ def test_other_model_is_refused(backend, store):
         backend.open().ensure_collection(CollectionSpec("another-model", 4))
 
 
+def test_the_book_version_is_kept_with_the_collection_and_read_by_a_reopened_store(backend, store):
+    assert store.book_version() == ""
+    store.set_book_version("1-abc")
+    store.set_book_version("2-def")
+    assert store.book_version() == "2-def" and store.collection_spec() == SPEC  # the spec beside it stays
+    store.close()
+    reopened = backend.open()
+    assert reopened.book_version() == "2-def"
+    reopened.close()
+
+
 def test_recreate_drops_the_data(backend, store):
     store.close()
     s = backend.open()
