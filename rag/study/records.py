@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from rag.db.database import Database, database_faults, dialect_insert
 from rag.db.schema import quiz_attempts, quiz_items, review_cards, study_chats
@@ -116,6 +116,15 @@ class StudyRecords:
             .limit(limit)
         )
         return await self._items(query)
+
+    @database_faults
+    async def retire(self, item_ids: list[str], owner: str) -> None:
+        """These items of `owner`'s stop coming back for review (their attempts stay, for the instructor)."""
+        engine = await self.database.ready()
+        async with engine.begin() as connection:
+            await connection.execute(
+                delete(review_cards).where(review_cards.c.owner == owner, review_cards.c.itemId.in_(item_ids))
+            )
 
     @database_faults
     async def asked(self, owner: str, sections: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ from rag.chats.history import History
 from rag.search.book import Book, BookIndex
 from rag.search.passage import Passage, Reading
 from rag.search.retrieval import Retriever
-from rag.study.facts import normalized
+from rag.study.facts import clean, normalized
 from rag.study.grading import Grade, grade
 from rag.study.items import Chapter, Item, ItemBuilder
 from rag.study.records import StudyRecords
@@ -52,6 +52,12 @@ class Graded:
     answered: datetime
     due: datetime  # when the item comes back for review
     follow_up: Item | None = None  # after a wrong answer: another item of the same section
+
+
+def _still_says(book: Book, item: Item) -> bool:
+    """Whether the book still holds the item's passage, or at least its sentence on the same page."""
+    passages = book.pages.get(item.section, [])
+    return any(p.id == item.passage.id or item.sentence in clean(p.text) for p in passages)
 
 
 # "quiz me on", "test me about", "quiz:": how a student asks for a quiz, before its topic.
@@ -132,8 +138,14 @@ class Study:
         return await self.records.item(item_id, owner)
 
     async def due(self, owner: str, limit: int = MAX_ITEMS) -> list[Item]:
-        """`owner`'s items due for review now."""
-        return await self.records.due(owner, self.clock(), limit)
+        """`owner`'s items due for review now. An item whose sentence the book no longer holds (the page was edited
+        or removed since) is retired instead: it would ask what the book no longer says."""
+        items = await self.records.due(owner, self.clock(), limit)
+        book = await asyncio.to_thread(lambda: self.index.book)
+        gone = [item.id for item in items if not _still_says(book, item)]
+        if gone:
+            await self.records.retire(gone, owner)
+        return [item for item in items if item.id not in gone]
 
     # -- a chat's quiz: its items one by one -------------------------------------------------------------------
 

@@ -4,15 +4,19 @@ review schedule with a clock the test controls, a chat's quiz, and hints before 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ingest.pipeline import IngestOptions, run_ingest
 from rag.answer.result import Answer
 from rag.engine import Engine
 from rag.search.passage import Reading, SearchResult
+from rag.store import EdgeStore
 from rag.study.facts import clean
 from rag.study.service import QuizError, topic_of
+from tests.conftest import SAMPLE_DOCS, build_engine
 
 NODES = "01-ros2-basics/01-nodes-and-topics.md"
 
@@ -174,3 +178,30 @@ def test_a_right_attempt_ends_the_hints_and_a_question_the_book_lacks_is_refused
     assert right[0].text.startswith("✓") and after.hints is None
     assert right[0].offers == ()  # no More help after a right answer: the hints are over
     assert not refused[-1].covered and "does not cover" in refused[-1].text
+
+
+def test_an_item_whose_sentence_the_book_dropped_stops_coming_back(tmp_path, embedder, env):
+    """The page is edited after a quiz: the item on a sentence the book no longer holds is retired, the item on
+    an unchanged sentence still comes back."""
+    docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
+    store = EdgeStore(tmp_path / "qdrant", "book")
+    run_ingest(IngestOptions(docs), store, embedder)
+    env(DATA_DIR=str(tmp_path / "data"))
+    engine = build_engine(store, embedder)
+    clock = engine.study.clock = Clock()
+    engine.retriever.index.follow_seconds = 0  # read the book's version at every use
+
+    async def scenario():
+        items = await engine.study.quiz("ana", 4, section=NODES)
+        for item in items:
+            await engine.study.answer("ana", item.id, "a database")  # wrong: each comes back in a minute
+        page = docs / NODES
+        page.write_text(page.read_text().replace(items[0].sentence.split(" ")[-1].rstrip("."), "zzz-removed"))
+        await asyncio.to_thread(run_ingest, IngestOptions(docs), store, embedder)
+        clock.now += timedelta(minutes=2)
+        return items, await engine.study.due("ana"), await engine.study.due("ana")
+
+    items, due, again = run(engine, scenario())
+    assert items[0].id not in {i.id for i in due} | {i.id for i in again}
+    assert due and {i.id for i in due} == {i.id for i in again}  # the others still come back
+    store.close()
