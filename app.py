@@ -45,7 +45,8 @@ logs.configure("%(asctime)s %(levelname)s %(name)s: %(message)s")
 keep_files_private()
 settings = load_settings()  # a ConfigError here stops the app with the list of variables to fix
 database = Database(settings)
-access, engines = mount_api(server, settings, database)
+mounted = mount_api(server, settings, database)
+access, engines = mounted.access, mounted.engines
 # uvicorn, which `chainlit run` starts once this module is loaded, believes X-Forwarded-For from these only.
 os.environ["FORWARDED_ALLOW_IPS"] = settings.trusted_proxies
 os.environ["CHAINLIT_AUTH_SECRET"] = access.secret  # read by Chainlit when it signs sessions
@@ -143,10 +144,14 @@ async def start() -> None:
         print(f"The book, with the tutor on every page: {url}{BOOK_PATH}/", file=sys.stderr)
     if not settings.login_required:  # it opens every student's questions: the operator's eyes only
         announce_instructor_link(access.secret, url, settings.data_dir, sys.stderr)
+    if mounted.handoff is not None:  # `python -m ingest` hands its work to this app, which holds the store
+        mounted.handoff.announce(f"http://127.0.0.1:{chainlit_config.run.port}")
 
 
 @cl.on_app_shutdown
 async def stop() -> None:
+    if mounted.handoff is not None:
+        mounted.handoff.withdraw()
     engines.close()
 
 

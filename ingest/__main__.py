@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from ingest.chunking import Chunker
+from ingest.handoff import HANDOFF_FILE, HandoffError, hand_to_app
 from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest, unreadable
 from rag import logs
 from rag.config import ConfigError, keep_files_private, load_settings
 from rag.search.embeddings import Embedder, EmbeddingError
-from rag.store import StoreError, get_store
+from rag.store import StoreError, StoreLocked, get_store
 
 log = logging.getLogger("ingest")
 
@@ -121,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             return dry_run(opts, chunker)
         store = get_store(settings)
+    except StoreLocked as exc:  # the running app holds the embedded store: it ingests for us
+        return handed_off(settings.data_dir, opts, exc) if not args.if_empty else _error(exc)
     except (ConfigError, EmbeddingError, StoreError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     try:
         store.verify_connection()
         if args.if_empty and store.count() > 0:
@@ -131,14 +133,34 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         report = run_ingest(opts, store, embedder)
     except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
     finally:
         store.close()
-    for path, reason in report.failed:
+    return _reported(report.failed, report.summary())
+
+
+def handed_off(data_dir: Path, opts: IngestOptions, locked: StoreLocked) -> int:
+    """The ingest done by the app that holds the store (`ingest.handoff`); the lock's message when no app
+    announced itself (another ingest holds it)."""
+    if (data_dir / HANDOFF_FILE).exists():
+        print("The running app holds the embedded store: it ingests the book and keeps answering.", file=sys.stderr)
+    try:
+        result = hand_to_app(data_dir, opts)
+    except HandoffError as exc:
+        return _error(exc)
+    return _error(locked) if result is None else _reported(*result)
+
+
+def _reported(failed: list[tuple[str, str]], summary: str) -> int:
+    for path, reason in failed:
         print(f"FAILED {path}: {reason}")
-    print(report.summary())
-    return 1 if report.failed else 0
+    print(summary)
+    return 1 if failed else 0
+
+
+def _error(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

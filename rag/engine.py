@@ -7,7 +7,8 @@ page, REST, the book's widget, the evaluation and the tests all take from here.
 - `retriever` (`rag.search.retrieval.Retriever`): the book, searched or read by passage id;
 - `citations` (`rag.chats.citations.Citations`): an answer's citation opened, as the passage was if it changed;
 - `reports` (`rag.report.service.Reports`): the instructor's report;
-- `store`, `database` and `local_server`: what the health check and shutdown need.
+- `store`, `embedder`, `database` and `local_server`: what the health check, an ingest the app runs
+  (`ingest.handoff`) and shutdown need.
 
 Each service translates its own failures (`TutorError`, `DatabaseUnavailable`), so callers wrap nothing.
 """
@@ -41,6 +42,7 @@ from rag.tutor import ModelBuilder, Tutor
 class Engine:
     settings: Settings
     store: Store
+    embedder: Embedder
     database: Database
     retriever: Retriever
     history: History
@@ -76,7 +78,18 @@ class Engine:
         reports = Reports(database, retriever.nearest, retriever.payloads)
         citations = Citations(retriever, history)
         return cls(
-            settings, store, database, retriever, history, answers, hints, study, citations, reports, local_server
+            settings,
+            store,
+            embedder,
+            database,
+            retriever,
+            history,
+            answers,
+            hints,
+            study,
+            citations,
+            reports,
+            local_server,
         )
 
     @classmethod

@@ -17,6 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
+from ingest.handoff import Handoff
 from rag.answer.grounding import PublicVerdict, public_verdict
 from rag.answer.relevance import Asks, Relevance
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, clean_question
@@ -44,6 +46,7 @@ from web.book import BookSite
 from web.dependencies import AccessDep, AnswersDep, CitationsDep, EnginesDep, HistoryDep
 from web.display import citation_url, link_target
 from web.feedback import router as feedback_router
+from web.ingesting import router as ingest_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
 from web.middleware import BodyLimit, EndedLogins, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
@@ -384,9 +387,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, 422)
 
 
+@dataclass(frozen=True)
+class Mounted:
+    """What the app keeps of `mount_api`: who may do what, the engine, and (embedded store) the ingest handoff."""
+
+    access: Access
+    engines: EngineHolder
+    handoff: Handoff | None
+
+
 def mount_api(
     app: FastAPI, settings: Settings, database: Database, factory: Callable[[Settings], Engine] | None = None
-) -> tuple[Access, EngineHolder]:
+) -> Mounted:
     """The one app factory, for Chainlit's app and the tests' alike: who may do what (`Access`) and the engine
     (`factory`, by default the store and models the settings name, on `database`), kept on the app's state for the
     routes (`web.dependencies`); the API routes and the book ahead of Chainlit's catch-all GET route, which would
@@ -394,13 +406,15 @@ def mount_api(
     and the error handlers."""
     access = Access.from_settings(settings, database)
     engines = EngineHolder(settings, factory or (lambda s: Engine.from_settings(s, database)))
-    app.state.access, app.state.engines = access, engines
+    handoff = None if settings.uses_cloud else Handoff(settings.data_dir)  # `web.ingesting`
+    app.state.access, app.state.engines, app.state.handoff = access, engines, handoff
     before = list(app.router.routes)
     app.include_router(instructor_router)
     app.include_router(feedback_router)
     app.include_router(widget_router)
     app.include_router(bundle_router)
     app.include_router(study_router)
+    app.include_router(ingest_router)
     app.include_router(router)
     if access.settings.book_dir is not None:
         app.mount(BOOK_PATH, BookSite(access.settings.book_dir))
@@ -420,4 +434,4 @@ def mount_api(
     )
     app.add_middleware(WidgetRequests)
     app.add_middleware(OfflinePage, skip=(BOOK_PATH + "/", INSTRUCTOR_PAGE, PREFIX + "/"))
-    return access, engines
+    return Mounted(access, engines, handoff)

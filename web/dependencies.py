@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ingest.handoff import Handoff
 from rag.chats.citations import Citations
 from rag.chats.history import History
 from rag.engine import Engine, EngineHolder
@@ -27,8 +28,13 @@ def _engines(request: Request) -> EngineHolder:
     return request.app.state.engines
 
 
+def _handoff(request: Request) -> Handoff | None:
+    return request.app.state.handoff
+
+
 AccessDep = Annotated[Access, Depends(_access)]
 EnginesDep = Annotated[EngineHolder, Depends(_engines)]
+HandoffDep = Annotated[Handoff | None, Depends(_handoff)]  # None with a Qdrant server
 
 
 async def _engine(engines: EnginesDep) -> Engine:

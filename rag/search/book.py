@@ -87,10 +87,11 @@ class BookIndex:
 def _read(store: Store) -> Book:
     started = time.perf_counter()
     pages: dict[str, list[tuple[int, Passage]]] = defaultdict(list)
-    for found in store.scroll(FIELDS):
-        payload = cast(ChunkPayload, found)
-        passage = Passage.from_hit(str(found["id"]), payload, 0.0, 0.0)
-        pages[passage.source_path].append((int(payload.get("position", 0)), passage))
+    with store.exclusive():  # every page of one book
+        for found in store.scroll(FIELDS):
+            payload = cast(ChunkPayload, found)
+            passage = Passage.from_hit(str(found["id"]), payload, 0.0, 0.0)
+            pages[passage.source_path].append((int(payload.get("position", 0)), passage))
     stats = TermStats.build(f"{p.breadcrumb}\n{p.text}" for found in pages.values() for _, p in found)
     ordered = {path: [p for _, p in sorted(found, key=lambda pair: pair[0])] for path, found in sorted(pages.items())}
     chapters: dict[str, list[str]] = defaultdict(list)

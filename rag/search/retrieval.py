@@ -110,13 +110,16 @@ class Retriever:
         started = time.perf_counter()
         embeddings = embeddings or self.embedder.embed_queries(queries)
         embedded = time.perf_counter()
-        stats = self.stats
-        hits = self.store.query(embeddings, limit=max(k, RERANK_POOL) if mode == "hybrid" else k, mode=mode)
         selected = (
             reading is not None and bool(reading.selection) and len(queries) > 1 and queries[-1] == reading.selection
         )
         asked = len(queries) - selected  # the queries that decide coverage
-        nearest = [h for e in embeddings[:asked] for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")]
+        stats = self.stats  # first: the book's snapshot takes the store itself when it reads the book again
+        with self.store.exclusive():  # one book: an ingest the app runs lands before or after, not between
+            hits = self.store.query(embeddings, limit=max(k, RERANK_POOL) if mode == "hybrid" else k, mode=mode)
+            nearest = [
+                h for e in embeddings[:asked] for h in self.store.query([e], limit=SIMILARITY_POOL, mode="dense")
+            ]
         vectors = np.array([e.dense for e in embeddings])
         text = " ".join(queries[:asked])
         passages = _passages(hits, vectors[:asked])  # a passage's similarity is to the question, not the selection

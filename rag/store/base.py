@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
@@ -150,6 +151,11 @@ class Store(Protocol):
 
     def get(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The payloads of these points by id (points that are gone are left out)."""
+
+    def exclusive(self) -> AbstractContextManager[Any]:
+        """While held, no other thread's call reaches the store: a search reads one book, and an ingest the app
+        runs lands all its writes at once (`ingest.staging`). An embedded store is one process's; a server's
+        holds nothing (several processes write to it; ingest runs on its own)."""
 
     def close(self) -> None: ...
 

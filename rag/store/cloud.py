@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -121,6 +122,9 @@ class CloudStore:
     def verify_connection(self) -> None:
         self._run(self.client.get_collections)
         log.info("qdrant.connect backend=cloud endpoint=%s", self.endpoint)
+
+    def exclusive(self) -> AbstractContextManager[Any]:
+        return nullcontext()
 
     def close(self) -> None:
         self.client.close()

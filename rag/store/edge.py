@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -131,6 +132,9 @@ class EdgeStore:
                 f"{needed / 2**20:.0f} MB needed (its write-ahead log alone reserves {WAL_BYTES // 2**20} MB). Free "
                 "some space, or set QDRANT_PATH to a folder on a larger disk, then run the same command again."
             )
+
+    def exclusive(self) -> AbstractContextManager[Any]:
+        return self._lock  # the lock every shard call takes (reentrant: calls inside go through)
 
     @_serialized
     def close(self) -> None:

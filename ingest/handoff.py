@@ -1,0 +1,97 @@
+"""`python -m ingest` while the app serves an embedded store, which one process alone may open: the command hands
+its options to the running app, which ingests with its open store and its loaded model, its writes landing
+together (`ingest.staging`), and answers with the same report the command prints when it runs alone.
+
+The app writes its loopback URL and a fresh token to `DATA_DIR/ingest.json`, readable by its owner only, so only
+someone on this machine who may read the app's data can hand it work; the file goes when the app stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+import httpx
+
+from ingest.pipeline import IngestOptions, IngestReport, run_ingest
+from ingest.staging import StagedStore
+from rag.search.embeddings import Embedder
+from rag.store import Store
+
+HANDOFF_FILE = "ingest.json"
+PATH = "/api/v1/ingest"
+TIMEOUT = 3600.0  # a whole book embedded on a small machine
+
+
+class Busy(RuntimeError):
+    """Another handed-off ingest is running in this app."""
+
+
+class Handoff:
+    """The app's side: its token, the file that tells the command where the app is, and one ingest at a time."""
+
+    def __init__(self, data_dir: Path):
+        self.file = data_dir / HANDOFF_FILE
+        self.token = secrets.token_urlsafe(32)
+        self._running = threading.Lock()
+
+    def announce(self, url: str) -> None:
+        """Where the command finds this app: written for the owner alone, then moved into place."""
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_name(f".{self.file.name}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump({"url": url, "token": self.token}, out)
+        os.replace(tmp, self.file)
+
+    def withdraw(self) -> None:
+        self.file.unlink(missing_ok=True)
+
+    def admits(self, token: str) -> bool:
+        return secrets.compare_digest(token.encode(), self.token.encode())
+
+    def run(self, opts: IngestOptions, store: Store, embedder: Embedder) -> IngestReport:
+        """Ingest with the app's store: parsed and embedded while the app answers from the old book, written at
+        once (`StagedStore`). `Busy` when another runs."""
+        if not self._running.acquire(blocking=False):
+            raise Busy("Another ingest is running in the app: wait for it to finish, then run this one again.")
+        try:
+            staged = StagedStore(store)
+            report = run_ingest(opts, staged, embedder)
+            staged.commit()
+            return report
+        finally:
+            self._running.release()
+
+
+def hand_to_app(data_dir: Path, opts: IngestOptions) -> tuple[list[tuple[str, str]], str] | None:
+    """The report (failed pages, summary) of the ingest the running app did for these options; None when no app
+    announced itself in `data_dir`. Raises `HandoffError` when the app refused or could not be reached."""
+    try:
+        door = json.loads((data_dir / HANDOFF_FILE).read_text())
+    except FileNotFoundError:
+        return None
+    body = asdict(opts) | {"source": str(opts.source.resolve()), "exclude": list(opts.exclude)}
+    headers = {"Authorization": f"Bearer {door['token']}"}
+    try:
+        response = httpx.post(door["url"] + PATH, json=body, headers=headers, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise HandoffError(f"the app at {door['url']} did not answer ({exc}); is it still running?") from exc
+    if response.status_code != 200:
+        raise HandoffError(f"the app refused the ingest ({response.status_code}): {_detail(response)}")
+    result = response.json()
+    return [(path, reason) for path, reason in result["failed"]], result["summary"]
+
+
+class HandoffError(RuntimeError):
+    """The running app refused the ingest or could not be reached: the message says which."""
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text
