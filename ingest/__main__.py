@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import watchfiles
 
 from ingest.chunking import Chunker
 from ingest.handoff import HANDOFF_FILE, HandoffError, hand_to_app
-from ingest.pipeline import IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest, unreadable
+from ingest.pipeline import DOC_SUFFIXES, IngestOptions, discover, make_chunker, parse_and_chunk, run_ingest, unreadable
 from rag import logs
-from rag.config import ConfigError, keep_files_private, load_settings
+from rag.config import ConfigError, Settings, keep_files_private, load_settings
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.store import StoreError, StoreLocked, get_store
 
@@ -64,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recreate", action="store_true", help="drop the collection and rebuild it from scratch")
     p.add_argument(
         "--dry-run", action="store_true", help="parse and chunk only: print counts and sample chunks, write nothing"
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="after ingesting, ingest again each time a page is saved, until Ctrl+C (for authors)",
     )
     p.add_argument(
         "--if-empty",
@@ -119,16 +127,26 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         embedder = Embedder(settings.embedding_model, settings.model_cache_dir)
         chunker = make_chunker(opts, embedder)
-        if args.dry_run:
-            return dry_run(opts, chunker)
+    except (ConfigError, EmbeddingError, ValueError) as exc:
+        return _error(exc)
+    if args.dry_run:
+        return dry_run(opts, chunker)
+    if args.watch:
+        return watch(opts, lambda: once(settings, opts, embedder, False))
+    return once(settings, opts, embedder, args.if_empty)
+
+
+def once(settings: Settings, opts: IngestOptions, embedder: Embedder, if_empty: bool) -> int:
+    """One ingest: into the store the settings name, or, when the running app holds it, by the app."""
+    try:
         store = get_store(settings)
     except StoreLocked as exc:  # the running app holds the embedded store: it ingests for us
-        return handed_off(settings.data_dir, opts, exc) if not args.if_empty else _error(exc)
-    except (ConfigError, EmbeddingError, StoreError, ValueError) as exc:
+        return handed_off(settings.data_dir, opts, exc) if not if_empty else _error(exc)
+    except StoreError as exc:
         return _error(exc)
     try:
         store.verify_connection()
-        if args.if_empty and store.count() > 0:
+        if if_empty and store.count() > 0:
             print(f"{store.description} already holds {store.count()} chunks: nothing to do (--if-empty).")
             return 0
         report = run_ingest(opts, store, embedder)
@@ -137,6 +155,25 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         store.close()
     return _reported(report.failed, report.summary())
+
+
+def watch(opts: IngestOptions, ingest: Callable[[], int]) -> int:
+    """Ingest, then again each time a page of the book is saved (watchfiles waits for a burst of saves to end),
+    until interrupted: for an author who asks the tutor about what they just wrote."""
+    ingest()
+    print(f"Watching {opts.source} for changes (Ctrl+C stops).", file=sys.stderr, flush=True)
+    try:
+        for changes in watchfiles.watch(opts.source, watch_filter=_book_file):
+            print(f"{len(changes)} change(s): ingesting again.", file=sys.stderr, flush=True)
+            ingest()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _book_file(change: watchfiles.Change, path: str) -> bool:
+    """A page, a category's label, or a folder (one made with its pages in it is seen as the folder alone)."""
+    return path.endswith((*DOC_SUFFIXES, "_category_.json")) or not Path(path).suffix
 
 
 def handed_off(data_dir: Path, opts: IngestOptions, locked: StoreLocked) -> int:

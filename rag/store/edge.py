@@ -7,6 +7,7 @@ can say which program to stop instead of showing Edge's WAL error.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import logging
@@ -79,6 +80,7 @@ class EdgeStore:
         self.folder = Path(path) / collection
         self.description = f"embedded Qdrant Edge at {self.folder}"
         self._shard: qe.EdgeShard | None = None
+        self._gate: int | None = None  # the descriptor of our own lock while the shard is open (`_enter_gate`)
         self._lock = threading.RLock()
         if (self.folder / CONFIG_FILE).exists():
             self._shard = self._open(lambda: qe.EdgeShard.load(str(self.folder)))
@@ -86,9 +88,11 @@ class EdgeStore:
     # -- lifecycle -------------------------------------------------------------
 
     def _open(self, opener: Callable[[], qe.EdgeShard]) -> qe.EdgeShard:
+        self._enter_gate()
         try:
             shard = opener()
         except Exception as exc:  # Edge raises plain Exception; its text tells the cause
+            self._leave_gate()
             if "WouldBlock" in str(exc):
                 raise StoreLocked(self._locked_message()) from None
             raise StoreError(f"Could not open the {self.description}: {exc}") from exc
@@ -97,6 +101,25 @@ class EdgeStore:
         )
         log.info("qdrant.connect backend=edge folder=%s", self.folder)
         return shard
+
+    def _enter_gate(self) -> None:
+        """Qdrant Edge writes to a shard's files as it loads them, before it finds the folder locked: a second
+        process that only tried to open the store damaged the first one's (its next write failed with "Tracker
+        journal ... is shorter than expected"). A lock of our own, beside the folder and taken before Edge is
+        asked, keeps every other process away from the shard's files."""
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        gate = os.open(self.folder.parent / f".{self.folder.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(gate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(gate)
+            raise StoreLocked(self._locked_message()) from None
+        self._gate = gate
+
+    def _leave_gate(self) -> None:
+        if self._gate is not None:
+            os.close(self._gate)  # the lock goes with it
+            self._gate = None
 
     def _locked_message(self) -> str:
         holder = ""
@@ -143,6 +166,7 @@ class EdgeStore:
             self._shard.close()
             (self.folder / HOLDER_FILE).unlink(missing_ok=True)
             self._shard = None
+            self._leave_gate()
 
     # -- collection --------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -84,3 +85,50 @@ def test_an_ingest_run_while_the_app_serves_is_handed_to_it(tmp_path):
         asking.stopped.set()
         app.stop()
     assert not (tmp_path / "data" / "ingest.json").exists() and os.path.isdir(tmp_path / "qdrant")
+
+
+def test_an_author_s_saved_page_reaches_the_running_tutor(tmp_path):
+    """`python -m ingest --watch` beside the running app: a page saved in the docs is answered from a few seconds
+    later, with no restart and no command run by hand."""
+    docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
+    ingest_sample(tmp_path / "qdrant", docs)
+    app = App(tmp_path)
+    command = [
+        sys.executable,
+        "-m",
+        "ingest",
+        "--watch",
+        "--source",
+        str(docs),
+        "--base-url",
+        "https://book.example/docs",
+    ]
+    watching = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=app.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert watching.stderr is not None
+        for line in watching.stderr:  # the first ingest, handed to the app, is done
+            if line.startswith("Watching"):
+                break
+        (docs / "05-labs").mkdir()
+        (docs / LAB).write_text(PAGE)
+        deadline = time.monotonic() + WAIT
+        question = {"content": "What is the lab trampoline's spring constant?"}
+        while True:
+            status, body = http("POST", app.url + "/api/v1/chat", question)
+            if status == 200 and any(s["path"] == LAB for s in body["sources"]):
+                break
+            assert time.monotonic() < deadline and watching.poll() is None, body
+            time.sleep(0.5)
+    finally:
+        os.killpg(watching.pid, signal.SIGINT)
+        watching.wait(timeout=30)
+        app.stop()
+    assert watching.returncode == 0

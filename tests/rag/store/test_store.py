@@ -231,3 +231,18 @@ def test_second_process_gets_a_clear_lock_message(tmp_path):
     assert "WouldBlock" not in out.stdout and "Traceback" not in out.stderr
     assert f"process {os.getpid()}" in out.stdout  # names who holds it
     holder.close()
+
+
+def test_a_second_process_that_tries_the_store_leaves_its_holder_s_writes_working(tmp_path):
+    """Qdrant Edge, asked to load a held shard, wrote to its files before it found the lock: the holder's next
+    write then failed ("Tracker journal ... is shorter than expected"). The store's own lock keeps it away."""
+    holder = EdgeStore(tmp_path / "qdrant", "book")
+    holder.ensure_collection(SPEC)
+    script = f"from rag.store import EdgeStore\nEdgeStore({str(tmp_path / 'qdrant')!r}, 'book')"
+    for n in range(1, 4):
+        holder.upsert([point(n, "a.md", 1, 0, 0, 0, terms=(10, n))])
+        holder.optimize()
+        tried = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+        assert "StoreLocked" in tried.stderr
+    assert holder.count() == 3
+    holder.close()
