@@ -159,13 +159,19 @@ def once(settings: Settings, opts: IngestOptions, embedder: Embedder, if_empty: 
 
 def watch(opts: IngestOptions, ingest: Callable[[], int]) -> int:
     """Ingest, then again each time a page of the book is saved (watchfiles waits for a burst of saves to end),
-    until interrupted: for an author who asks the tutor about what they just wrote."""
+    until interrupted: for an author who asks the tutor about what they just wrote. "Watching" is said once the
+    watcher is in place (its first, empty, yield), so a save right after it is not missed."""
     ingest()
-    print(f"Watching {opts.source} for changes (Ctrl+C stops).", file=sys.stderr, flush=True)
+    watching = False
     try:
-        for changes in watchfiles.watch(opts.source, watch_filter=_book_file):
-            print(f"{len(changes)} change(s): ingesting again.", file=sys.stderr, flush=True)
-            ingest()
+        changes_seen = watchfiles.watch(opts.source, watch_filter=_book_file, yield_on_timeout=True, rust_timeout=500)
+        for changes in changes_seen:
+            if not watching:
+                print(f"Watching {opts.source} for changes (Ctrl+C stops).", file=sys.stderr, flush=True)
+                watching = True
+            if changes:
+                print(f"{len(changes)} change(s): ingesting again.", file=sys.stderr, flush=True)
+                ingest()
     except KeyboardInterrupt:
         pass
     return 0
