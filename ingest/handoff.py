@@ -18,6 +18,7 @@ import httpx
 
 from ingest.pipeline import IngestOptions, IngestReport, run_ingest
 from ingest.staging import StagedStore
+from rag.config import write_private
 from rag.search.embeddings import Embedder
 from rag.store import Store
 
@@ -42,9 +43,7 @@ class Handoff:
         """Where the command finds this app: written for the owner alone, then moved into place."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_name(f".{self.file.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump({"url": url, "token": self.token}, out)
+        write_private(tmp, json.dumps({"url": url, "token": self.token}).encode())
         os.replace(tmp, self.file)
 
     def withdraw(self) -> None:
