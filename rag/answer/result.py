@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from rag.answer.grounding import CheckedSentence, supported_share
 from rag.answer.relevance import Relevance
@@ -33,6 +33,7 @@ class SourceRecord(TypedDict):
     path: str
     url: str
     chapter: str
+    doc_id: NotRequired[str]  # its page's Docusaurus id (which a renamed page keeps); answers before it lack it
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Source:
             "path": p.source_path,
             "url": p.url,
             "chapter": p.chapter,
+            "doc_id": p.doc_id,
         }
 
 

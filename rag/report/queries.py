@@ -40,6 +40,7 @@ async def answered(connection: AsyncConnection, period: Period) -> Rows:
         )
         .select_from(answers.outerjoin(votes_sub, votes_sub.c.forId == answers.c.stepId))
         .where(_in(period))
+        .order_by(answers.c.createdAt)  # oldest first: a renamed page is shown by its latest name
     )
     return (await connection.execute(query)).all()
 
@@ -69,6 +70,7 @@ async def quiz_results(connection: AsyncConnection, period: Period) -> Rows:
         )
         .join(quiz_items, quiz_items.c.id == quiz_attempts.c.itemId)
         .where(quiz_attempts.c.createdAt >= since, quiz_attempts.c.createdAt < until)
+        .order_by(quiz_attempts.c.createdAt)  # oldest first: a renamed page is shown by its latest name
     )
     return (await connection.execute(query)).all()
 

@@ -25,7 +25,18 @@ from rag.report.shown import (
     shown_student,
 )
 
-Place = tuple[str, str]  # (label, url) of a section or a page
+Place = tuple[str, str]  # (label, url) of a section or a page, as it was last cited
+Section = tuple[str, str]  # (page, anchor): a section whatever its page is called now
+
+
+def page_of(source: SourceRecord) -> str:
+    """A cited page whatever it is called now: its Docusaurus id, which a page keeps across a new title, and
+    across a new file name where its front matter sets `id`. Answers kept before the id was fall back to its URL."""
+    return source.get("doc_id") or source["url"].split("#")[0]
+
+
+def section_of(source: SourceRecord) -> Section:
+    return page_of(source), source["url"].partition("#")[2]
 
 
 @dataclass
@@ -52,14 +63,15 @@ class Activity:
 
     days: Counter[str] = field(default_factory=Counter)
     chapters: Counter[str] = field(default_factory=Counter)
-    sections: Counter[Place] = field(default_factory=Counter)
-    pages: Counter[Place] = field(default_factory=Counter)
-    section_ids: dict[Place, str] = field(default_factory=dict)  # a passage of each section, for its text
+    sections: Counter[Section] = field(default_factory=Counter)
+    pages: Counter[str] = field(default_factory=Counter)
+    places: dict[Section | str, Place] = field(default_factory=dict)  # each section's and page's latest name
+    section_ids: dict[Section, str] = field(default_factory=dict)  # a passage of each section, for its text
     profiles: dict[str, ModelTally] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rows: Sequence[Any]) -> Activity:
-        """`rows` as `rag.report.queries.answered` reads them."""
+        """`rows` as `rag.report.queries.answered` reads them, oldest first."""
         activity = cls()
         for created, sources_json, profile, model, covered, claims, unsupported, vote in rows:
             sources = json.loads(sources_json)
@@ -78,22 +90,26 @@ class Activity:
         return activity
 
     def cite(self, sources: list[SourceRecord]) -> None:
+        """One answer's sources counted per section and page, which keep the latest name they were cited by."""
         for source in sources:
-            key = (source["section"], source["url"])
+            key = section_of(source)
             self.sections[key] += 1
-            self.section_ids.setdefault(key, source["id"])
-        for page in {(s["section"].split(" › ")[0], s["url"].split("#")[0]) for s in sources}:
+            self.places[key] = (source["section"], source["url"])
+            self.section_ids[key] = source["id"]
+        for source in {page_of(s): s for s in sources}.values():
+            page = page_of(source)
             self.pages[page] += 1
+            self.places[page] = (source["section"].split(" › ")[0], source["url"].split("#")[0])
 
     def top_sections(self, texts: dict[str, str]) -> list[Cited]:
         """The most cited sections, each with the text of one of its passages (`texts` by passage id)."""
         return [
-            Cited(label, url, n, texts.get(self.section_ids[(label, url)], ""))
-            for (label, url), n in self.sections.most_common(TOP)
+            Cited(*self.places[key], n, texts.get(self.section_ids[key], ""))
+            for key, n in self.sections.most_common(TOP)
         ]
 
     def top_pages(self) -> list[Cited]:
-        return [Cited(label, url, n) for (label, url), n in self.pages.most_common(TOP)]
+        return [Cited(*self.places[page], n) for page, n in self.pages.most_common(TOP)]
 
     def models(self) -> list[ModelQuality]:
         """Each profile's quality, the busiest first."""
@@ -128,14 +144,13 @@ def off_point(recent: list[Answered], rows: Sequence[Any]) -> list[OffPoint]:
 
 
 def quiz(rows: Sequence[Any]) -> list[SectionQuiz]:
-    """Quiz results per page: attempts, right answers and the most missed items, the weakest page first."""
+    """Quiz results per page (by its Docusaurus id, under its latest title): attempts, right answers and the
+    most missed items, the weakest page first. `rows` as `rag.report.queries.quiz_results` reads them."""
     pages: dict[str, dict[str, Any]] = {}
     for section, passage_json, question, answer, sentence, correct in rows:
         passage = json.loads(passage_json)
-        page = pages.setdefault(
-            section,
-            {"title": passage.get("title", section), "url": passage.get("url", "").split("#")[0], "rows": []},
-        )
+        page = pages.setdefault(passage.get("doc_id") or section, {"rows": []})
+        page.update(title=passage.get("title", section), url=passage.get("url", "").split("#")[0])
         page["rows"].append((question, answer, sentence, passage.get("url", ""), bool(correct)))
     found = []
     for page in pages.values():

@@ -118,6 +118,17 @@ class StudyRecords:
         return await self._items(query)
 
     @database_faults
+    async def enrol(self, items: list[Item], owner: str, now: datetime) -> None:
+        """These items of `owner`'s come up for review from `now`, as never answered yet."""
+        if not items:
+            return
+        card = self.schedule.new(now)
+        rows = [{"itemId": item.id, "owner": owner, "card": card.card, "due": stamp(card.due)} for item in items]
+        engine = await self.database.ready()
+        async with engine.begin() as connection:
+            await connection.execute(review_cards.insert(), rows)
+
+    @database_faults
     async def retire(self, item_ids: list[str], owner: str) -> None:
         """These items of `owner`'s stop coming back for review (their attempts stay, for the instructor)."""
         engine = await self.database.ready()

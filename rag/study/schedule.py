@@ -22,6 +22,11 @@ class Schedule:
         # No fuzzing: the same answers at the same times give the same schedule (the tests control the clock).
         self.scheduler = Scheduler(enable_fuzzing=False)
 
+    def new(self, now: datetime) -> Scheduled:
+        """A card never reviewed, due at `now`."""
+        card = Card(due=now)
+        return Scheduled(json.dumps(card.to_dict()), card.due)
+
     def after(self, card: str | None, correct: bool, now: datetime) -> Scheduled:
         """An item's card after an answer at `now` (None: its first)."""
         current = Card.from_dict(json.loads(card)) if card else Card(due=now)

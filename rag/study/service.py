@@ -139,13 +139,18 @@ class Study:
 
     async def due(self, owner: str, limit: int = MAX_ITEMS) -> list[Item]:
         """`owner`'s items due for review now. An item whose sentence the book no longer holds (the page was edited
-        or removed since) is retired instead: it would ask what the book no longer says."""
+        or removed since) is retired instead: it would ask what the book no longer says. Where its page is still
+        in the book, an item on the page's new text takes its place, due now."""
         items = await self.records.due(owner, self.clock(), limit)
         book = await asyncio.to_thread(lambda: self.index.book)
-        gone = [item.id for item in items if not _still_says(book, item)]
-        if gone:
-            await self.records.retire(gone, owner)
-        return [item for item in items if item.id not in gone]
+        gone = [item for item in items if not _still_says(book, item)]
+        if not gone:
+            return items
+        await self.records.retire([item.id for item in gone], owner)
+        rebuilt = [new for item in gone if (new := await self._rebuild(book, owner, item))]
+        await self.records.enrol(rebuilt, owner, self.clock())
+        retired = {item.id for item in gone}
+        return [item for item in items if item.id not in retired] + rebuilt
 
     # -- a chat's quiz: its items one by one -------------------------------------------------------------------
 
@@ -187,9 +192,17 @@ class Study:
         return latest[0]
 
     async def _follow_up(self, owner: str, item: Item) -> Item | None:
-        passages = self.index.book.pages.get(item.section, [])
         asked = await self.records.asked(owner, [item.section])
-        built = await asyncio.to_thread(self._build, passages, 1, [*asked, item.key])
+        return await self._another(self.index.book.pages.get(item.section, []), owner, [*asked, item.key])
+
+    async def _rebuild(self, book: Book, owner: str, item: Item) -> Item | None:
+        """An item in place of a retired one, from its page's text now (its own term may be asked again)."""
+        asked = [key for key in await self.records.asked(owner, [item.section]) if key != item.key]
+        return await self._another(book.pages.get(item.section, []), owner, asked)
+
+    async def _another(self, passages: Sequence[Passage], owner: str, asked: Sequence[str]) -> Item | None:
+        """One new item from `passages`, saved as `owner`'s; None when they have nothing left to ask."""
+        built = await asyncio.to_thread(self._build, passages, 1, asked)
         saved = await self.records.save(built, owner, None, self.clock())
         return saved[0] if saved else None
 

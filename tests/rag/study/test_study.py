@@ -181,8 +181,8 @@ def test_a_right_attempt_ends_the_hints_and_a_question_the_book_lacks_is_refused
 
 
 def test_an_item_whose_sentence_the_book_dropped_stops_coming_back(tmp_path, embedder, env):
-    """The page is edited after a quiz: the item on a sentence the book no longer holds is retired, the item on
-    an unchanged sentence still comes back."""
+    """The page is edited after a quiz: the item on a sentence the book no longer holds is retired, and one on
+    the page's new text takes its place; the item on an unchanged sentence still comes back."""
     docs = shutil.copytree(SAMPLE_DOCS, tmp_path / "docs")
     store = EdgeStore(tmp_path / "qdrant", "book")
     run_ingest(IngestOptions(docs), store, embedder)
@@ -203,5 +203,10 @@ def test_an_item_whose_sentence_the_book_dropped_stops_coming_back(tmp_path, emb
 
     items, due, again = run(engine, scenario())
     assert items[0].id not in {i.id for i in due} | {i.id for i in again}
-    assert due and {i.id for i in due} == {i.id for i in again}  # the others still come back
+    assert {i.id for i in items[1:]} <= {i.id for i in due}  # the others still come back
+    rebuilt = [i for i in due if i.id not in {i.id for i in items}]
+    assert len(rebuilt) == 1 and rebuilt[0].section == NODES
+    new_text = clean((docs / NODES).read_text())
+    assert rebuilt[0].sentence in new_text and "zzz-removed" in new_text
+    assert {i.id for i in due} == {i.id for i in again}  # the new item is due once, not rebuilt again
     store.close()
