@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.app import SAMPLE_DOCS, App, http, ingest_sample
+from harness.app import SAMPLE_DOCS, App, answer_citing, ingest_sample, wait_until
 from harness.qdrant_server import QdrantServer
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.search.book import BookIndex
@@ -41,13 +41,8 @@ QUESTIONS = {
 
 def until_cited(app: App, path: str, question: str, wait: float = 120) -> float:
     """When (monotonic) an answer first cites `path`."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        status, body = http("POST", app.url + "/api/v1/chat", {"content": question})
-        if status == 200 and any(s["path"] == path for s in body["sources"]):
-            return time.monotonic()
-        time.sleep(0.25)
-    raise SystemExit(f"no answer cited {path} in {wait:.0f} s")
+    wait_until(lambda: answer_citing(app.url, question, path), wait, f"an answer citing {path}")
+    return time.monotonic()
 
 
 def add_page(docs: Path, name: str) -> tuple[str, str]:

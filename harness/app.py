@@ -12,12 +12,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from harness.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = REPO / "samples" / "textbook" / "docs"
+T = TypeVar("T")
 
 
 def ingest_sample(
@@ -44,6 +47,23 @@ def http(method: str, url: str, body: dict | None = None, timeout: float = 120) 
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
+
+
+def answer_citing(url: str, question: str, path: str) -> dict | None:
+    """The tutor's REST answer to `question` when it cites the page at `path`; None while it does not."""
+    status, body = http("POST", url + "/api/v1/chat", {"content": question})
+    assert status == 200, body
+    return body if any(source["path"] == path for source in body["sources"]) else None
+
+
+def wait_until(state: Callable[[], T | None], wait: float, what: str) -> T:
+    """`state`'s first value that is not None, asked again and again (a state the app shows, not a time);
+    AssertionError naming `what` after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while (found := state()) is None:
+        assert time.monotonic() < deadline, f"not within {wait:.0f} s: {what}"
+        time.sleep(0.2)
+    return found
 
 
 class App:

@@ -1,6 +1,7 @@
 """`python -m ingest` while the app serves an embedded store, which one process alone may open: the command hands
 its options to the running app, which ingests with its open store and its loaded model, its writes landing
-together (`ingest.staging`), and answers with the same report the command prints when it runs alone.
+together (`ingest.staging`). The app streams its progress as it goes, one JSON line per page, then the same
+report the command prints when it runs alone; the command shows them as it would its own.
 
 The app writes its loopback URL and a fresh token to `DATA_DIR/ingest.json`, readable by its owner only, so only
 someone on this machine who may read the app's data can hand it work; the file goes when the app stops."""
@@ -8,15 +9,19 @@ someone on this machine who may read the app's data can hand it work; the file g
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import httpx
+from tqdm import tqdm
 
-from ingest.pipeline import IngestOptions, IngestReport, run_ingest
+from ingest.pipeline import IngestOptions, IngestReport, Progress, run_ingest
 from ingest.staging import StagedStore
 from rag.config import write_private
 from rag.search.embeddings import Embedder
@@ -25,6 +30,10 @@ from rag.store import Store
 HANDOFF_FILE = "ingest.json"
 PATH = "/api/v1/ingest"
 TIMEOUT = 3600.0  # a whole book embedded on a small machine
+log = logging.getLogger("ingest")
+
+
+BUSY = "Another ingest is running in the app: wait for it to finish, then run this one again."
 
 
 class Busy(RuntimeError):
@@ -52,14 +61,17 @@ class Handoff:
     def admits(self, token: str) -> bool:
         return secrets.compare_digest(token.encode(), self.token.encode())
 
-    def run(self, opts: IngestOptions, store: Store, embedder: Embedder) -> IngestReport:
+    def busy(self) -> bool:
+        return self._running.locked()
+
+    def run(self, opts: IngestOptions, store: Store, embedder: Embedder, progress: Progress) -> IngestReport:
         """Ingest with the app's store: parsed and embedded while the app answers from the old book, written at
         once (`StagedStore`). `Busy` when another runs."""
         if not self._running.acquire(blocking=False):
-            raise Busy("Another ingest is running in the app: wait for it to finish, then run this one again.")
+            raise Busy(BUSY)
         try:
             staged = StagedStore(store)
-            report = run_ingest(opts, staged, embedder)
+            report = run_ingest(opts, staged, embedder, progress)
             staged.commit()
             return report
         finally:
@@ -76,13 +88,32 @@ def hand_to_app(data_dir: Path, opts: IngestOptions) -> tuple[list[tuple[str, st
     body = asdict(opts) | {"source": str(opts.source.resolve()), "exclude": list(opts.exclude)}
     headers = {"Authorization": f"Bearer {door['token']}"}
     try:
-        response = httpx.post(door["url"] + PATH, json=body, headers=headers, timeout=TIMEOUT)
+        with httpx.stream("POST", door["url"] + PATH, json=body, headers=headers, timeout=TIMEOUT) as response:
+            if response.status_code != 200:
+                response.read()
+                raise HandoffError(f"the app refused the ingest ({response.status_code}): {_detail(response)}")
+            result = _followed(response.iter_lines())
     except httpx.HTTPError as exc:
         raise HandoffError(f"the app at {door['url']} did not answer ({exc}); is it still running?") from exc
-    if response.status_code != 200:
-        raise HandoffError(f"the app refused the ingest ({response.status_code}): {_detail(response)}")
-    result = response.json()
+    if "error" in result:
+        raise HandoffError(f"the app could not ingest: {result['error']}")
     return [(path, reason) for path, reason in result["failed"]], result["summary"]
+
+
+def _followed(lines: Iterator[str]) -> dict:
+    """The app's progress lines shown as the command shows its own (a bar on a terminal, a log line every ten
+    pages elsewhere); returns the last line, the report or the error."""
+    interactive = sys.stderr.isatty()
+    with tqdm(desc="ingest", unit="doc", disable=not interactive) as bar:
+        for line in lines:
+            event = json.loads(line)
+            if "done" not in event:
+                return event
+            bar.total = event["total"]
+            bar.update(event["done"] - bar.n)
+            if not interactive and event["done"] % 10 == 0:
+                log.info("%d/%d documents", event["done"], event["total"])
+    raise HandoffError("the app stopped before the ingest was done; see its log")
 
 
 class HandoffError(RuntimeError):

@@ -17,6 +17,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from rag.store import CollectionSpec, Store, StoredPoint
 from rag.store.payload import ChunkPayload, pack_vectors
 from rag.text.candidates import embedding_texts
 
+Progress = Callable[[int, int], None]  # pages done, pages in all
 log = logging.getLogger("ingest")
 
 # Bump when parsing or chunking changes in a way that should re-embed every document.
@@ -202,7 +204,10 @@ def make_chunker(opts: IngestOptions, embedder: Embedder) -> Chunker:
     return Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
 
 
-def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestReport:
+def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder, progress: Progress | None = None) -> IngestReport:
+    """Ingest the book into `store`: new and changed pages embedded, removed ones deleted, the book's version
+    moved on. The pages done are shown as a bar on a terminal, logged every ten pages elsewhere, and told to
+    `progress` (an ingest handed to the app shows them to the command that asked)."""
     started = time.monotonic()
     chunker = make_chunker(opts, embedder)
     report = IngestReport()
@@ -213,7 +218,8 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
     interactive = sys.stderr.isatty()
     root = opts.source.resolve()
     book: dict[str, str] = {}  # each page's hash as the store holds it after this run (failed pages aside)
-    for i, path in enumerate(tqdm(files, desc="ingest", unit="doc", disable=not interactive), start=1):
+    pages = tqdm(files, desc="ingest", unit="doc", disable=not interactive or progress is not None)
+    for i, path in enumerate(pages, start=1):
         rel = path.relative_to(opts.source).as_posix()
         report.seen += 1
         if problem := unreadable(path, root):
@@ -244,7 +250,9 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder) -> IngestR
                 else:
                     report.changed += 1
                 uploader.add(chunks, doc_hash, sorted((before.hashes if before else set()) - {doc_hash}), rel)
-        if not interactive and i % 10 == 0:
+        if progress is not None:
+            progress(i, len(files))
+        elif not interactive and i % 10 == 0:
             log.info("%d/%d documents, %d chunks upserted", i, len(files), report.chunks_upserted)
     uploader.flush()
     seen = {path.relative_to(opts.source).as_posix() for path in files}

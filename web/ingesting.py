@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
+import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from ingest.handoff import PATH, Busy
+from ingest.handoff import BUSY, PATH, Busy
 from ingest.pipeline import IngestOptions
 from web.dependencies import EngineDep, HandoffDep
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 class IngestRequest(BaseModel):
@@ -28,13 +33,10 @@ class IngestRequest(BaseModel):
     recreate: bool = False
 
 
-class IngestResult(BaseModel):
-    failed: list[tuple[str, str]]
-    summary: str
-
-
-@router.post(PATH, response_model=IngestResult, include_in_schema=False)
-async def ingest(body: IngestRequest, request: Request, engine: EngineDep, handoff: HandoffDep) -> dict:
+@router.post(PATH, include_in_schema=False)
+async def ingest(body: IngestRequest, request: Request, engine: EngineDep, handoff: HandoffDep) -> StreamingResponse:
+    """The ingest's progress as JSON lines (`{"done", "total"}` per page), then its report (`{"failed",
+    "summary"}`) or what stopped it (`{"error"}`)."""
     host = request.client.host if request.client else ""
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
     if handoff is None or not _loopback(host) or not handoff.admits(token):
@@ -50,13 +52,35 @@ async def ingest(body: IngestRequest, request: Request, engine: EngineDep, hando
     )
     if not opts.source.is_dir():
         raise HTTPException(422, f"--source {body.source} is not a folder the app can read.")
-    try:
-        report = await asyncio.to_thread(handoff.run, opts, engine.store, engine.embedder)
-    except Busy as exc:
-        raise HTTPException(409, str(exc)) from None
-    except ValueError as exc:  # --recreate, or chunk sizes that do not fit
-        raise HTTPException(422, str(exc)) from None
-    return IngestResult(failed=report.failed, summary=report.summary()).model_dump()
+    if handoff.busy():
+        raise HTTPException(409, BUSY)
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    def say(event: dict) -> None:
+        loop.call_soon_threadsafe(lines.put_nowait, json.dumps(event) + "\n")
+
+    def work() -> None:
+        try:
+            report = handoff.run(
+                opts, engine.store, engine.embedder, lambda done, total: say({"done": done, "total": total})
+            )
+            say({"failed": report.failed, "summary": report.summary()})
+        except (Busy, ValueError) as exc:  # another ingest came first; --recreate, or chunk sizes that do not fit
+            say({"error": str(exc)})
+        except Exception as exc:
+            log.exception("a handed-off ingest failed")
+            say({"error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+    async def stream() -> AsyncIterator[str]:
+        running = asyncio.create_task(asyncio.to_thread(work))  # goes on if the command is interrupted
+        while (line := await lines.get()) is not None:
+            yield line
+        await running
+
+    return StreamingResponse(stream(), media_type="application/x-ndjson")
 
 
 def _loopback(host: str) -> bool:

@@ -5,11 +5,10 @@ quizzes on it, once it has read the book's new version (`rag.search.book.FOLLOW_
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
-from harness.app import SAMPLE_DOCS, http, ingest_sample
+from harness.app import SAMPLE_DOCS, answer_citing, http, ingest_sample, wait_until
 from harness.deployment import Deployment
 
 pytestmark = pytest.mark.slow
@@ -32,23 +31,19 @@ QUESTION = "What is the spring constant of the lab trampoline?"
 WAIT = 60  # seconds at most for a process to follow the book (it asks for the version every 2 s)
 
 
-def answered_from_the_lab(url: str) -> bool:
-    status, body = http("POST", url + "/api/v1/chat", {"content": QUESTION})
-    assert status == 200, body
-    return "950" in body["answer"] and any(s["path"] == LAB for s in body["sources"])
+def answered_from_the_lab(url: str) -> bool | None:
+    body = answer_citing(url, QUESTION, LAB)
+    return True if body and "950" in body["answer"] else None
 
 
-def quizzes_on_the_lab(url: str) -> bool:
+def quizzes_on_the_lab(url: str) -> bool | None:
     status, body = http("POST", url + "/api/v1/quiz", {"section": LAB, "n": 2})
     assert status in (200, 404), body  # 404: no such page, until the process reads the new book
-    return status == 200 and all(item["sources"][0]["path"] == LAB for item in body["items"])
+    return True if status == 200 and all(item["sources"][0]["path"] == LAB for item in body["items"]) else None
 
 
 def wait_for(state, url: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not state(url):
-        assert time.monotonic() < deadline, f"{url} never reached: {state.__name__}"
-        time.sleep(0.2)
+    wait_until(lambda: state(url), WAIT, f"{url}: {state.__name__}")
 
 
 def test_a_re_ingest_reaches_every_process_without_a_restart(tmp_path):

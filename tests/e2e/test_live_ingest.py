@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness.app import SAMPLE_DOCS, App, http, ingest_sample
+from harness.app import SAMPLE_DOCS, App, answer_citing, http, ingest_sample, wait_until
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -25,6 +25,7 @@ LAB = "05-labs/01-trampoline-lab.md"
 PAGE = (
     "# Trampoline Lab\n\n## The lab trampoline\n\nThe lab trampoline has a spring constant of 950 newtons per metre.\n"
 )
+QUESTION = "What is the lab trampoline's spring constant?"
 WAIT = 60
 
 
@@ -63,24 +64,16 @@ def test_an_ingest_run_while_the_app_serves_is_handed_to_it(tmp_path):
         asking.stopped.set()
         asking.join(timeout=120)
         assert done.returncode == 0, done.stderr.decode()
-        assert (
-            "keeps answering" in done.stderr.decode()
-            and "documents: 12 seen, 1 new, 11 changed" in done.stdout.decode()
-        )
+        said = done.stderr.decode()
+        assert "keeps answering" in said and "10/12 documents" in said  # the app's progress, as the command's
+        assert "documents: 12 seen, 1 new, 11 changed" in done.stdout.decode()
         during = [(status, body) for at, status, body in asking.replies if started < at < ended]
         assert during and all(status == 200 for status, _ in during)  # it kept answering
         for _, body in during:  # from one book: the edited passage as it was, or as it is, never both
             texts = " ".join(s["text"] for s in body["sources"])
             assert (OLD in texts) != (NEW in texts), texts
-        deadline = time.monotonic() + WAIT
-        while True:
-            status, body = http(
-                "POST", app.url + "/api/v1/chat", {"content": "What is the lab trampoline's spring constant?"}
-            )
-            if status == 200 and "950" in body["answer"] and any(s["path"] == LAB for s in body["sources"]):
-                break
-            assert time.monotonic() < deadline, body
-            time.sleep(0.2)
+        body = wait_until(lambda: answer_citing(app.url, QUESTION, LAB), WAIT, "an answer citing the new page")
+        assert "950" in body["answer"]
     finally:
         asking.stopped.set()
         app.stop()
@@ -119,14 +112,12 @@ def test_an_author_s_saved_page_reaches_the_running_tutor(tmp_path):
                 break
         (docs / "05-labs").mkdir()
         (docs / LAB).write_text(PAGE)
-        deadline = time.monotonic() + WAIT
-        question = {"content": "What is the lab trampoline's spring constant?"}
-        while True:
-            status, body = http("POST", app.url + "/api/v1/chat", question)
-            if status == 200 and any(s["path"] == LAB for s in body["sources"]):
-                break
-            assert time.monotonic() < deadline and watching.poll() is None, body
-            time.sleep(0.5)
+
+        def cited() -> dict | None:
+            assert watching.poll() is None, "ingest --watch stopped"
+            return answer_citing(app.url, QUESTION, LAB)
+
+        wait_until(cited, WAIT, "an answer citing the saved page")
     finally:
         os.killpg(watching.pid, signal.SIGINT)
         watching.wait(timeout=30)
