@@ -100,13 +100,14 @@ def type_in_widget(page: Any, question: str) -> None:
 
 
 def mark_in_view(page: Any) -> Any:
-    """The first citation mark, once the page has shown it and scrolled it into view."""
+    """The first citation mark (or the note on a passage changed since), once the page has shown it and
+    scrolled it into view."""
     page.wait_for_function(
         """() => {
-          const mark = document.querySelector('mark[data-tutor-citation]');
+          const mark = document.querySelector('[data-tutor-citation]');
           if (!mark || mark.closest('[hidden]')) return false;
           const box = mark.getBoundingClientRect();
           return box.top >= 0 && box.bottom <= innerHeight;
         }"""
     )
-    return page.locator("mark[data-tutor-citation]").first
+    return page.locator("[data-tutor-citation]").first

@@ -327,6 +327,7 @@ function inPassage(blockText, passage) {
 }
 
 function unmark() {
+  for (const note of document.querySelectorAll(`aside[${MARK_ATTRIBUTE}]`)) note.remove();
   for (const mark of document.querySelectorAll(`mark[${MARK_ATTRIBUTE}]`)) {
     const parent = mark.parentNode;
     while (mark.firstChild) parent.insertBefore(mark.firstChild, mark);
@@ -355,6 +356,25 @@ function markPassage(passage) {
     marks = heading ? [wrap(heading, passage.id)] : [];
   }
   return marks;
+}
+
+/**
+ * A passage the book has changed since the answer cited it: nothing in the page is it any more, so a note at its
+ * section (or the page's top) says so and shows it as the answer cited it.
+ */
+function showChanged(passage) {
+  const root = markdown();
+  if (!root) return [];
+  const quoted = element('blockquote', {});
+  quoted.innerHTML = passage.html; // rendered by the tutor from the book's markdown, raw HTML escaped
+  const note = element('aside', {[MARK_ATTRIBUTE]: passage.id, class: 'tutor-changed', role: 'note'}, [
+    element('p', {}, 'This section has changed since the answer cited it. The passage as the answer cited it:'),
+    quoted,
+  ]);
+  const heading = passage.anchor ? document.getElementById(passage.anchor) : null;
+  if (heading && root.contains(heading)) heading.after(note);
+  else root.prepend(note);
+  return [note];
 }
 
 class Citations {
@@ -396,7 +416,7 @@ class Citations {
     // Let Docusaurus finish its own scroll to the heading first.
     await new Promise((resolve) => setTimeout(resolve, 50));
     unmark();
-    const marks = markPassage(body);
+    const marks = body.current === false ? showChanged(body) : markPassage(body);
     if (marks.length) marks[0].scrollIntoView({block: 'center', behavior: 'smooth'});
   }
 }

@@ -135,6 +135,31 @@ def test_a_citation_marks_its_own_section_never_a_cell_elsewhere_that_shares_a_w
     page.context.close()
 
 
+def test_a_citation_of_a_passage_changed_since_shows_it_as_cited_at_its_section(browser, app, data):
+    """An answer cited a passage the book has since rewritten (its id follows its content, so the book no longer
+    holds it; the history kept it): the page says so at the section and shows the passage as it was cited."""
+    old = "A node was once described here as a tiny robot brain that shouts at other brains."
+    kept = {"id": "0b5e2c9a-7f40-5d2e-9a51-3c8e6f1d2a47", "text": old, "title": "Nodes and Topics"}
+    kept |= {"breadcrumb": "Nodes and Topics › What is a node?"}
+    kept |= {"section": "What is a node?", "url": "/book/ros2-basics/nodes-and-topics#what-is-a-node"}
+    kept |= {"source_path": "01-ros2-basics/01-nodes-and-topics.md", "chapter": "ROS 2 Basics"}
+    kept |= {"doc_id": "ros2-basics/nodes-and-topics", "anchor": "what-is-a-node"}
+    opened = f"{app.url}/api/v1/passages/{kept['id']}"
+    assert http("GET", opened)[0] == 404  # neither the book nor an answer holds it yet
+    with sqlite3.connect(data / "data" / "tutor.db") as db:
+        db.execute("INSERT INTO cited_passages VALUES (?, ?, ?)", (kept["id"], json.dumps(kept), "2026-12-01T09:00"))
+    status, passage = http("GET", opened)
+    assert status == 200 and passage["current"] is False, passage
+    page = open_page(browser, f"{app.url}{NODES}?tutor-cite={kept['id']}")
+    note = mark_in_view(page)
+    assert "has changed since the answer cited it" in note.inner_text() and old in note.inner_text()
+    assert page.evaluate("() => document.querySelector('aside.tutor-changed').previousElementSibling.id") == (
+        "what-is-a-node"
+    )
+    assert page.locator("mark[data-tutor-citation]").count() == 0 and violations(page) == []
+    page.context.close()
+
+
 def test_ask_about_this_page_prefers_the_page_and_a_citation_opens_another_page_in_place(browser, app):
     question = "What is the difference between a service and a topic?"
     status, book = http("POST", f"{app.url}/api/v1/chat", {"content": question})
