@@ -5,6 +5,8 @@ page, REST, the book's widget, the evaluation and the tests all take from here.
 - `hints` (`rag.study.hints.Hinter`) and `study` (`rag.study.service.Study`): hints mode, quizzes and review;
 - `history` (`rag.chats.history.History`): who owns a chat, its memory and its answers;
 - `retriever` (`rag.search.retrieval.Retriever`): the book, searched or read by passage id;
+- `finder` (`rag.search.finder.Finder`): a question searched as the tutor searches it, store faults translated;
+- `book` (`rag.search.book.BookIndex`): the book's pages and chapters, one snapshot that follows re-ingests;
 - `citations` (`rag.chats.citations.Citations`): an answer's citation opened, as the passage was if it changed;
 - `reports` (`rag.report.service.Reports`): the instructor's report;
 - `store`, `embedder`, `database` and `local_server`: what the health check, an ingest the app runs
@@ -28,6 +30,7 @@ from rag.db.database import Database
 from rag.errors import TutorError
 from rag.llm.bundled import LocalLLMServer
 from rag.report.service import Reports
+from rag.search.book import BookIndex
 from rag.search.embeddings import Embedder, EmbeddingError
 from rag.search.finder import Finder
 from rag.search.retrieval import Retriever
@@ -45,6 +48,8 @@ class Engine:
     embedder: Embedder
     database: Database
     retriever: Retriever
+    finder: Finder
+    book: BookIndex
     history: History
     answers: Tutor
     hints: Hinter
@@ -83,6 +88,8 @@ class Engine:
             embedder,
             database,
             retriever,
+            finder,
+            retriever.index,
             history,
             answers,
             hints,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 
 import openai
@@ -27,7 +27,7 @@ from rag.answer.judge import judge
 from rag.answer.refusal import refusal
 from rag.answer.relevance import relevance
 from rag.answer.result import Answer, Source, clean_question
-from rag.chats.history import Asked, ChatMemory, History
+from rag.chats.history import Asked, ChatMemory, Exchange, History
 from rag.config import Settings
 from rag.db.database import DATABASE_ERRORS, DatabaseUnavailable
 from rag.errors import TutorError
@@ -104,6 +104,7 @@ class Tutor:
         role: Role = "instructor",
         step_id: str | None = None,
         reading: Reading | None = None,
+        earlier: Sequence[Exchange] | None = None,
     ) -> Events:
         """Who asks is checked now, so REST refuses with a status before a stream starts: `owner` must own the chat
         (`ChatNotFound` otherwise) and may use `provider_name` as `role` (`ProfileNotAllowed` otherwise: the UI
@@ -111,17 +112,24 @@ class Tutor:
         events come as they are read: the `SearchResult`, then text deltas (citations already verified), then
         the checked `Answer`, which is recorded in the chat's history. `step_id` is the chat message that shows
         the answer, where feedback attaches; `reading` the page the student reads, whose passages lead when they
-        answer."""
+        answer; `earlier` the conversation so far as the client holds it, the chat's memory instead of the stored
+        one (`History.memory`)."""
         started = time.perf_counter()
         profile = allowed_provider(self.settings, role, provider_name)
         asked = Asked(clean_question(question), chat_id, owner, profile, step_id)
         await self.history.claim(chat_id, owner)
-        return self._events(asked, profile, offered(self.settings, role), reading, started)
+        memory = self.history.memory(chat_id, earlier)
+        return self._events(asked, memory, profile, offered(self.settings, role), reading, started)
 
     async def _events(
-        self, asked: Asked, profile: ProviderName, allowed: list[ProviderName], reading: Reading | None, started: float
+        self,
+        asked: Asked,
+        memory: ChatMemory,
+        profile: ProviderName,
+        allowed: list[ProviderName],
+        reading: Reading | None,
+        started: float,
     ) -> Events:
-        memory = self.history.memory(asked.chat_id)
         answer: Answer | None = None
         foreign = await self.finder.foreign(asked.question)
         try:  # the chat's memory is read by the search and the agent run: the database may fail in either

@@ -115,10 +115,13 @@ class Access:
 
     def identify(self, cookies: dict[str, str], authorization: str | None) -> Identity | None:
         """The identity of a request: with login configured a bearer token or the browser's Chainlit session;
-        otherwise the visitor cookie. None when there is none (a new visitor, or a 401 with login)."""
+        otherwise the visitor cookie. None when there is none (a new visitor, or a 401 with login). With no login
+        configured a bearer that is no token of ours is no one's: an OpenAI client always sends its key."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() == "bearer" and token:
-            return identity_from_token(token.strip(), self.settings, self.secret)
+            found = identity_from_token(token.strip(), self.settings, self.secret)
+            if found is not None or self.settings.login_required:
+                return found
         if session := get_token_from_cookies(cookies):
             return identity_from_token(session, self.settings, self.secret)
         if self.settings.login_required:

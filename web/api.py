@@ -17,8 +17,9 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -27,8 +28,6 @@ from pydantic import BaseModel, Field, field_validator
 from sse_starlette.sse import EventSourceResponse
 
 from ingest.handoff import Handoff
-from rag.answer.grounding import PublicVerdict, public_verdict
-from rag.answer.relevance import Asks, Relevance
 from rag.answer.result import MAX_QUESTION_CHARS, Answer, clean_question
 from rag.chats.history import ChatNotFound
 from rag.config import Settings
@@ -44,15 +43,19 @@ from web.access import Access
 from web.book import PATH as BOOK_PATH
 from web.book import BookSite
 from web.dependencies import AccessDep, AnswersDep, CitationsDep, EnginesDep, HistoryDep
-from web.display import citation_url, link_target
 from web.feedback import router as feedback_router
 from web.ingesting import router as ingest_router
 from web.instructor import PAGE as INSTRUCTOR_PAGE
 from web.instructor import router as instructor_router
+from web.mcp_server import PATH as MCP_PATH
+from web.mcp_server import BookServer, McpDoor
 from web.middleware import BodyLimit, EndedLogins, LoginAttempts, OfflinePage, SecurityHeaders, VisitorCookies
+from web.openai_compat import MAX_BODY_BYTES as OPENAI_MAX_BODY_BYTES
+from web.openai_compat import PREFIX as OPENAI_PREFIX
+from web.openai_compat import router as openai_router
+from web.outputs import NO_PASSAGE, ChatResponse, PassageOut, answer_json, passage_out
 from web.reading import ReadingIn
-from web.rendering import to_html
-from web.rest import ERRORS, PREFIX, UUID_PATTERN, CitedPassage, caller, public, within_limit
+from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
 from web.study import router as study_router
 from web.widget import WidgetRequests, bundle_router
 from web.widget import router as widget_router
@@ -85,69 +88,6 @@ class ChatRequest(BaseModel):
         return clean_question(value)
 
 
-class SourceOut(CitedPassage):
-    n: int
-    title: str
-    score: float
-
-
-class SentenceOut(BaseModel):
-    text: str
-    cites: list[int]
-    supported: bool | None = Field(description="null: the sentence makes no factual claim, or is not verified")
-    verdict: PublicVerdict = Field(
-        description="supported by its cited passage; not verified (a paraphrase nothing confirms or contradicts); "
-        "unsupported (contradicted by the passages, or absent from all of them); no factual claim"
-    )
-    reason: str = Field(description="why, for a sentence not supported as written (empty otherwise)")
-    score: float
-
-
-class RelevanceOut(BaseModel):
-    answers: bool = Field(
-        description="the answer covers the question's topic (its terms, weighted by rarity in the book)"
-    )
-    asks: Asks = Field(description="what the question's opening asks for")
-    shows: bool = Field(description="the answer holds it: a definition, code or steps, a reason")
-    topic: float = Field(description="the rarity-weighted share of the question's terms the answer holds")
-    reason: str = Field(description="why the answer is off the point (empty when it answers)")
-
-
-class ChatResponse(BaseModel):
-    answer: str
-    sources: list[SourceOut]
-    cited: bool
-    covered: bool
-    coverage: str
-    searched: str = Field(description="what was searched: the question, with the previous one for a follow-up")
-    sentences: list[SentenceOut]
-    grounded: float | None
-    relevance: RelevanceOut | None = Field(description="does the answer answer the question; null when refused")
-    kept: bool = Field(description="the answer is in the chat's history (false: a follow-up will not see it)")
-    not_kept: str = Field(description="why it is not (empty when it is): which database failed, and what to check")
-    language: str = Field(
-        description="the question's language when not the book's (English), e.g. Spanish; empty when English"
-    )
-    processing_time_ms: int
-    model: str
-    chat_id: str
-
-
-class PassageOut(CitedPassage):
-    id: str
-    title: str
-    doc_id: str
-    anchor: str
-    html: str = Field(description="the passage as HTML, in the book's paragraphs")
-    link: str | None = Field(
-        description="the section in the book, where the book's tutor plugin marks the passage (the current section "
-        "when the passage has changed)"
-    )
-    current: bool = Field(
-        description="false when the book has changed since an answer cited it: the passage is shown as it was"
-    )
-
-
 class ChatOut(BaseModel):
     id: str
     name: str
@@ -169,53 +109,6 @@ class HealthResponse(BaseModel):
     llm: ServiceHealth | None = None
     database: ServiceHealth | None = None
     rate_limits: ServiceHealth | None = None
-
-
-def answer_json(answer: Answer, chat_id: str) -> dict:
-    return ChatResponse(
-        answer=answer.text,
-        sources=[
-            SourceOut(
-                n=s.n, title=s.passage.title, score=round(s.passage.similarity, 4), **CitedPassage.fields(s.passage)
-            )
-            for s in answer.sources
-        ],
-        cited=answer.cited,
-        covered=answer.covered,
-        coverage=answer.coverage_reason,
-        searched=answer.query,
-        sentences=[
-            SentenceOut(
-                text=s.text,
-                cites=s.cites,
-                supported=s.supported,
-                verdict=public_verdict(s),
-                reason=s.reason,
-                score=round(s.score, 3),
-            )
-            for s in answer.sentences
-        ],
-        grounded=None if answer.grounded is None else round(answer.grounded, 3),
-        relevance=_relevance_json(answer.relevance),
-        kept=not answer.not_kept,
-        not_kept=public(answer.not_kept),
-        language=answer.language,
-        processing_time_ms=answer.processing_time_ms,
-        model=answer.model,
-        chat_id=chat_id,
-    ).model_dump()
-
-
-def _relevance_json(relevance: Relevance | None) -> RelevanceOut | None:
-    if relevance is None:
-        return None
-    return RelevanceOut(
-        answers=relevance.answers,
-        asks=relevance.asks,
-        shows=relevance.shows,
-        topic=round(relevance.topic, 3),
-        reason=relevance.reason,
-    )
 
 
 async def _ask(
@@ -283,19 +176,8 @@ async def passage(
     caller(request, access)
     opened = await citations.open(passage_id)
     if opened is None:
-        raise HTTPException(404, "No such passage: no answer cited it, and the book does not hold it.")
-    p = opened.passage
-    where = link_target(p.url)  # the section; with the passage marked in it while the book still holds it
-    return PassageOut(
-        id=passage_id,
-        title=p.title,
-        doc_id=p.doc_id,
-        anchor=p.anchor,
-        html=to_html(p.text),
-        link=link_target(citation_url(p)) if where and opened.current else where,
-        current=opened.current,
-        **CitedPassage.fields(p),
-    ).model_dump()
+        raise HTTPException(404, NO_PASSAGE)
+    return passage_out(passage_id, opened).model_dump()
 
 
 @router.get("/chats", response_model=ChatsOut, responses=ERRORS)
@@ -416,6 +298,11 @@ def mount_api(
     app.include_router(study_router)
     app.include_router(ingest_router)
     app.include_router(router)
+    app.include_router(openai_router)
+    mcp = BookServer(engines, access)
+    door = McpDoor(mcp, access)  # an ASGI app: Starlette's Route passes it the request's scope as it is
+    app.add_route(MCP_PATH, door, methods=["GET", "POST", "DELETE"], include_in_schema=False)  # type: ignore[arg-type]
+    _run_with(app, mcp.session_manager.run)
     if access.settings.book_dir is not None:
         app.mount(BOOK_PATH, BookSite(access.settings.book_dir))
     ours = [route for route in app.router.routes if not any(route is old for old in before)]
@@ -426,6 +313,8 @@ def mount_api(
     app.add_exception_handler(ItemNotFound, _not_found)
     app.add_exception_handler(ProfileNotAllowed, _not_allowed)
     app.add_middleware(BodyLimit, prefix=PREFIX + "/", max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, prefix=MCP_PATH, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, prefix=OPENAI_PREFIX + "/", max_bytes=OPENAI_MAX_BODY_BYTES)
     app.add_middleware(VisitorCookies, access=access)
     app.add_middleware(LoginAttempts, access=access)
     app.add_middleware(EndedLogins, access=access)
@@ -433,5 +322,19 @@ def mount_api(
         SecurityHeaders, unframed=(INSTRUCTOR_PAGE, f"{PREFIX}/instructor"), own_frames=(BOOK_PATH + "/",)
     )
     app.add_middleware(WidgetRequests)
-    app.add_middleware(OfflinePage, skip=(BOOK_PATH + "/", INSTRUCTOR_PAGE, PREFIX + "/"))
+    app.add_middleware(
+        OfflinePage, skip=(BOOK_PATH + "/", INSTRUCTOR_PAGE, PREFIX + "/", MCP_PATH, OPENAI_PREFIX + "/")
+    )
     return Mounted(access, engines, handoff)
+
+
+def _run_with(app: FastAPI, running: Callable[[], AbstractAsyncContextManager[None]]) -> None:
+    """`running` held open for as long as the app serves, inside its own lifespan (Chainlit's, or none)."""
+    lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def both(served: Any) -> AsyncIterator[Any]:
+        async with running(), lifespan(served) as state:
+            yield state
+
+    app.router.lifespan_context = both

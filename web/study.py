@@ -18,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rag.study.items import Item
-from rag.study.service import NothingAsked, PageNotFound, QuizError
+from rag.study.service import Graded, NothingAsked, PageNotFound, QuizError
 from web.dependencies import AccessDep, StudyDep
 from web.rest import ERRORS, PREFIX, UUID_PATTERN, CitedPassage, caller, within_limit
 
@@ -121,16 +121,19 @@ async def answer(
     """Grade an answer: the key in any case or inflection is right; a free response is compared with the book."""
     identity = caller(request, access)
     await within_limit(request, access, identity)  # as an answer typed in the chat is
-    graded = await study.answer(identity.id, item_id, body.response)
-    shown = item_json(graded.item)
+    return graded_out(await study.answer(identity.id, item_id, body.response)).model_dump()
+
+
+def graded_out(graded: Graded) -> AnswerResponse:
+    """A graded answer as REST and the MCP server give it."""
     return AnswerResponse(
         correct=graded.grade.correct,
         feedback=graded.grade.feedback,
         cites=[1],
-        sources=shown.sources,
+        sources=item_json(graded.item).sources,
         due=graded.due,
         follow_up=item_json(graded.follow_up) if graded.follow_up else None,
-    ).model_dump()
+    )
 
 
 @router.get("/review", response_model=QuizResponse, responses=ERRORS)

@@ -12,6 +12,7 @@ import copy
 import json
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from rag.search.passage import SearchResult
 
 HISTORY_ITEMS = 8  # the last four question/answer pairs go back to the model
+Exchange = tuple[str, str]  # a question and the reply it got
 KNOWN_OWNERS = 10_000  # chats whose owner this process has checked: their later questions skip the query
 
 
@@ -138,8 +140,10 @@ class History:
             "prototype", engine=database.engine, session_settings=SessionSettings(limit=HISTORY_ITEMS)
         )
 
-    def memory(self, chat_id: str) -> ChatMemory:
+    def memory(self, chat_id: str, earlier: Sequence[Exchange] | None = None) -> ChatMemory:
         """The model's memory of a chat; its tables exist once the database is `ready()` (as `claim` makes it).
+        With `earlier`, the conversation as the client holds it (an OpenAI-style client sends it whole with each
+        question) is the memory instead of what was stored: the client may have edited or trimmed it.
 
         A copy of one session with another id: the SDK's session builds its table definitions anew for each
         instance (about 4 ms of CPU per question, and statements SQLAlchemy cannot reuse compiled); everything
@@ -150,6 +154,11 @@ class History:
         if chat_id in self._new:
             del self._new[chat_id]
             memory.read = {HISTORY_ITEMS: []}
+        if earlier is not None:
+            items: list[TResponseInputItem] = []
+            for question, reply in earlier:
+                items += [{"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+            memory.read = {HISTORY_ITEMS: items[-HISTORY_ITEMS:]}
         return memory
 
     @database_faults
