@@ -258,7 +258,7 @@ def _said(exc: BaseException) -> str:
         return "No such item in your quizzes."
     if isinstance(exc, ServiceError | TutorError):
         return public(str(exc))
-    if isinstance(exc, ProfileNotAllowed | QuizError | ValueError):
+    if isinstance(exc, ToolError | ProfileNotAllowed | QuizError | ValueError):
         return str(exc)
     return "The tutor failed on this call; the app's log says why."
 

@@ -4,6 +4,7 @@ cited it, as it was then (a passage's id follows its content, and the history ke
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from typing import cast
 
@@ -24,7 +25,12 @@ class Citations:
         self.retriever, self.history = retriever, history
 
     async def open(self, passage_id: str) -> Opened | None:
-        """None when neither the book nor any answer holds the passage."""
+        """None when neither the book nor any answer holds the passage (a passage's id is a UUID: anything else
+        is none, not a question for the store)."""
+        try:
+            uuid.UUID(passage_id)
+        except ValueError:
+            return None
         found = (await asyncio.to_thread(self.retriever.payloads, [passage_id])).get(passage_id)
         if found is not None:
             return Opened(Passage.from_hit(passage_id, cast(ChunkPayload, found), 0.0, 0.0), current=True)
