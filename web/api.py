@@ -55,7 +55,7 @@ from web.openai_compat import PREFIX as OPENAI_PREFIX
 from web.openai_compat import router as openai_router
 from web.outputs import NO_PASSAGE, ChatResponse, PassageOut, answer_json, passage_out
 from web.reading import ReadingIn
-from web.rest import ERRORS, PREFIX, UUID_PATTERN, caller, public, within_limit
+from web.rest import ERRORS, PREFIX, UUID_PATTERN, allowed_methods, caller, public, within_limit
 from web.study import router as study_router
 from web.widget import WidgetRequests, bundle_router
 from web.widget import router as widget_router
@@ -234,14 +234,7 @@ async def element_file(object_key: str, access: AccessDep, expires: int = 0, sig
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
 async def unknown(path: str, request: Request) -> JSONResponse:
     """Anything else under /api/v1: 405 for a known path with another method, else 404 (never the chat page)."""
-    allowed = sorted(
-        method
-        for api in (router, widget_router, study_router)
-        for route in api.routes
-        if getattr(route, "path", None) == request.url.path and getattr(route, "name", "") != "unknown"
-        for method in getattr(route, "methods", ())
-    )
-    if allowed:
+    if allowed := allowed_methods([router, widget_router, study_router], request.url.path):
         return JSONResponse({"detail": "Method not allowed"}, 405, headers={"Allow": ", ".join(allowed)})
     return JSONResponse({"detail": f"No such endpoint: {PREFIX}/{path[:100]}"}, 404)
 

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.answer.grounding import public_verdict
 from rag.answer.result import Answer, QuestionError, clean_question
@@ -33,7 +34,7 @@ from rag.errors import ServiceError, TutorError
 from rag.llm.providers import ProfileNotAllowed, offered, provider
 from rag.llm.specs import ProviderName
 from web.dependencies import AccessDep, AnswersDep
-from web.rest import caller, public, within_limit
+from web.rest import allowed_methods, caller, public, within_limit
 
 PREFIX = "/v1"
 PROFILES: tuple[str, ...] = get_args(ProviderName)
@@ -83,7 +84,7 @@ class OpenAIRoute(APIRoute):
                 first = exc.errors()[0] if exc.errors() else {}
                 where = ".".join(str(part) for part in first.get("loc", ())[1:])
                 return error(400, f"{where}: {first.get('msg', 'invalid')}", param=where or None)
-            except HTTPException as exc:
+            except StarletteHTTPException as exc:  # FastAPI's own (a body it cannot read) and ours
                 return error(exc.status_code, str(exc.detail), dict(exc.headers or {}))
             except ProfileNotAllowed as exc:
                 return error(403, str(exc))
@@ -232,8 +233,14 @@ async def completions(body: CompletionRequest, request: Request, access: AccessD
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-async def unknown(path: str) -> JSONResponse:
-    """Anything else under /v1 (embeddings, images...): not here."""
+async def unknown(path: str, request: Request) -> JSONResponse:
+    """Anything else under /v1: 405 for a known path with another method; else (embeddings, images...) 404."""
+    if allowed := allowed_methods([router], request.url.path):
+        return JSONResponse(
+            {"error": {"message": "Method not allowed", "type": "invalid_request_error"}},
+            405,
+            headers={"Allow": ", ".join(allowed)},
+        )
     return error(404, f"No such endpoint: {PREFIX}/{path[:100]}; the tutor serves /v1/models and /v1/chat/completions.")
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 
-from fastapi import HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from rag.identity import Identity
@@ -69,3 +70,15 @@ async def within_limit(request: Request, access: Access, identity: Identity) -> 
         wait = str(math.ceil(limited.wait))
         where = " from this address" if limited.by == "address" else ""
         raise HTTPException(429, f"Too many questions{where}: wait {wait} s.", headers={"Retry-After": wait})
+
+
+def allowed_methods(routers: Iterable[APIRouter], path: str) -> list[str]:
+    """The methods these routers answer at `path` (their catch-all routes, named "unknown", aside): a 405's
+    Allow header, or none for a path they do not serve."""
+    return sorted(
+        method
+        for api in routers
+        for route in api.routes
+        if getattr(route, "path", None) == path and getattr(route, "name", "") != "unknown"
+        for method in getattr(route, "methods", ())
+    )

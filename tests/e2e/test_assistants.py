@@ -19,6 +19,8 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from harness.app import App, ingest_sample
+from rag.identity import UsersFile, hash_password
+from rag.users import main as users_main
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -148,6 +150,39 @@ def test_the_openai_client_gets_cited_answers_streamed_and_not(app):
     assert len(chunks) > 3 and "".join(c.choices[0].delta.content or "" for c in chunks) == text
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="gpt-4o", messages=said)
+
+
+def test_with_login_both_take_a_user_s_api_token_and_keep_to_their_role(tmp_path, capsys):
+    """Login configured: no token is a 401; a student's token asks, and never with a profile only instructors may
+    use (a 403 for the openai client, a tool error naming what they may pick for MCP)."""
+    users = tmp_path / "users.json"
+    UsersFile(users).save({"sam": {"password": hash_password("pw"), "role": "student"}})
+    assert users_main(["--file", str(users), "token", "sam"]) == 0
+    token = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
+    ingest_sample(tmp_path / "qdrant")
+    secured = App(
+        tmp_path, USERS_FILE=str(users), CHAINLIT_AUTH_SECRET="s" * 48, STUDENT_PROFILES="excerpts", LLM_PROVIDER="auto"
+    )
+    try:
+        assert httpx.post(secured.url + "/mcp", json={}).status_code == 401
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=secured.url + "/v1", api_key="not a token", max_retries=0).models.list()
+        client = openai.OpenAI(base_url=secured.url + "/v1", api_key=token, max_retries=0)
+        assert [model.id for model in client.models.list()] == ["excerpts"]
+        with pytest.raises(openai.PermissionDeniedError, match="not offered to you"):
+            client.chat.completions.create(model="openai", messages=[{"role": "user", "content": ZMP}])
+
+        async def as_sam() -> tuple:
+            async with over_http(secured.url, {"Authorization": f"Bearer {token}"}) as session:
+                refused = await session.call_tool("ask_tutor", {"question": ZMP, "profile": "openai"})
+                answered = await session.call_tool("ask_tutor", {"question": ZMP})
+                return refused, answered
+
+        refused, answered = asyncio.run(as_sam())
+        assert refused.isError and "not offered to you" in refused.content[0].text
+        assert not answered.isError and answered.structuredContent["model"].startswith("excerpts")
+    finally:
+        secured.stop()
 
 
 def test_open_webui_s_request_shape_is_answered(app):

@@ -71,6 +71,15 @@ def test_refusals_are_the_client_s_own_exceptions(make_engine):
         client.embeddings.create(model="excerpts", input="x")
 
 
+def test_the_rate_limit_is_rest_s_and_says_when_to_retry(make_engine):
+    client = client_of(make_engine, RATE_LIMIT_PER_MINUTE="1")
+    ask(client, QUESTION)
+    with pytest.raises(openai.RateLimitError, match="Too many questions") as limited:
+        ask(client, QUESTION)
+    assert int(limited.value.response.headers["retry-after"]) > 0
+    assert limited.value.body["code"] == "rate_limit_exceeded"
+
+
 def test_with_login_a_user_s_api_token_is_the_key_and_their_role_s_profiles_the_models(
     make_engine, tmp_path, env, capsys, servers
 ):
