@@ -92,7 +92,7 @@ def hand_to_app(data_dir: Path, opts: IngestOptions) -> tuple[list[tuple[str, st
             if response.status_code != 200:
                 response.read()
                 raise HandoffError(f"the app refused the ingest ({response.status_code}): {_detail(response)}")
-            result = _followed(response.iter_lines())
+            result = follow_progress(response.iter_lines())
     except httpx.HTTPError as exc:
         raise HandoffError(f"the app at {door['url']} did not answer ({exc}); is it still running?") from exc
     if "error" in result:
@@ -100,7 +100,7 @@ def hand_to_app(data_dir: Path, opts: IngestOptions) -> tuple[list[tuple[str, st
     return [(path, reason) for path, reason in result["failed"]], result["summary"]
 
 
-def _followed(lines: Iterator[str]) -> dict:
+def follow_progress(lines: Iterator[str]) -> dict:
     """The app's progress lines shown as the command shows its own (a bar on a terminal, a log line every ten
     pages elsewhere); returns the last line, the report or the error."""
     interactive = sys.stderr.isatty()

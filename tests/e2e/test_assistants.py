@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import openai
@@ -17,6 +18,8 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import TextContent, TextResourceContents
+from pydantic import AnyUrl
 
 from harness.app import App, ingest_sample
 from rag.identity import UsersFile, hash_password
@@ -50,15 +53,21 @@ async def over_http(url: str, headers: dict[str, str] | None = None):
         yield session
 
 
-async def every_tool(session: ClientSession) -> dict:
+def text_of(content: object) -> str:
+    assert isinstance(content, TextContent | TextResourceContents), content
+    return content.text
+
+
+async def every_tool(session: ClientSession) -> dict[str, Any]:
     """Each tool called as an assistant would: what each returned, as data."""
     assert {tool.name for tool in (await session.list_tools()).tools} == TOOLS
-    results = {}
-    for name, arguments in [
+    results: dict[str, Any] = {}
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("search_book", {"question": ZMP}),
         ("ask_tutor", {"question": ZMP}),
         ("quiz", {"page": BALANCE, "n": 2}),
-    ]:
+    ]
+    for name, arguments in calls:
         called = await session.call_tool(name, arguments)
         assert not called.isError, called.content
         results[name] = called.structuredContent
@@ -74,12 +83,12 @@ async def every_tool(session: ClientSession) -> dict:
     graded = await session.call_tool("answer_quiz", {"item_id": item["id"], "response": "a kind of database"})
     results["answer_quiz"] = graded.structuredContent
     missing = await session.call_tool("read_passage", {"id": "no-such-passage"})
-    results["missing"] = (missing.isError, missing.content[0].text)
+    results["missing"] = (missing.isError, text_of(missing.content[0]))
     resources = (await session.list_resources()).resources
     results["resources"] = [str(r.uri) for r in resources]
     page = next(r for r in resources if r.name == "humanoid-control/balance-and-walking")
-    results["page"] = (await session.read_resource(page.uri)).contents[0].text
-    results["outline"] = (await session.read_resource("book://outline")).contents[0].text
+    results["page"] = text_of((await session.read_resource(page.uri)).contents[0])
+    results["outline"] = text_of((await session.read_resource(AnyUrl("book://outline"))).contents[0])
     return results
 
 
@@ -179,7 +188,7 @@ def test_with_login_both_take_a_user_s_api_token_and_keep_to_their_role(tmp_path
                 return refused, answered
 
         refused, answered = asyncio.run(as_sam())
-        assert refused.isError and "not offered to you" in refused.content[0].text
+        assert refused.isError and "not offered to you" in text_of(refused.content[0])
         assert not answered.isError and answered.structuredContent["model"].startswith("excerpts")
     finally:
         secured.stop()

@@ -9,7 +9,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.handoff import PATH, HandoffError, _followed
+from ingest.handoff import PATH, HandoffError, follow_progress
 from ingest.pipeline import IngestOptions, run_ingest
 from rag.store import EdgeStore
 from tests.api_client import api_client
@@ -53,7 +53,7 @@ def test_the_ingest_streams_each_page_then_the_report(client):
 
 
 def test_one_ingest_at_a_time_and_a_refusal_says_why(client):
-    handoff = client.app.state.handoff  # type: ignore[attr-defined]
+    handoff = client.app.state.handoff
     with handoff._running:  # another ingest holds the app
         busy = client.post(PATH, json=BOOK | SIZES, headers=token(client))
     assert busy.status_code == 409 and "Another ingest is running" in busy.json()["detail"]
@@ -61,4 +61,4 @@ def test_one_ingest_at_a_time_and_a_refusal_says_why(client):
     *_, last = [json.loads(line) for line in recreate.text.splitlines()]
     assert "--recreate drops the collection" in last["error"]
     with pytest.raises(HandoffError, match="stopped before the ingest was done"):
-        _followed(iter(['{"done": 1, "total": 12}']))  # the app went away mid-ingest
+        follow_progress(iter(['{"done": 1, "total": 12}']))  # the app went away mid-ingest

@@ -4,6 +4,8 @@ raised by the client as the OpenAI exception it knows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 from agents import Model
@@ -25,7 +27,9 @@ def client_of(
 
 
 def ask(client: openai.OpenAI, *messages: str, model: str = "excerpts", stream: bool = False):
-    said = [{"role": "user" if i % 2 == 0 else "assistant", "content": text} for i, text in enumerate(messages)]
+    said: list[Any] = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": text} for i, text in enumerate(messages)
+    ]
     return client.chat.completions.create(model=model, messages=said, stream=stream)
 
 
