@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from rag import logs
+from rag.answer.result import clean_question
 from rag.chats.history import ChatNotFound
 from rag.config import keep_files_private, load_settings
 from rag.db.database import Database
@@ -125,7 +126,7 @@ class BookServer(FastMCP):
             if found_page is None:
                 raise ToolError(f"No page of the book is at “{page[:200]}”: read {OUTLINE} for the pages.")
             reading = Reading(engine.book.book.pages[found_page][0].doc_id)
-        result = await engine.finder.search(question, [], reading)
+        result = await engine.finder.search(clean_question(question), [], reading)
         passages = [p for p in result.passages if reading is None or p.doc_id == reading.doc_id]
         hits = [Hit(id=p.id, title=p.title, score=round(p.similarity, 4), **CitedPassage.fields(p)) for p in passages]
         return _result(Found(covered=result.covered, passages=hits))
