@@ -102,14 +102,23 @@ def half_invented(call):
     return [assistant_message(f"{first} [1] {INVENTED} {INVENTED_TOO}")]
 
 
+async def seeded_then_closed(engine: Engine, layer: TutorDataLayer) -> dict:
+    try:
+        return await seed(engine, layer)
+    finally:
+        await engine.database.close()  # in the loop that opened the pool
+
+
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory, sample_store, embedder):
     settings = load_settings(data_dir=tmp_path_factory.mktemp("instructor"), local_llm_base_url="http://127.0.0.1:9/v1")
     model = ScriptedModel([ModelStep.respond(half_invented)] * 1000)
-    engine = build_engine(sample_store, embedder, model, settings, pooled=True)
-    layer = TutorDataLayer(engine.database, FolderStorage(settings.data_dir / "files", "s" * 40))
-    counts = asyncio.run(seed(engine, layer))
-    return engine, counts
+    seeding = build_engine(sample_store, embedder, model, settings, pooled=True)  # one event loop: the app's pool
+    layer = TutorDataLayer(seeding.database, FolderStorage(settings.data_dir / "files", "s" * 40))
+    counts = asyncio.run(seeded_then_closed(seeding, layer))
+    # The tests run many event loops (asyncio.run, a test client's request each): a connection per use, so none
+    # outlives the loop that opened it.
+    return build_engine(sample_store, embedder, model, settings), counts
 
 
 def report(engine: Engine, days: int = 7):
