@@ -28,7 +28,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.answer.grounding import public_verdict
-from rag.answer.result import Answer, QuestionError, clean_question
+from rag.answer.result import MAX_QUESTION_CHARS, Answer, QuestionError, clean_question
 from rag.chats.history import ChatNotFound, Exchange
 from rag.errors import ServiceError, TutorError
 from rag.llm.providers import ProfileNotAllowed, offered, provider
@@ -254,8 +254,8 @@ def _conversation(messages: list[Message]) -> tuple[str, list[Exchange]]:
         question = clean_question(said[-1].text)
     except QuestionError as exc:
         raise HTTPException(400, str(exc)) from None
-    earlier = [
-        (asked.text, reply.text)
+    earlier = [  # as long as a question may be, and a reply four times that: what a model reads is paid for
+        (asked.text[:MAX_QUESTION_CHARS], reply.text[: 4 * MAX_QUESTION_CHARS])
         for asked, reply in zip(said[:-1], said[1:-1], strict=False)
         if asked.role == "user" and reply.role == "assistant"
     ]
