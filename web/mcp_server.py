@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import uuid
 from collections.abc import Sequence
@@ -35,10 +36,10 @@ from starlette.types import Receive, Scope, Send
 from rag import logs
 from rag.answer.result import clean_question
 from rag.chats.history import ChatNotFound
-from rag.config import keep_files_private, load_settings
+from rag.config import ConfigError, keep_files_private, load_settings
 from rag.db.database import Database
 from rag.engine import Engine, EngineHolder
-from rag.errors import ServiceError, TutorError
+from rag.errors import ServiceError
 from rag.identity import LOCAL_OWNER, Identity
 from rag.llm.providers import ProfileNotAllowed
 from rag.llm.specs import ProviderName
@@ -53,6 +54,7 @@ from web.rest import CitedPassage, caller, public, within_limit
 from web.study import AnswerResponse, graded_out
 
 PATH = "/mcp"
+log = logging.getLogger(__name__)
 OUTLINE = "book://outline"
 PAGES = "book://pages/"
 LOCAL = Identity(LOCAL_OWNER, role="student")  # who asks over stdio: the person at this machine, as a student
@@ -190,7 +192,10 @@ class BookServer(FastMCP):
         try:
             return await super().call_tool(name, arguments)
         except ToolError as exc:
-            raise ToolError(_said(exc.__cause__) if exc.__cause__ else str(exc)) from None
+            cause = exc.__cause__
+            if cause is not None and not isinstance(cause, SAID):
+                log.error("mcp.tool %s failed", name, exc_info=cause)  # the caller reads only that it failed
+            raise ToolError(_said(cause) if cause else str(exc)) from None
 
     # -- resources ----------------------------------------------------------------------------------------------
 
@@ -261,6 +266,10 @@ def _result(shown: BaseModel) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=json.dumps(data))], structuredContent=data)
 
 
+# The failures a caller is told about in words of their own; any other is logged, and said only to have happened.
+SAID = (HTTPException, ChatNotFound, ItemNotFound, ServiceError, ToolError, ProfileNotAllowed, QuizError, ValueError)
+
+
 def _said(exc: BaseException) -> str:
     """A tool's failure as the caller should read it (REST's words for the same failures)."""
     if isinstance(exc, HTTPException):
@@ -269,9 +278,9 @@ def _said(exc: BaseException) -> str:
         return "No chat with this chat_id."
     if isinstance(exc, ItemNotFound):
         return "No such item in your quizzes."
-    if isinstance(exc, ServiceError | TutorError):
+    if isinstance(exc, ServiceError):
         return public(str(exc))
-    if isinstance(exc, ToolError | ProfileNotAllowed | QuizError | ValueError):
+    if isinstance(exc, SAID):
         return str(exc)
     return "The tutor failed on this call; the app's log says why."
 
@@ -310,7 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     logs.configure("%(levelname)s %(name)s: %(message)s", stream=sys.stderr)  # stdout is the protocol's
     keep_files_private()
-    settings = load_settings()  # a ConfigError names the variables to fix
+    try:
+        settings = load_settings()
+    except ConfigError as exc:  # it names the variables to fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         engine = Engine.from_settings(settings, Database(settings))
     except StoreLocked as exc:
