@@ -4,6 +4,7 @@
 VENV ?= $(HOME)/.cache/textbook-tutor/venv
 PY := $(VENV)/bin/python
 AXE := $(HOME)/.cache/textbook-tutor/axe
+MCP_NODE := $(HOME)/.cache/textbook-tutor/mcp-node
 SAMPLE := samples/textbook/docs
 export HF_HUB_OFFLINE ?= 1
 # Steps that do not need each other run side by side: the installs, the llama.cpp build, the book, lint and types
@@ -49,6 +50,14 @@ $(AXE)/.installed: harness/axe/package.json harness/axe/package-lock.json
 	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The official MCP TypeScript SDK's client, a Node-based client for tests/e2e/test_assistants.py, from its lockfile;
+# its script beside its node_modules, where Node resolves its imports.
+$(MCP_NODE)/.installed: harness/mcp-node/package.json harness/mcp-node/package-lock.json harness/mcp-node/call.mjs
+	mkdir -p $(MCP_NODE) && cp harness/mcp-node/package.json harness/mcp-node/package-lock.json $(MCP_NODE)/
+	npm ci --prefix $(MCP_NODE) --no-audit --no-fund --loglevel=error
+	cp harness/mcp-node/call.mjs $(MCP_NODE)/
+	touch $@
+
 # The sample book as a Docusaurus site with the tutor on every page, served by the app at /book/ (needs Node.js
 # 18+ and npm; Node dependencies from the lockfile). Skipped when nothing it reads changed.
 book:
@@ -59,7 +68,7 @@ run: setup
 	scripts/book.sh --background
 	$(VENV)/bin/chainlit run app.py --headless
 
-test: setup-dev bundled book $(AXE)/.installed
+test: setup-dev bundled book $(AXE)/.installed $(MCP_NODE)/.installed
 	$(PY) -m pytest --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadfile
 
 # The tests without the slow ones (real servers, browsers, real corpora): seconds instead of minutes.
@@ -68,7 +77,7 @@ test-fast: setup-dev
 
 # The tests that drive a browser or several processes, N times each with a CPU hog on every core: each one's pass
 # count (scripts/flakes.py). Anything below N/N is a flaky test to fix.
-flakes: setup-dev bundled book $(AXE)/.installed
+flakes: setup-dev bundled book $(AXE)/.installed $(MCP_NODE)/.installed
 	$(PY) scripts/flakes.py -n $(or $(N),10)
 
 # ruff, its check that no module imports another's private name (a preview rule), the import layers, and the

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -116,6 +118,22 @@ def test_the_mcp_client_over_streamable_http_calls_every_tool(app):
 async def _over_http(url: str) -> dict:
     async with over_http(url) as session:
         return await every_tool(session)
+
+
+NODE_CLIENT = Path.home() / ".cache" / "textbook-tutor" / "mcp-node" / "call.mjs"
+
+
+def test_a_node_client_the_official_typescript_sdk_s_gets_a_cited_answer(app):
+    """The official MCP TypeScript SDK's client (harness/mcp-node, installed by `make test`), over streamable HTTP."""
+    if shutil.which("node") is None or not NODE_CLIENT.exists():
+        pytest.skip("Node.js and the MCP TypeScript SDK are needed: `make test` installs the SDK (.ci/run, Node.js)")
+    command = ["node", str(NODE_CLIENT), app.url + "/mcp", "ask_tutor", json.dumps({"question": ZMP})]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    called = json.loads(done.stdout)
+    assert set(called["tools"]) == TOOLS and not called["result"].get("isError")
+    answer = called["result"]["structuredContent"]
+    assert "[1]" in answer["answer"] and answer["sources"][0]["url"].startswith("https://book.example/docs/")
 
 
 def test_mcp_over_http_keeps_rest_s_rules(app):
