@@ -61,3 +61,13 @@ def test_rest_s_rules_come_first(client):
     assert client.post("/mcp", content=b"[" * 100_000, headers=HEADERS).status_code == 413
     not_json = client.post("/mcp", content=b"{not json", headers=HEADERS)
     assert not_json.status_code == 400 and json.loads(not_json.text)["error"]["code"] == -32700
+
+
+def test_the_tools_keep_rest_s_rate_limit(sample_store, embedder, env, tmp_path):
+    env(DATA_DIR=str(tmp_path), RATE_LIMIT_PER_MINUTE="1")
+    engine = build_engine(sample_store, embedder)
+    with api_client(lambda: engine) as limited:
+        first = call(limited, "search_book", {"question": "What is a ROS 2 topic?"})
+        second = call(limited, "ask_tutor", {"question": "What is a ROS 2 topic?"})
+    assert first[0] == 200 and not first[1]["result"]["isError"]
+    assert second[1]["result"]["isError"] and "Too many questions" in second[1]["result"]["content"][0]["text"]
