@@ -23,7 +23,9 @@ def api_client(engine_factory: Callable[[], Engine]) -> TestClient:
         return {"page": full_path}
 
     settings = load_settings()
-    mount_api(app, settings, Database(settings), lambda _: engine_factory())
+    # A connection per use: a test client outside `with` runs each request in an event loop of its own, and a
+    # pooled connection reused from a closed loop's request fails in aiosqlite's thread.
+    mount_api(app, settings, Database(settings, pooled=False), lambda _: engine_factory())
     return TestClient(app, client=("127.0.0.1", 50000))
 
 
