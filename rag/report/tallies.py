@@ -31,7 +31,7 @@ Section = tuple[str, str]  # (page, anchor): a section whatever its page is call
 
 def page_of(source: SourceRecord) -> str:
     """A cited page whatever it is called now: its Docusaurus id, which a page keeps across a new title, and
-    across a new file name where its front matter sets `id`. Answers kept before the id was fall back to its URL."""
+    across a new file name where its front matter sets `id`. Answers recorded without it fall back to the URL."""
     return source.get("doc_id") or source["url"].split("#")[0]
 
 
