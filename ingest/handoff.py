@@ -9,19 +9,16 @@ someone on this machine who may read the app's data can hand it work; the file g
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import httpx
-from tqdm import tqdm
 
-from ingest.pipeline import IngestOptions, IngestReport, Progress, run_ingest
+from ingest.pipeline import IngestOptions, IngestReport, PagesShown, Progress, run_ingest
 from ingest.staging import StagedStore
 from rag.config import write_private
 from rag.search.embeddings import Embedder
@@ -30,7 +27,6 @@ from rag.store import Store
 HANDOFF_FILE = "ingest.json"
 PATH = "/api/v1/ingest"
 TIMEOUT = 3600.0  # a whole book embedded on a small machine
-log = logging.getLogger("ingest")
 
 
 BUSY = "Another ingest is running in the app: wait for it to finish, then run this one again."
@@ -103,16 +99,12 @@ def hand_to_app(data_dir: Path, opts: IngestOptions) -> tuple[list[tuple[str, st
 def follow_progress(lines: Iterator[str]) -> dict:
     """The app's progress lines shown as the command shows its own (a bar on a terminal, a log line every ten
     pages elsewhere); returns the last line, the report or the error."""
-    interactive = sys.stderr.isatty()
-    with tqdm(desc="ingest", unit="doc", disable=not interactive) as bar:
+    with PagesShown() as shown:
         for line in lines:
             event = json.loads(line)
             if "done" not in event:
                 return event
-            bar.total = event["total"]
-            bar.update(event["done"] - bar.n)
-            if not interactive and event["done"] % 10 == 0:
-                log.info("%d/%d documents", event["done"], event["total"])
+            shown(event["done"], event["total"])
     raise HandoffError("the app stopped before the ingest was done; see its log")
 
 

@@ -17,7 +17,8 @@ import logging
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,6 +201,35 @@ def next_version(previous: str, pages: dict[str, str]) -> str:
     return f"{count + 1}-{digest}"
 
 
+class PagesShown:
+    """The pages done as `python -m ingest` shows them: a bar on a terminal, a log line every ten pages elsewhere
+    (`detail` ends it). Its own ingest's, and those of an ingest it handed to the running app."""
+
+    def __init__(self, detail: Callable[[], str] = str):
+        self.interactive = sys.stderr.isatty()
+        self.bar = tqdm(desc="ingest", unit="doc", disable=not self.interactive)
+        self.detail = detail
+
+    def __call__(self, done: int, total: int) -> None:
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)
+        if not self.interactive and done % 10 == 0:
+            log.info("%d/%d documents%s", done, total, self.detail())
+
+    def __enter__(self) -> PagesShown:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+def _counted(files: list[Path], progress: Progress) -> Iterator[Path]:
+    """The files, each told to `progress` as done once the loop moves past it (skipped ones too)."""
+    for done, path in enumerate(files, start=1):
+        yield path
+        progress(done, len(files))
+
+
 def make_chunker(opts: IngestOptions, embedder: Embedder) -> Chunker:
     return Chunker(embedder.count_tokens, opts.chunk_size, opts.chunk_overlap)
 
@@ -215,45 +245,44 @@ def run_ingest(opts: IngestOptions, store: Store, embedder: Embedder, progress: 
     stored = _stored_documents(store)
     files = discover(opts.source, opts.exclude)
     uploader = _Uploader(store, embedder, opts.batch_size, report)
-    interactive = sys.stderr.isatty()
     root = opts.source.resolve()
     book: dict[str, str] = {}  # each page's hash as the store holds it after this run (failed pages aside)
-    pages = tqdm(files, desc="ingest", unit="doc", disable=not interactive or progress is not None)
-    for i, path in enumerate(pages, start=1):
-        rel = path.relative_to(opts.source).as_posix()
-        report.seen += 1
-        if problem := unreadable(path, root):
-            report.failed.append((rel, problem))
-            log.warning("skipped %s: %s", rel, problem)
-            continue
-        before = stored.get(rel)
-        try:
-            doc_hash = document_hash(path, opts, embedder.model_name)
-            # Stored complete under the same hash: the chunks would come out the same, so skip parsing too.
-            complete = before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count
-            chunks = None if complete else parse_and_chunk(path, opts, chunker)[1]
-        except (ParseError, OSError) as exc:
-            report.failed.append((rel, str(exc)))
-            log.warning("skipped %s: %s", rel, exc)
-        except Exception as exc:  # a bug met by one page must not cost the other pages
-            report.failed.append((rel, f"unexpected error ({type(exc).__name__}: {exc}); please report it"))
-            log.exception("skipped %s", rel)
-        else:
-            book[rel] = doc_hash
-            if chunks is None:
-                report.unchanged += 1  # stored complete under the same hash
-            elif before is None and not chunks:
-                report.empty += 1  # a page with no text: nothing to store
+
+    def upserted() -> str:
+        return f", {report.chunks_upserted} chunks upserted"
+
+    with PagesShown(upserted) if progress is None else nullcontext(progress) as shown:
+        for path in _counted(files, shown):
+            rel = path.relative_to(opts.source).as_posix()
+            report.seen += 1
+            if problem := unreadable(path, root):
+                report.failed.append((rel, problem))
+                log.warning("skipped %s: %s", rel, problem)
+                continue
+            before = stored.get(rel)
+            try:
+                doc_hash = document_hash(path, opts, embedder.model_name)
+                # Stored complete under the same hash: the chunks would come out the same, so skip parsing too.
+                complete = before is not None and before.hashes == {doc_hash} and before.points == before.chunk_count
+                chunks = None if complete else parse_and_chunk(path, opts, chunker)[1]
+            except (ParseError, OSError) as exc:
+                report.failed.append((rel, str(exc)))
+                log.warning("skipped %s: %s", rel, exc)
+            except Exception as exc:  # a bug met by one page must not cost the other pages
+                report.failed.append((rel, f"unexpected error ({type(exc).__name__}: {exc}); please report it"))
+                log.exception("skipped %s", rel)
             else:
-                if before is None:
-                    report.new += 1
+                book[rel] = doc_hash
+                if chunks is None:
+                    report.unchanged += 1  # stored complete under the same hash
+                elif before is None and not chunks:
+                    report.empty += 1  # a page with no text: nothing to store
                 else:
-                    report.changed += 1
-                uploader.add(chunks, doc_hash, sorted((before.hashes if before else set()) - {doc_hash}), rel)
-        if progress is not None:
-            progress(i, len(files))
-        elif not interactive and i % 10 == 0:
-            log.info("%d/%d documents, %d chunks upserted", i, len(files), report.chunks_upserted)
+                    if before is None:
+                        report.new += 1
+                    else:
+                        report.changed += 1
+                    uploader.add(chunks, doc_hash, sorted((before.hashes if before else set()) - {doc_hash}), rel)
     uploader.flush()
     seen = {path.relative_to(opts.source).as_posix() for path in files}
     removed = sorted(set(stored) - seen)
