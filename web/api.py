@@ -55,7 +55,7 @@ from web.openai_compat import PREFIX as OPENAI_PREFIX
 from web.openai_compat import router as openai_router
 from web.outputs import NO_PASSAGE, ChatResponse, PassageOut, answer_json, passage_out
 from web.reading import ReadingIn
-from web.rest import ERRORS, PREFIX, UUID_PATTERN, allowed_methods, caller, public, within_limit
+from web.rest import ERRORS, NO_CHAT, NO_ITEM, PREFIX, UUID_PATTERN, allowed_methods, caller, public, within_limit
 from web.study import router as study_router
 from web.widget import WidgetRequests, bundle_router
 from web.widget import router as widget_router
@@ -246,8 +246,7 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     """A chat or a quiz item that is not the caller's (another identity's is "not found" too)."""
-    what = "chat with this chat_id" if isinstance(exc, ChatNotFound) else "such item in your quizzes"
-    return JSONResponse({"detail": f"No {what}."}, 404)
+    return JSONResponse({"detail": NO_CHAT if isinstance(exc, ChatNotFound) else NO_ITEM}, 404)
 
 
 async def _not_allowed(request: Request, exc: Exception) -> JSONResponse:

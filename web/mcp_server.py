@@ -13,6 +13,7 @@ engine's services (`rag.engine`), the code path the chat page and REST take.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sys
@@ -50,7 +51,7 @@ from rag.store import StoreError, StoreLocked
 from rag.study.service import ItemNotFound, QuizError
 from web.access import Access
 from web.outputs import NO_PASSAGE, ChatResponse, PassageOut, answer_out, passage_out
-from web.rest import CitedPassage, caller, public, within_limit
+from web.rest import NO_CHAT, NO_ITEM, CitedPassage, caller, public, within_limit
 from web.study import AnswerResponse, graded_out
 
 PATH = "/mcp"
@@ -124,10 +125,11 @@ class BookServer(FastMCP):
         engine = await self.engines.get()
         reading = None
         if page is not None:
-            found_page = engine.book.book.page(page)
+            book = await self._book()  # one snapshot: a re-ingest may land between two reads
+            found_page = book.page(page)
             if found_page is None:
                 raise ToolError(f"No page of the book is at “{page[:200]}”: read {OUTLINE} for the pages.")
-            reading = Reading(engine.book.book.pages[found_page][0].doc_id)
+            reading = Reading(book.pages[found_page][0].doc_id)
         result = await engine.finder.search(clean_question(question), [], reading)
         passages = [p for p in result.passages if reading is None or p.doc_id == reading.doc_id]
         hits = [Hit(id=p.id, title=p.title, score=round(p.similarity, 4), **CitedPassage.fields(p)) for p in passages]
@@ -242,8 +244,9 @@ class BookServer(FastMCP):
         return "\n".join(lines)
 
     async def _book(self) -> Book:
+        """The book as this process holds it now: read again, in a thread, when a re-ingest changed it."""
         engine = await self.engines.get()
-        return engine.book.book
+        return await asyncio.to_thread(lambda: engine.book.book)
 
     # -- who calls ------------------------------------------------------------------------------------------------
 
@@ -275,9 +278,9 @@ def _said(exc: BaseException) -> str:
     if isinstance(exc, HTTPException):
         return str(exc.detail)
     if isinstance(exc, ChatNotFound):
-        return "No chat with this chat_id."
+        return NO_CHAT
     if isinstance(exc, ItemNotFound):
-        return "No such item in your quizzes."
+        return NO_ITEM
     if isinstance(exc, ServiceError):
         return public(str(exc))
     if isinstance(exc, SAID):

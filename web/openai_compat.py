@@ -236,11 +236,7 @@ async def completions(body: CompletionRequest, request: Request, access: AccessD
 async def unknown(path: str, request: Request) -> JSONResponse:
     """Anything else under /v1: 405 for a known path with another method; else (embeddings, images...) 404."""
     if allowed := allowed_methods([router], request.url.path):
-        return JSONResponse(
-            {"error": {"message": "Method not allowed", "type": "invalid_request_error"}},
-            405,
-            headers={"Allow": ", ".join(allowed)},
-        )
+        return error(405, "Method not allowed", {"Allow": ", ".join(allowed)})
     return error(404, f"No such endpoint: {PREFIX}/{path[:100]}; the tutor serves /v1/models and /v1/chat/completions.")
 
 

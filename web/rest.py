@@ -35,6 +35,10 @@ class CitedPassage(BaseModel):
         return {"section": passage.breadcrumb, "url": passage.url, "path": passage.source_path, "text": passage.text}
 
 
+NO_CHAT = "No chat with this chat_id."  # another identity's chat is "not found" too
+NO_ITEM = "No such item in your quizzes."
+
+
 class ErrorResponse(BaseModel):
     detail: str | list[dict]
 
