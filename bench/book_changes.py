@@ -68,8 +68,7 @@ def edits(folder: Path) -> None:
         said = folder / "watch.log"  # a file, not a pipe nobody reads once it is watching
         with said.open("w") as out:
             watching = subprocess.Popen([*command, "--watch"], cwd=REPO, env=app.env, stdout=out, stderr=out)
-        while "Watching" not in said.read_text():
-            time.sleep(0.1)
+        wait_until(lambda: "Watching" in said.read_text() or None, 120, "ingest --watch watching")
         path, question = add_page(docs, "treadmill")
         saved = time.monotonic()
         print(f"--watch: saved page to first cited answer {until_cited(app, path, question) - saved:.1f} s")
